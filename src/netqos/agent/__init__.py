@@ -1,0 +1,1 @@
+"""The host agent: discover, desired, actual, plan, apply, report."""

@@ -1,0 +1,1 @@
+"""Agent backends: each its own module, registered by entry point (group netqos.backends)."""

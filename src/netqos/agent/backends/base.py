@@ -1,0 +1,54 @@
+"""The base class every agent backend implements: observe, plan, apply.
+
+A backend is level-triggered: `observe` reads what the host holds now, `plan` derives the
+minimal list of changes from desired and actual state (pure: it changes nothing, so
+`netqos plan` can print it), and `apply` performs one plan as a batch.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from netqos.agent.model import PortQos
+from netqos.qos.backends import BackendSupport
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a plan, printable for operators."""
+
+    port_id: str
+    action: str          # "create" | "update" | "delete"
+    what: str            # e.g. "egress shaper on ifb-3f2a…", "dscp mark"
+    detail: str = ""     # e.g. "rate 10000kbit -> 20000kbit"
+    drift: bool = False  # True when the change repairs state someone altered by hand
+
+    def __str__(self) -> str:
+        tag = " (drift)" if self.drift else ""
+        return f"{self.action:<6} {self.port_id[:13]:<13} {self.what}{tag} {self.detail}".rstrip()
+
+
+@dataclass
+class ApplyResult:
+    applied: list[str] = field(default_factory=list)        # port ids now at desired state
+    errors: dict[str, str] = field(default_factory=dict)    # port id -> reason
+    drift_repaired: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Backend(abc.ABC):
+    """A dataplane backend of the agent."""
+
+    support: BackendSupport
+
+    @abc.abstractmethod
+    def observe(self, ports: Sequence[PortQos]) -> Mapping[str, object]:
+        """Read the actual state the host holds for these ports (and any stale ones)."""
+
+    @abc.abstractmethod
+    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object]) -> list[Change]:
+        """desired - actual: the changes to make. Must not touch the host."""
+
+    @abc.abstractmethod
+    def apply(self, changes: Sequence[Change]) -> ApplyResult:
+        """Make the changes, batched. Applying an empty plan does nothing."""

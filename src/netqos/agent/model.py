@@ -1,0 +1,49 @@
+"""What the agent is told to enforce on one port, as pulled from the server.
+
+This is the contract between the server's host endpoint and every agent backend:
+`GET /v2.0/netqos/hosts/{host}/ports` returns {"revision": R, "ports": [PortQos dicts]}.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PortQos:
+    port_id: str
+    revision: int                       # bumps whenever this port's effective QoS changes
+    mac_address: str = ""
+    fixed_ips: tuple[str, ...] = ()     # IP addresses only
+    vnic_type: str = "normal"
+    device: str | None = None           # from binding:profile, else derived by discovery
+    policy_id: str | None = None        # effective policy (own, else the network's)
+    rules: tuple[dict, ...] = ()        # rule dicts with "type" and their value fields
+    profile: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def tap_name(self) -> str:
+        """Neutron's host-side device name: tap + the first 11 characters of the id."""
+        return "tap" + self.port_id[:11]
+
+    def rules_of(self, rule_type: str) -> list[dict]:
+        return [r for r in self.rules if r["type"] == rule_type]
+
+    def rule(self, rule_type: str, direction: str | None = None) -> dict | None:
+        return next((r for r in self.rules_of(rule_type)
+                     if direction is None or r.get("direction") == direction), None)
+
+    @classmethod
+    def from_wire(cls, d: dict) -> "PortQos":
+        return cls(port_id=d["port_id"], revision=d["revision"],
+                   mac_address=d.get("mac_address", ""),
+                   fixed_ips=tuple(d.get("fixed_ips", ())),
+                   vnic_type=d.get("vnic_type", "normal"), device=d.get("device"),
+                   policy_id=d.get("policy_id"), rules=tuple(d.get("rules", ())),
+                   profile=d.get("profile") or {})
+
+    def to_wire(self) -> dict:
+        return {"port_id": self.port_id, "revision": self.revision,
+                "mac_address": self.mac_address, "fixed_ips": list(self.fixed_ips),
+                "vnic_type": self.vnic_type, "device": self.device,
+                "policy_id": self.policy_id, "rules": list(self.rules),
+                "profile": self.profile}

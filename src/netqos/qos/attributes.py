@@ -1,0 +1,188 @@
+"""Typed attribute specifications and their conversion, as Neutron's API validates them.
+
+A Field converts one client-supplied value to its canonical Python value or raises
+InvalidAttribute naming the field, so every 400 says which input was wrong and why.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from netqos.qos.errors import BadRequest
+
+MAX_INT32 = 2**31 - 1
+REQUIRED = object()  # sentinel: the field has no default and must be given on create
+
+
+class InvalidAttribute(BadRequest):
+    """One attribute failed validation. Neutron reports these as HTTPBadRequest."""
+
+    message = "Invalid input for %(attribute)s. Reason: %(reason)s."
+
+    @property
+    def type(self) -> str:
+        return "HTTPBadRequest"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    default: Any = REQUIRED
+    allow_post: bool = True
+    allow_put: bool = True
+    nullable: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def convert(self, value: Any) -> Any:
+        if value is None:
+            if self.nullable:
+                return None
+            raise InvalidAttribute(attribute=self.name, reason="'None' is not allowed")
+        return self._convert(value)
+
+    def _convert(self, value: Any) -> Any:
+        return value
+
+    def invalid(self, value: Any, why: str) -> InvalidAttribute:
+        return InvalidAttribute(attribute=self.name, reason=f"'{value}' {why}")
+
+
+@dataclass(frozen=True)
+class IntRange(Field):
+    """An integer; numeric strings are accepted as Neutron's convert_to_int does."""
+
+    minimum: int = 0
+    maximum: int = MAX_INT32
+
+    def _convert(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self.invalid(value, "is not an integer")
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise self.invalid(value, "is not an integer") from None
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise self.invalid(value, "is not an integer")
+            value = int(value)
+        if not isinstance(value, int):
+            raise self.invalid(value, "is not an integer")
+        if value < self.minimum:
+            raise self.invalid(value, f"is too small - must be at least '{self.minimum}'")
+        if value > self.maximum:
+            raise self.invalid(value, f"is too large - must be no larger than '{self.maximum}'")
+        return value
+
+
+@dataclass(frozen=True)
+class Choice(Field):
+    choices: tuple = ()
+
+    def _convert(self, value: Any) -> Any:
+        if isinstance(value, str) and value.isdigit() and int(value) in self.choices:
+            return int(value)  # "26" for a DSCP mark, as Neutron accepts it
+        if isinstance(value, bool) or value not in self.choices:
+            listed = ", ".join(str(c) for c in self.choices)
+            raise self.invalid(value, f"is not in valid choices: {listed}")
+        return value
+
+
+@dataclass(frozen=True)
+class Boolean(Field):
+    def _convert(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise self.invalid(value, "cannot be converted to boolean")
+
+
+@dataclass(frozen=True)
+class String(Field):
+    max_length: int = 255
+
+    def _convert(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self.invalid(value, "is not a valid string")
+        if len(value) > self.max_length:
+            raise self.invalid(value, f"exceeds maximum length of {self.max_length}")
+        return value
+
+
+@dataclass(frozen=True)
+class Uuid(Field):
+    def _convert(self, value: Any) -> str:
+        if isinstance(value, str):
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                pass
+        raise self.invalid(value, "is not a valid UUID")
+
+
+@dataclass(frozen=True)
+class Dict(Field):
+    def _convert(self, value: Any) -> dict:
+        if not isinstance(value, dict):
+            raise self.invalid(value, "is not a dictionary")
+        return value
+
+
+@dataclass(frozen=True)
+class ListOf(Field):
+    item: Field | None = None
+
+    def _convert(self, value: Any) -> list:
+        if not isinstance(value, list):
+            raise self.invalid(value, "is not a list")
+        return [self.item.convert(v) for v in value] if self.item else value
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The writable attributes of one resource and the read-only ones it shows."""
+
+    resource: str
+    fields: tuple[Field, ...]
+    read_only: frozenset[str] = field(default_factory=frozenset)
+
+    def by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    def for_create(self, body: dict) -> dict:
+        """Validate a POST body: every value converted, defaults filled in."""
+        fields = self.by_name()
+        self._refuse_unknown(body, fields, "POST", lambda f: f.allow_post)
+        out = {}
+        for f in self.fields:
+            if not f.allow_post:
+                continue
+            if f.name in body:
+                out[f.name] = f.convert(body[f.name])
+            elif f.required:
+                raise InvalidAttribute(attribute=f.name, reason="Mandatory attribute missing")
+            else:
+                out[f.name] = f.default
+        return out
+
+    def for_update(self, body: dict) -> dict:
+        """Validate a PUT body: only the given values, converted."""
+        fields = self.by_name()
+        self._refuse_unknown(body, fields, "PUT", lambda f: f.allow_put)
+        return {name: fields[name].convert(value) for name, value in body.items()}
+
+    def _refuse_unknown(self, body, fields, verb, allowed) -> None:
+        unknown = [k for k in body if k not in fields and k not in self.read_only]
+        if unknown:
+            names = ", ".join(f"'{k}'" for k in unknown)
+            raise BadRequest(f"Unrecognized attribute(s) {names}")
+        for key in body:
+            if key in self.read_only or not allowed(fields[key]):
+                raise BadRequest(f"Attribute '{key}' not allowed in {verb}")

@@ -1,0 +1,148 @@
+"""The backend support matrix: what each dataplane backend can enforce.
+
+One table per backend. The server consults it to refuse (409) a rule or a binding that the
+port's backend cannot enforce, and /v2.0/qos/rule-types shows it to clients. The agent's
+backends implement what their table promises; nothing here touches the kernel.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from netqos.qos.attributes import MAX_INT32, Choice, IntRange
+from netqos.qos.rules import RULE_TYPES
+
+FULL_RANGE = (0, MAX_INT32)
+
+
+@dataclass(frozen=True)
+class RuleSupport:
+    """One rule type on one backend: allowed directions, narrowed ranges, enforcement."""
+
+    rule_type: str
+    directions: tuple[str, ...] = ()          # empty: every direction of the type
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # narrower than FULL
+    enforced: bool = True                     # False: accepted for admission control only
+    note: str = ""
+
+    def allows(self, rule: dict) -> bool:
+        if self.directions and rule.get("direction") not in self.directions:
+            return False
+        return all(lo <= rule.get(name, lo) <= hi for name, (lo, hi) in self.ranges.items())
+
+    def parameters(self) -> list[dict]:
+        """supported_parameters, in Neutron's rule-type detail shape."""
+        params = []
+        for f in RULE_TYPES[self.rule_type].fields:
+            if isinstance(f, IntRange):
+                lo, hi = self.ranges.get(f.name, (f.minimum, f.maximum))
+                params.append({"parameter_name": f.name, "parameter_type": "range",
+                               "parameter_values": {"start": lo, "end": hi}})
+            elif isinstance(f, Choice):
+                values = list(self.directions) if f.name == "direction" and self.directions \
+                    else list(f.choices)
+                params.append({"parameter_name": f.name, "parameter_type": "choices",
+                               "parameter_values": values})
+        return params
+
+
+@dataclass(frozen=True)
+class BackendSupport:
+    name: str                     # the driver name clients see in rule-types
+    vif_type: str                 # binding:vif_type of the ports it enforces
+    vnic_types: tuple[str, ...]   # binding:vnic_type values it serves
+    rules: tuple[RuleSupport, ...]
+
+    def support_for(self, rule_type: str) -> RuleSupport | None:
+        return next((r for r in self.rules if r.rule_type == rule_type), None)
+
+    def allows(self, rule: dict) -> bool:
+        support = self.support_for(rule["type"])
+        return support is not None and support.allows(rule)
+
+    def first_refused(self, rules: Iterable[dict]) -> dict | None:
+        return next((r for r in rules if not self.allows(r)), None)
+
+    @property
+    def rule_types(self) -> frozenset[str]:
+        return frozenset(r.rule_type for r in self.rules)
+
+
+_NOT_ENFORCED_PPS = ("accepted for admission control; the dataplane does not enforce a "
+                     "packet-rate guarantee")
+
+LINUX_TC = BackendSupport("linuxtc", "tap", ("normal",), (
+    RuleSupport("bandwidth_limit"),
+    RuleSupport("dscp_marking", note="nftables, on packets leaving the VM"),
+    RuleSupport("minimum_bandwidth", directions=("egress",),
+                note="HTB class on the host uplink"),
+    RuleSupport("packet_rate_limit", note="nftables limit per device and direction"),
+    RuleSupport("minimum_packet_rate", enforced=False, note=_NOT_ENFORCED_PPS),
+))
+
+OPENVSWITCH = BackendSupport("openvswitch", "ovs", ("normal",), (
+    RuleSupport("bandwidth_limit"),
+    RuleSupport("dscp_marking"),
+    RuleSupport("minimum_bandwidth", directions=("egress",),
+                note="queue min-rate on the uplink, kernel datapath"),
+    RuleSupport("packet_rate_limit"),
+    RuleSupport("minimum_packet_rate", enforced=False, note=_NOT_ENFORCED_PPS),
+))
+
+# The userspace datapath ignores set_queue: every packet lands in queue 0, so no
+# per-port guarantee can hold there (measured). Refuse rather than pretend.
+OPENVSWITCH_NETDEV = BackendSupport("openvswitch-netdev", "ovs", ("normal",), (
+    RuleSupport("bandwidth_limit", note="egress by OpenFlow meter: policing is ignored here"),
+    RuleSupport("dscp_marking"),
+    RuleSupport("packet_rate_limit"),
+    RuleSupport("minimum_packet_rate", enforced=False, note=_NOT_ENFORCED_PPS),
+))
+
+# The NIC enforces: max_tx_rate / min_tx_rate per VF, in Mbit/s, without burst.
+SRIOV = BackendSupport("sriovnicswitch", "hw_veb", ("direct", "macvtap"), (
+    RuleSupport("bandwidth_limit", directions=("egress",),
+                ranges={"max_burst_kbps": (0, 0)}),
+    RuleSupport("minimum_bandwidth", directions=("egress",)),
+))
+
+BACKENDS: dict[str, BackendSupport] = {b.name: b for b in (
+    LINUX_TC, OPENVSWITCH, OPENVSWITCH_NETDEV, SRIOV)}
+
+DEFAULT_LOADED = ("linuxtc", "openvswitch", "sriovnicswitch")
+
+
+def backend_for_port(vnic_type: str | None, host_backends: Iterable[str] = ()) -> BackendSupport:
+    """The backend that will enforce a port: SR-IOV for VF ports, else the host's own.
+
+    `host_backends` is what the port's host agent reported, in its order of preference.
+    """
+    vnic = vnic_type or "normal"
+    for name in host_backends:
+        backend = BACKENDS.get(name)
+        if backend and vnic in backend.vnic_types:
+            return backend
+    return SRIOV if vnic in SRIOV.vnic_types else LINUX_TC
+
+
+def rule_types_supported_by_all(loaded: Iterable[str]) -> list[str]:
+    backends = [BACKENDS[n] for n in loaded if n in BACKENDS]
+    if not backends:
+        return []
+    common = frozenset.intersection(*(b.rule_types for b in backends))
+    return [t for t in RULE_TYPES if t in common]
+
+
+def rule_types_supported_by_any(loaded: Iterable[str]) -> list[str]:
+    union = set().union(*(BACKENDS[n].rule_types for n in loaded if n in BACKENDS))
+    return [t for t in RULE_TYPES if t in union]
+
+
+def rule_type_details(rule_type: str, loaded: Iterable[str]) -> list[dict]:
+    """The drivers list of /v2.0/qos/rule-types/{type}."""
+    drivers = []
+    for name in loaded:
+        support = BACKENDS[name].support_for(rule_type) if name in BACKENDS else None
+        if support is not None:
+            drivers.append({"name": name, "supported_parameters": support.parameters(),
+                            "enforced": support.enforced, "note": support.note})
+    return drivers

@@ -1,0 +1,85 @@
+"""The rule-type registry: the five QoS rule types, their fields, defaults and ranges.
+
+Units as on the wire: bandwidth in kbit/s, burst in kbit, packet rates in kpps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netqos.qos.attributes import REQUIRED, Choice, Field, IntRange, Schema
+
+DIRECTIONS = ("egress", "ingress")
+VALID_DSCP_MARKS = (0, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40,
+                    44, 46, 48, 56)
+
+
+@dataclass(frozen=True)
+class RuleType:
+    name: str                   # "bandwidth_limit"
+    fields: tuple[Field, ...]   # value fields, without id and qos_policy_id
+
+    @property
+    def collection(self) -> str:
+        """URL segment and list key: bandwidth_limit_rules."""
+        return f"{self.name}_rules"
+
+    @property
+    def member(self) -> str:
+        """JSON root key of one rule: bandwidth_limit_rule."""
+        return f"{self.name}_rule"
+
+    @property
+    def has_direction(self) -> bool:
+        return any(f.name == "direction" for f in self.fields)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def schema(self) -> Schema:
+        return Schema(self.member, self.fields, read_only=frozenset({"id", "qos_policy_id",
+                                                                     "type", "tenant_id",
+                                                                     "project_id"}))
+
+    def direction_of(self, rule: dict) -> str:
+        """The key that makes two rules of this type duplicates ('' if one per policy)."""
+        return rule.get("direction", "") if self.has_direction else ""
+
+
+def _direction(choices: tuple[str, ...] = DIRECTIONS) -> Choice:
+    return Choice("direction", default="egress", choices=choices)
+
+
+BANDWIDTH_LIMIT = RuleType("bandwidth_limit", (
+    IntRange("max_kbps", default=REQUIRED),
+    IntRange("max_burst_kbps", default=0),
+    _direction(),
+))
+DSCP_MARKING = RuleType("dscp_marking", (
+    Choice("dscp_mark", default=REQUIRED, choices=VALID_DSCP_MARKS),
+))
+MINIMUM_BANDWIDTH = RuleType("minimum_bandwidth", (
+    IntRange("min_kbps", default=REQUIRED),
+    _direction(),
+))
+MINIMUM_PACKET_RATE = RuleType("minimum_packet_rate", (
+    IntRange("min_kpps", default=REQUIRED),
+    _direction(("any", "egress", "ingress")),
+))
+PACKET_RATE_LIMIT = RuleType("packet_rate_limit", (
+    IntRange("max_kpps", default=REQUIRED),
+    IntRange("max_burst_kpps", default=0),
+    _direction(),
+))
+
+RULE_TYPES: dict[str, RuleType] = {rt.name: rt for rt in (
+    BANDWIDTH_LIMIT, DSCP_MARKING, MINIMUM_BANDWIDTH, MINIMUM_PACKET_RATE, PACKET_RATE_LIMIT)}
+
+# Every column a rule of any type may carry; storage keeps one row per rule.
+ALL_RULE_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(
+    f.name for rt in RULE_TYPES.values() for f in rt.fields))
+
+
+def rule_type_by_collection(collection: str) -> RuleType | None:
+    """bandwidth_limit_rules -> BANDWIDTH_LIMIT; None for anything else."""
+    return next((rt for rt in RULE_TYPES.values() if rt.collection == collection), None)
