@@ -9,13 +9,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from netqos.qos.errors import BadRequest
+from netqos.qos.errors import HTTPBadRequest
 
 MAX_INT32 = 2**31 - 1
 REQUIRED = object()  # sentinel: the field has no default and must be given on create
 
 
-class InvalidAttribute(BadRequest):
+class InvalidAttribute(HTTPBadRequest):
     """One attribute failed validation. Neutron reports these as HTTPBadRequest."""
 
     message = "Invalid input for %(attribute)s. Reason: %(reason)s."
@@ -182,7 +182,7 @@ class Schema:
         unknown = [k for k in body if k not in fields and k not in self.read_only]
         if unknown:
             names = ", ".join(f"'{k}'" for k in unknown)
-            raise BadRequest(f"Unrecognized attribute(s) {names}")
+            raise HTTPBadRequest(f"Unrecognized attribute(s) {names}")
         for key in body:
             if key in self.read_only or not allowed(fields[key]):
-                raise BadRequest(f"Attribute '{key}' not allowed in {verb}")
+                raise HTTPBadRequest(f"Attribute '{key}' not allowed in {verb}")

@@ -108,7 +108,9 @@ SRIOV = BackendSupport("sriovnicswitch", "hw_veb", ("direct", "macvtap"), (
 BACKENDS: dict[str, BackendSupport] = {b.name: b for b in (
     LINUX_TC, OPENVSWITCH, OPENVSWITCH_NETDEV, SRIOV)}
 
-DEFAULT_LOADED = ("linuxtc", "openvswitch", "sriovnicswitch")
+# SR-IOV is loaded where hosts have VFs (settings.backends); its narrow table would
+# otherwise hide from the default rule-type list what every other port can enforce.
+DEFAULT_LOADED = ("linuxtc", "openvswitch")
 
 
 def backend_for_port(vnic_type: str | None, host_backends: Iterable[str] = ()) -> BackendSupport:

@@ -23,6 +23,12 @@ class BadRequest(NetqosError):
     message = "Bad %(resource)s request: %(msg)s."
 
 
+class HTTPBadRequest(BadRequest):
+    """A malformed request, as Neutron's API layer words it (webob's HTTPBadRequest)."""
+
+    message = "%(msg)s"
+
+
 class InvalidInput(BadRequest):
     message = "Invalid input for operation: %(error_message)s."
 
@@ -49,6 +55,10 @@ class InUse(Conflict):
 
 class PreconditionFailed(NetqosError):
     message = "Precondition failed: %(msg)s"
+
+
+class RevisionNumberConstraintFailed(PreconditionFailed):
+    message = "Constrained to %(expected)s, but current revision is %(current)s"
 
 
 # --- QoS, as neutron-lib words them -------------------------------------------------------

@@ -1,0 +1,84 @@
+"""What the kernel should hold for one port, derived from its rules. Pure.
+
+Directions are the VM's view: `ingress` (into the VM) is shaped by the root qdisc of the
+host-side device; `egress` (out of the VM) is redirected to the shared IFB and shaped by the
+port's HTB class there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netqos.agent.model import PortQos
+from netqos.agent.tc import maths
+
+
+@dataclass(frozen=True)
+class Shaper:
+    rate_bytes_per_s: int
+    burst_bytes: int
+    queue_bytes: int
+
+    def __str__(self) -> str:
+        return (f"rate {self.rate_bytes_per_s * 8 // 1000}kbit "
+                f"burst {self.burst_bytes}B queue {self.queue_bytes}B")
+
+    def same_as(self, other: "Shaper | None") -> bool:
+        """Equal up to tc's rounding of rates and buckets."""
+        return other is not None and all(maths.close_enough(a, b) for a, b in (
+            (other.rate_bytes_per_s, self.rate_bytes_per_s),
+            (other.burst_bytes, self.burst_bytes),
+            (other.queue_bytes, self.queue_bytes)))
+
+
+@dataclass(frozen=True)
+class PacketLimit:
+    rate_pps: int
+    burst_packets: int
+
+    def __str__(self) -> str:
+        return f"{self.rate_pps}/s burst {self.burst_packets}"
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    port_id: str
+    device: str
+    mac: str
+    ingress: Shaper | None = None          # into the VM: root qdisc of the device
+    egress: Shaper | None = None           # out of the VM: class on the shared IFB
+    dscp: int | None = None                # mark on packets leaving the VM
+    pps_egress: PacketLimit | None = None  # out of the VM
+    pps_ingress: PacketLimit | None = None  # into the VM
+    min_egress_bytes_per_s: int | None = None  # guarantee on the uplink
+
+
+def shaper_of(rule: dict | None) -> Shaper | None:
+    if rule is None:
+        return None
+    rate = maths.kbit_to_bytes_per_s(int(rule["max_kbps"]))
+    return Shaper(rate, maths.burst_bytes(rate, int(rule.get("max_burst_kbps") or 0)),
+                  maths.queue_limit_bytes(rate))
+
+
+def packet_limit_of(rule: dict | None) -> PacketLimit | None:
+    if rule is None:
+        return None
+    pps = int(rule["max_kpps"]) * 1000
+    return PacketLimit(pps, maths.pps_burst_packets(pps, int(rule.get("max_burst_kpps") or 0)))
+
+
+def port_spec(port: PortQos) -> PortSpec:
+    dscp = port.rule("dscp_marking")
+    minimum = port.rule("minimum_bandwidth", "egress")
+    return PortSpec(
+        port_id=port.port_id,
+        device=port.device or port.tap_name,
+        mac=port.mac_address.lower(),
+        ingress=shaper_of(port.rule("bandwidth_limit", "ingress")),
+        egress=shaper_of(port.rule("bandwidth_limit", "egress")),
+        dscp=int(dscp["dscp_mark"]) if dscp else None,
+        pps_egress=packet_limit_of(port.rule("packet_rate_limit", "egress")),
+        pps_ingress=packet_limit_of(port.rule("packet_rate_limit", "ingress")),
+        min_egress_bytes_per_s=(maths.kbit_to_bytes_per_s(int(minimum["min_kbps"]))
+                                if minimum else None),
+    )

@@ -1,0 +1,35 @@
+"""The ASGI application: routes, error handling, storage and bus wiring."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from netqos import __version__
+from netqos.api import errors, extensions, policies, rule_types, rules, versions
+from netqos.api.auth import make_authenticator
+from netqos.bus.base import Bus
+from netqos.bus.inproc import InProcessBus
+from netqos.config import Settings
+from netqos.db.engine import make_engine, make_sessionmaker
+
+ROUTERS = (versions, extensions, policies, rules, rule_types)
+
+
+def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
+    app = FastAPI(title="netqos", version=__version__,
+                  description="Network QoS with the OpenStack Networking v2.0 QoS API",
+                  redoc_url=None)
+    engine = make_engine(settings.database)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.bus = bus or InProcessBus()
+    app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
+    errors.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: each worker process reads the same settings."""
+    return create_app(Settings.from_env())

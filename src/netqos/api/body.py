@@ -1,0 +1,46 @@
+"""Request bodies and headers as Neutron reads them."""
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi import Request
+
+from netqos.qos.errors import HTTPBadRequest
+
+
+async def raw_body(request: Request) -> bytes:
+    """A FastAPI dependency: the body bytes, so sync handlers can parse them."""
+    return await request.body()
+
+
+def parse(raw: bytes, root: str) -> dict:
+    """`{"<root>": {...}}` -> the inner dict, or the 400 Neutron gives for each mistake."""
+    if not raw.strip():
+        raise HTTPBadRequest("Resource body required")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPBadRequest("Malformed JSON in request body") from None
+    if not isinstance(doc, dict) or root not in doc:
+        raise HTTPBadRequest(f"Unable to find '{root}' in request body")
+    inner = doc[root]
+    if not isinstance(inner, dict):
+        raise HTTPBadRequest(f"Invalid format: the '{root}' in the request body must be an "
+                             "object")
+    return inner
+
+
+_IF_MATCH = re.compile(r"^\s*revision_number\s*=\s*(\d+)\s*$")
+
+
+def if_match(request: Request) -> int | None:
+    """`If-Match: revision_number=N` -> N. Other If-Match forms are not revisions."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    for part in header.split(","):
+        m = _IF_MATCH.match(part)
+        if m:
+            return int(m.group(1))
+    raise HTTPBadRequest(f"Invalid If-Match header {header!r}: expected revision_number=N")

@@ -1,0 +1,41 @@
+"""/v2.0/qos/rule-types: what the loaded backends can enforce."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from netqos.api.deps import context
+from netqos.api.respond import ok
+from netqos.qos import backends
+from netqos.qos.attributes import Boolean
+from netqos.qos.errors import HTTPBadRequest, NotAuthorized, RuleTypeNotFound
+from netqos.qos.rules import RULE_TYPES
+from netqos.service.context import Context
+
+router = APIRouter(tags=["qos rule types"])
+
+
+@router.get("/v2.0/qos/rule-types")
+def list_rule_types(request: Request, ctx: Context = Depends(context)):
+    params = request.query_params
+    all_rules = Boolean("all_rules").convert(params.get("all_rules", "false"))
+    all_supported = Boolean("all_supported").convert(params.get("all_supported", "false"))
+    if all_rules and all_supported:
+        raise HTTPBadRequest("Only one of all_rules and all_supported may be set")
+    loaded = request.app.state.settings.backends
+    if all_rules:
+        names = list(RULE_TYPES)
+    elif all_supported:
+        names = backends.rule_types_supported_by_any(loaded)
+    else:
+        names = backends.rule_types_supported_by_all(loaded)
+    return ok({"rule_types": [{"type": n} for n in names]})
+
+
+@router.get("/v2.0/qos/rule-types/{rule_type}")
+def show_rule_type(rule_type: str, request: Request, ctx: Context = Depends(context)):
+    if not ctx.is_admin:
+        raise NotAuthorized("Rule type details are for admins only.")
+    if rule_type not in RULE_TYPES:
+        raise RuleTypeNotFound(rule_type=rule_type)
+    drivers = backends.rule_type_details(rule_type, request.app.state.settings.backends)
+    return ok({"rule_type": {"type": rule_type, "drivers": drivers}})

@@ -1,0 +1,83 @@
+"""/v2.0/qos/policies/{policy_id}/<type>_rules and /v2.0/qos/alias_<type>_rules.
+
+One set of handlers serves all five rule types: each route is registered once per type
+from the registry, with the type bound in, so there is no name-building dispatch.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from netqos.api import body as bodies
+from netqos.api.deps import context, transact
+from netqos.api.respond import fields_of, list_query, no_content, ok
+from netqos.qos.rules import RULE_TYPES, RuleType
+from netqos.service import rules, views
+from netqos.service.context import Context
+
+router = APIRouter(tags=["qos rules"])
+
+
+def _register(rt: RuleType) -> None:
+    base = f"/v2.0/qos/policies/{{policy_id}}/{rt.collection}"
+    alias = f"/v2.0/qos/alias_{rt.collection}/{{rule_id}}"
+    alias_member = f"alias_{rt.member}"
+
+    def list_(policy_id: str, request: Request, ctx: Context = Depends(context)):
+        q = list_query(request)
+        found = transact(request, ctx, lambda t: rules.list_rules(t, policy_id, rt, q), False)
+        return ok({rt.collection: found})
+
+    def create(policy_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
+               ctx: Context = Depends(context)):
+        body = bodies.parse(raw, rt.member)
+        return ok({rt.member: transact(
+            request, ctx, lambda t: rules.create_rule(t, policy_id, rt, body))}, 201)
+
+    def show(policy_id: str, rule_id: str, request: Request, ctx: Context = Depends(context)):
+        rule = transact(request, ctx, lambda t: rules.get_rule(t, policy_id, rt, rule_id), False)
+        return ok({rt.member: views.only_fields(rule, fields_of(request))})
+
+    def update(policy_id: str, rule_id: str, request: Request,
+               raw: bytes = Depends(bodies.raw_body), ctx: Context = Depends(context)):
+        body = bodies.parse(raw, rt.member)
+        expected = bodies.if_match(request)
+        return ok({rt.member: transact(request, ctx, lambda t: rules.update_rule(
+            t, policy_id, rt, rule_id, body, expected))})
+
+    def delete(policy_id: str, rule_id: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: rules.delete_rule(t, policy_id, rt, rule_id))
+        return no_content()
+
+    def alias_show(rule_id: str, request: Request, ctx: Context = Depends(context)):
+        rule = transact(request, ctx, lambda t: rules.get_rule(
+            t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id), False)
+        return ok({alias_member: views.only_fields(rule, fields_of(request))})
+
+    def alias_update(rule_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
+                     ctx: Context = Depends(context)):
+        body = bodies.parse(raw, alias_member)
+        return ok({alias_member: transact(request, ctx, lambda t: rules.update_rule(
+            t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id, body))})
+
+    def alias_delete(rule_id: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: rules.delete_rule(
+            t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id))
+        return no_content()
+
+    name = rt.name
+    router.add_api_route(base, list_, methods=["GET"], name=f"list_{name}_rules")
+    router.add_api_route(base, create, methods=["POST"], status_code=201,
+                         name=f"create_{name}_rule")
+    router.add_api_route(base + "/{rule_id}", show, methods=["GET"], name=f"show_{name}_rule")
+    router.add_api_route(base + "/{rule_id}", update, methods=["PUT"],
+                         name=f"update_{name}_rule")
+    router.add_api_route(base + "/{rule_id}", delete, methods=["DELETE"], status_code=204,
+                         name=f"delete_{name}_rule")
+    router.add_api_route(alias, alias_show, methods=["GET"], name=f"show_alias_{name}_rule")
+    router.add_api_route(alias, alias_update, methods=["PUT"], name=f"update_alias_{name}_rule")
+    router.add_api_route(alias, alias_delete, methods=["DELETE"], status_code=204,
+                         name=f"delete_alias_{name}_rule")
+
+
+for _rt in RULE_TYPES.values():
+    _register(_rt)

@@ -1,0 +1,92 @@
+"""`netqos server`, `netqos up` and `netqos db upgrade`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from netqos.config import Settings
+
+
+def register(sub) -> None:
+    server = sub.add_parser("server", help="run the API server")
+    _server_flags(server)
+    server.set_defaults(func=run_server)
+
+    up = sub.add_parser("up", help="run the embedded single-host system (server + agent)")
+    _server_flags(up)
+    up.set_defaults(func=run_up)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="migrate the database to the latest schema")
+    upgrade.add_argument("--database", help="SQLAlchemy URL (env NETQOS_DATABASE)")
+    upgrade.add_argument("--config", help="INI config file (env NETQOS_CONFIG)")
+    upgrade.set_defaults(func=run_db_upgrade)
+
+
+def _server_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bind", help="HOST:PORT to listen on (env NETQOS_BIND; 127.0.0.1:9696)")
+    p.add_argument("--database", help="SQLAlchemy URL: sqlite:///FILE or "
+                   "postgresql+psycopg://… (env NETQOS_DATABASE)")
+    p.add_argument("--auth", choices=("noauth", "tokens"), help="identity mode (noauth)")
+    p.add_argument("--token-file", help="tokens mode: YAML mapping tokens to identities")
+    p.add_argument("--workers", type=int, help="server processes (1)")
+    p.add_argument("--log-level", help="debug, info, warning (info)")
+    p.add_argument("--config", help="INI config file (env NETQOS_CONFIG)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.load(vars(args))
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the SQLite directory and bring the schema up to date."""
+    from netqos.db.engine import make_engine
+    from netqos.db.migrate import upgrade
+
+    if settings.database.startswith("sqlite:///"):
+        Path(settings.database[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    prepare_database(settings)
+    print(f"database {settings.database} is at the latest schema")
+    return 0
+
+
+def run_server(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    serve(settings)
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    serve(settings)
+    return 0
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prepare_database(settings)
+    host, port = settings.host_port
+    common = dict(host=host, port=port, log_level=settings.log_level, access_log=False)
+    if settings.workers > 1:
+        # Workers are separate processes: they rebuild the settings from the environment.
+        os.environ.update(settings.to_env())
+        uvicorn.run("netqos.api.app:create_app_from_env", factory=True,
+                    workers=settings.workers, **common)
+    else:
+        from netqos.api.app import create_app
+        uvicorn.run(create_app(settings), **common)

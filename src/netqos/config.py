@@ -1,0 +1,95 @@
+"""Settings, from (lowest to highest precedence) defaults, a config file, the environment
+(NETQOS_<NAME>) and command-line flags.
+
+The config file is INI with a [netqos] section whose keys are the setting names below; it
+is found at --config, $NETQOS_CONFIG or /etc/netqos/netqos.conf.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import platformdirs
+
+from netqos.qos.backends import DEFAULT_LOADED
+
+DEFAULT_CONFIG = Path("/etc/netqos/netqos.conf")
+
+
+def default_database() -> str:
+    data = Path(platformdirs.user_data_dir("netqos"))
+    return f"sqlite:///{data / 'netqos.sqlite'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = "127.0.0.1:9696"
+    database: str = dataclasses.field(default_factory=default_database)
+    auth: str = "noauth"                 # noauth | tokens
+    token_file: str | None = None
+    workers: int = 1
+    backends: tuple[str, ...] = DEFAULT_LOADED   # loaded backends, for rule-types
+    transport_url: str | None = None     # rabbit://user:pass@host:5672/ (cluster mode)
+    log_level: str = "info"
+    config: str | None = None
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.bind.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    @classmethod
+    def load(cls, flags: dict | None = None, env: dict | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        path = flags.get("config") or env.get("NETQOS_CONFIG")
+        merged: dict = {}
+        merged.update(_from_file(Path(path) if path else DEFAULT_CONFIG, required=bool(path)))
+        merged.update(_from_env(env))
+        merged.update({k: v for k, v in flags.items() if k in _names()})
+        return cls(**{k: _convert(k, v) for k, v in merged.items()})
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls.load()
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as NETQOS_* variables, for worker processes to read back."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out["NETQOS_" + f.name.upper()] = ",".join(value) if isinstance(
+                    value, tuple) else str(value)
+        return out
+
+
+def _names() -> set[str]:
+    return {f.name for f in fields(Settings)}
+
+
+def _from_file(path: Path, required: bool) -> dict:
+    if not path.exists():
+        if required:
+            raise FileNotFoundError(f"config file {path} does not exist")
+        return {}
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    section = parser["netqos"] if parser.has_section("netqos") else parser.defaults()
+    return {k.replace("-", "_"): v for k, v in section.items() if k.replace("-", "_") in _names()}
+
+
+def _from_env(env: dict) -> dict:
+    return {name: env[f"NETQOS_{name.upper()}"] for name in _names()
+            if f"NETQOS_{name.upper()}" in env}
+
+
+def _convert(name: str, value):
+    if name == "workers":
+        return int(value)
+    if name == "backends" and isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value

@@ -1,0 +1,49 @@
+"""Engines and sessions for SQLite (embedded) and PostgreSQL (cluster)."""
+from __future__ import annotations
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers run while one writer commits; foreign keys cascade rule deletes;
+    # synchronous=NORMAL under WAL still survives a process crash without losing commits.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+    # Let us issue BEGIN ourselves (below): pysqlite's implicit BEGIN is DEFERRED, and a
+    # deferred reader that later writes fails at once with "database is locked" when
+    # another writer committed in between, whatever the busy timeout.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    # Writers take the write lock up front and queue on busy_timeout instead of failing.
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Execution option a session sets (see begin_write) before a transaction that writes.
+WRITE_OPTION = "netqos_write"
+
+
+def begin_write(session: Session) -> None:
+    """Mark the session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,188 @@
+"""QoS policies: create, read, update, delete, with Neutron's rules for each attribute."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
+
+from netqos.db import listing, repo
+from netqos.db.listing import Attr
+from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
+from netqos.qos.attributes import Boolean, IntRange, Schema, String
+from netqos.qos.errors import (BadRequest, NotAuthorized, QoSPolicyDefaultAlreadyExists,
+                               QosPolicyNotFound, RevisionNumberConstraintFailed)
+from netqos.service import usage, views
+from netqos.service.context import Context
+from netqos.service.listing import ListQuery, Page
+from netqos.service.txn import Event, Txn
+
+OBJECT_TYPE = "qos_policy"
+
+SCHEMA = Schema("policy", (
+    String("name", default=""),
+    String("description", default=""),
+    Boolean("shared", default=False),
+    Boolean("is_default", default=False),
+    String("project_id", default=None, allow_put=False),
+    String("tenant_id", default=None, allow_put=False),
+), read_only=frozenset({"id", "rules", "tags", "revision_number", "created_at",
+                        "updated_at"}))
+
+_shared = repo.rbac_grants(OBJECT_TYPE, QosPolicy.id, None)
+_default = exists().where(QosPolicyDefault.qos_policy_id == QosPolicy.id)
+LIST_ATTRS = {
+    "id": Attr(QosPolicy.id),
+    "name": Attr(QosPolicy.name),
+    "description": Attr(QosPolicy.description),
+    "project_id": Attr(QosPolicy.project_id),
+    "tenant_id": Attr(QosPolicy.project_id),
+    "revision_number": Attr(QosPolicy.revision_number, IntRange("revision_number").convert),
+    "shared": Attr(_shared, Boolean("shared").convert, sortable=False),
+    "is_default": Attr(_default, Boolean("is_default").convert, sortable=False),
+    "created_at": Attr(QosPolicy.created_at, filterable=False),
+    "updated_at": Attr(QosPolicy.updated_at, filterable=False),
+}
+
+
+def find(txn: Txn, policy_id: str) -> QosPolicy:
+    """The policy if the caller may see it, else QosPolicyNotFound (also for a bad id)."""
+    policy = repo.get_visible_policy(txn.session, txn.ctx, policy_id)
+    if policy is None:
+        raise QosPolicyNotFound(policy_id=policy_id)
+    return policy
+
+
+def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPolicy:
+    """The policy, if the caller may change it.
+
+    Another project's shared policy is visible but not the caller's to change: updating or
+    deleting the policy itself answers 404 (as Neutron does), changing its rules 403.
+    """
+    policy = find(txn, policy_id)
+    if not txn.ctx.may_manage(policy.project_id):
+        if invisible_if_foreign and not txn.ctx.owns(policy.project_id):
+            raise QosPolicyNotFound(policy_id=policy_id)
+        raise NotAuthorized(f"The caller may not change QoS policy {policy_id}.")
+    return policy
+
+
+def view(txn: Txn, policy: QosPolicy) -> dict:
+    s = txn.session
+    return views.policy_view(policy, policy.id in repo.shared_ids(s, OBJECT_TYPE, [policy.id]),
+                             repo.tags_by_id(s, [policy.id]).get(policy.id, []))
+
+
+def list_policies(txn: Txn, q: ListQuery) -> Page:
+    listing.check_query(LIST_ATTRS, q)
+    stmt = listing.apply_filters(repo.policies_select(txn.ctx), LIST_ATTRS, q)
+    stmt = stmt.where(*repo.tag_filter(QosPolicy.id, q.tags))
+    keys = listing.order_keys(LIST_ATTRS, q, QosPolicy.id)
+    if q.marker:
+        marker_row = txn.session.execute(
+            select(*(e for e, _ in keys)).where(QosPolicy.id == q.marker)).first()
+        stmt = stmt.where(listing.after_marker(keys, list(marker_row) if marker_row else None))
+    stmt = listing.apply_order(stmt, keys)
+    if q.limit:
+        stmt = stmt.limit(q.limit + 1)
+    rows = list(txn.session.scalars(stmt))
+    has_more = bool(q.limit) and len(rows) > q.limit
+    rows = rows[:q.limit] if q.limit else rows
+    if q.page_reverse:
+        rows.reverse()
+    ids = [p.id for p in rows]
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
+    tags = repo.tags_by_id(txn.session, ids)
+    items = [views.only_fields(views.policy_view(p, p.id in shared, tags.get(p.id, [])),
+                               q.fields) for p in rows]
+    return Page(items, ids, has_more)
+
+
+def create_policy(txn: Txn, body: dict) -> dict:
+    values = SCHEMA.for_create(body)
+    project_id = _owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
+    if not txn.ctx.may_manage(project_id):
+        raise NotAuthorized("Only a project manager or an admin may create QoS policies.")
+    policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
+                       description=values["description"], revision_number=1)
+    txn.session.add(policy)
+    txn.session.flush()
+    if values["shared"]:
+        _share(txn, policy)
+    if values["is_default"]:
+        _make_default(txn, policy)
+    txn.session.flush()
+    return view(txn, policy)
+
+
+def _owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -> str:
+    if project_id and tenant_id and project_id != tenant_id:
+        raise BadRequest("'project_id' and 'tenant_id' do not match")
+    wanted = project_id or tenant_id or ctx.project_id
+    if wanted != ctx.project_id and not ctx.is_admin:
+        raise BadRequest("Specifying 'project_id' or 'tenant_id' other than the "
+                         "authenticated project in request requires admin privileges")
+    return wanted
+
+
+def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
+    values = SCHEMA.for_update(body)
+    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    check_revision(policy, if_match)
+    for attr in ("name", "description"):
+        if attr in values:
+            setattr(policy, attr, values[attr])
+    if values.get("shared") is True:
+        _share(txn, policy)
+    elif values.get("shared") is False:
+        usage.unshare(txn, policy)
+    if values.get("is_default") is True:
+        _make_default(txn, policy)
+    elif values.get("is_default") is False:
+        policy.default_of = None
+    changed(txn, policy)
+    return view(txn, policy)
+
+
+def check_revision(obj, if_match: int | None) -> None:
+    if if_match is not None and obj.revision_number != if_match:
+        raise RevisionNumberConstraintFailed(expected=if_match, current=obj.revision_number)
+
+
+def changed(txn: Txn, policy: QosPolicy) -> None:
+    """A new revision of the policy (its attributes or rules changed): tell the agents."""
+    repo.bump_revision(policy)
+    txn.session.flush()
+    txn.emit(Event("qos_policy", policy.id, policy.revision_number,
+                   hosts=tuple(usage.hosts_using(txn.session, policy.id))))
+
+
+def delete_policy(txn: Txn, policy_id: str) -> None:
+    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    usage.check_unused(txn.session, policy.id)
+    txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
+                                                RbacEntry.object_id == policy.id))
+    txn.session.delete(policy)
+    txn.session.flush()
+
+
+def _share(txn: Txn, policy: QosPolicy) -> None:
+    if policy.id in repo.shared_ids(txn.session, OBJECT_TYPE, [policy.id]):
+        return
+    txn.session.add(RbacEntry(id=str(uuid.uuid4()), project_id=policy.project_id,
+                              object_type=OBJECT_TYPE, object_id=policy.id,
+                              action=repo.SHARED, target_project=repo.EVERYONE))
+
+
+def _make_default(txn: Txn, policy: QosPolicy) -> None:
+    if policy.default_of is not None:
+        return
+    taken = txn.session.get(QosPolicyDefault, policy.project_id)
+    if taken is not None:
+        raise QoSPolicyDefaultAlreadyExists(project_id=policy.project_id)
+    policy.default_of = QosPolicyDefault(project_id=policy.project_id, qos_policy_id=policy.id)
+    try:
+        with txn.session.begin_nested():
+            txn.session.flush()
+    except IntegrityError:  # another request made its own default first
+        raise QoSPolicyDefaultAlreadyExists(project_id=policy.project_id) from None

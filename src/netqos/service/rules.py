@@ -1,0 +1,111 @@
+"""QoS rules of a policy: one service for all five rule types, driven by the registry."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from netqos.db import listing
+from netqos.db.listing import Attr
+from netqos.db.models import QosPolicy, QosRule
+from netqos.qos import conflicts
+from netqos.qos.attributes import Choice, IntRange
+from netqos.qos.errors import QosPolicyNotFound, QosRuleNotFound, QoSRulesConflict
+from netqos.qos.rules import RuleType
+from netqos.service import bindings, policies, views
+from netqos.service.listing import ListQuery
+from netqos.service.txn import Txn
+
+
+def list_attrs(rule_type: RuleType) -> dict[str, Attr]:
+    attrs = {"id": Attr(QosRule.id)}
+    for f in rule_type.fields:
+        convert = f.convert if isinstance(f, (IntRange, Choice)) else str
+        attrs[f.name] = Attr(getattr(QosRule, f.name), convert)
+    return attrs
+
+
+def list_rules(txn: Txn, policy_id: str, rule_type: RuleType, q: ListQuery) -> list[dict]:
+    policy = policies.find(txn, policy_id)
+    attrs = list_attrs(rule_type)
+    listing.check_query(attrs, q)
+    stmt = select(QosRule).where(QosRule.qos_policy_id == policy.id,
+                                 QosRule.type == rule_type.name)
+    stmt = listing.apply_filters(stmt, attrs, q)
+    stmt = listing.apply_order(stmt, listing.order_keys(attrs, q, QosRule.id))
+    return [views.only_fields(views.rule_view(r), q.fields) for r in txn.session.scalars(stmt)]
+
+
+def get_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str) -> dict:
+    policy = policies.find(txn, policy_id)
+    return views.rule_view(_find_rule(policy, rule_type, rule_id))
+
+
+def create_rule(txn: Txn, policy_id: str, rule_type: RuleType, body: dict) -> dict:
+    values = rule_type.schema().for_create(body)
+    policy = policies.find_managed(txn, policy_id, invisible_if_foreign=False)
+    rule = QosRule(id=str(uuid.uuid4()), qos_policy_id=policy.id, type=rule_type.name,
+                   **values)
+    rule.direction = rule_type.direction_of(values)
+    _admit(txn, policy, views.rule_values(rule))
+    policy.rules.append(rule)
+    _save(txn, policy, rule)
+    return views.rule_view(rule)
+
+
+def update_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str, body: dict,
+                if_match: int | None = None) -> dict:
+    values = rule_type.schema().for_update(body)
+    policy = policies.find_managed(txn, policy_id, invisible_if_foreign=False)
+    policies.check_revision(policy, if_match)
+    rule = _find_rule(policy, rule_type, rule_id)
+    _admit(txn, policy, {**views.rule_values(rule), **values})
+    for name, value in values.items():
+        setattr(rule, name, value)
+    rule.direction = rule_type.direction_of(views.rule_values(rule))
+    _save(txn, policy, rule)
+    return views.rule_view(rule)
+
+
+def delete_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str) -> None:
+    policy = policies.find_managed(txn, policy_id, invisible_if_foreign=False)
+    policy.rules.remove(_find_rule(policy, rule_type, rule_id))
+    policies.changed(txn, policy)
+
+
+def find_policy_of_rule(txn: Txn, rule_type: RuleType, rule_id: str) -> str:
+    """For the alias routes: the policy that holds a rule the caller can see."""
+    policy_id = txn.session.scalar(select(QosRule.qos_policy_id).where(
+        QosRule.id == rule_id, QosRule.type == rule_type.name))
+    if policy_id is None:
+        raise QosRuleNotFound(rule_id=rule_id, policy_id=None)
+    try:
+        policies.find(txn, policy_id)
+    except QosPolicyNotFound:
+        raise QosRuleNotFound(rule_id=rule_id, policy_id=None) from None
+    return policy_id
+
+
+def _find_rule(policy: QosPolicy, rule_type: RuleType, rule_id: str) -> QosRule:
+    rule = next((r for r in policy.rules if r.id == rule_id and r.type == rule_type.name), None)
+    if rule is None:
+        raise QosRuleNotFound(rule_id=rule_id, policy_id=policy.id)
+    return rule
+
+
+def _admit(txn: Txn, policy: QosPolicy, candidate: dict) -> None:
+    """The rule must fit with the policy's other rules and on every port bound to it."""
+    existing = [views.rule_values(r) for r in policy.rules]
+    conflicts.check_rule_fits(policy.id, existing, candidate)
+    others = [r for r in existing if r["id"] != candidate["id"]]
+    bindings.check_policy_enforceable(txn.session, policy.id, [*others, candidate])
+
+
+def _save(txn: Txn, policy: QosPolicy, rule: QosRule) -> None:
+    try:
+        with txn.session.begin_nested():
+            policies.changed(txn, policy)
+    except IntegrityError:  # a concurrent request added the same type and direction
+        raise QoSRulesConflict(new_rule_type=rule.type, rule_id="(concurrent)",
+                               policy_id=policy.id) from None
