@@ -1,0 +1,1 @@
+"""Test suite; a package so that tests.harness imports the same way from everywhere."""
