@@ -1,0 +1,58 @@
+# netqos developer entry points. On a fresh Debian 12 machine, as root:
+#   make run     install what the embedded system needs and start it (netqos up)
+#   make test    install everything the tests need and run them all
+#   make bench   run the benchmarks (bench/*.py), each prints a table
+#   make clean   remove the venv and build leftovers
+#
+# Python packages go into .venv in this checkout; Debian packages are installed
+# only when missing (.ci/ensure-debs), so reruns are quick.
+
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+PYTEST_ARGS ?=
+
+RUN_DEBS  := iproute2 nftables
+TEST_DEBS := $(RUN_DEBS) iperf3 openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils
+
+.PHONY: run test bench clean debs-run debs-test
+
+run: debs-run $(VENV)/.installed-run
+	$(BIN)/netqos up
+
+# pytest's exit code goes straight through: CI fails on failures and on "no tests".
+test: debs-test $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: debs-test $(VENV)/.installed-test
+	@set -e; for f in bench/*.py; do \
+	    [ -e "$$f" ] || { echo "no benchmarks in bench/"; break; }; \
+	    echo "== $$f"; $(BIN)/python "$$f"; \
+	done
+
+debs-run:
+	@bash .ci/ensure-debs $(RUN_DEBS)
+
+debs-test:
+	@bash .ci/ensure-debs $(TEST_DEBS)
+
+# Debian's own python3 has venv/ensurepip in a separate package.
+$(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || bash .ci/ensure-debs python3-venv
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps: reinstall only when pyproject.toml changes (the install is editable,
+# so source changes never need one).
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .netqos-test
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
