@@ -23,6 +23,8 @@ class Change:
     what: str            # e.g. "egress shaper on ifb-3f2a…", "dscp mark"
     detail: str = ""     # e.g. "rate 10000kbit -> 20000kbit"
     drift: bool = False  # True when the change repairs state someone altered by hand
+    # What the backend needs to carry the change out (e.g. its tc / nft lines); not printed.
+    payload: object = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         tag = " (drift)" if self.drift else ""

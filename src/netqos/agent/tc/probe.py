@@ -1,0 +1,35 @@
+"""What this kernel can do, tried once on a throw-away veth pair in the namespace.
+
+(A veth pair, not a dummy: the dummy module is not there on this project's machines.)
+
+`police`: can tc load act_police (absent on this project's machines: "Failed to load TC
+action module"). `ifb`: can we create an IFB device. The backend shapes the VM's egress on
+an IFB either way (a shaper queues where a policer drops, so TCP keeps the rate); the probe
+result is reported in `capabilities` and an absent IFB refuses egress limits up front.
+"""
+from __future__ import annotations
+
+import os
+
+from netqos.agent.tc.runner import Runner
+
+
+def probe(runner: Runner) -> dict[str, bool]:
+    dummy, ifb = f"nqprobe{os.getpid() % 100000}", f"nqprobeifb{os.getpid() % 10000}"
+    caps = {"police": False, "ifb": False, "clsact": False}
+    if runner.run("ip", "link", "add", dummy, "type", "veth", "peer", "name",
+                  dummy + "p").returncode != 0:
+        return caps
+    try:
+        caps["clsact"] = runner.run("tc", "qdisc", "add", "dev", dummy,
+                                    "clsact").returncode == 0
+        caps["police"] = caps["clsact"] and runner.run(
+            "tc", "filter", "add", "dev", dummy, "ingress", "protocol", "all", "u32",
+            "match", "u32", "0", "0", "action", "police", "rate", "1mbit", "burst", "10k",
+            "drop").returncode == 0
+    finally:
+        runner.run("ip", "link", "del", dummy)
+    if runner.run("ip", "link", "add", ifb, "type", "ifb").returncode == 0:
+        caps["ifb"] = True
+        runner.run("ip", "link", "del", ifb)
+    return caps

@@ -1,0 +1,88 @@
+"""What observe reads back from the kernel: plain data, no behaviour beyond lookups.
+
+Everything netqos creates carries a tag that observe recognises:
+- qdiscs and classes: handle major OUR_MAJOR (0x4e51, "NQ") on taps, the IFB and the uplink;
+- the clsact qdisc of a tap: ingress_block OUR_BLOCK;
+- the IFB: its fixed name IFB_NAME;
+- nftables: the tables `netqos` (families inet and bridge), per-port chains named by port id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netqos.agent.tc.spec import PacketLimit, Shaper
+
+OUR_MAJOR = 0x4E51
+OUR_BLOCK = 0x4E51
+IFB_NAME = "nq-ifb"
+UNMATCHED_MINOR = 1     # IFB: traffic whose source MAC is no port's (spoofed): a trickle
+UPLINK_ROOT_MINOR = 1   # uplink: the class holding the capacity
+UPLINK_DEFAULT_MINOR = 2  # uplink: traffic without a guarantee
+FIRST_PORT_MINOR = 0x10
+LAST_PORT_MINOR = 0xFFF   # u32 node ids have 12 bits and we use the minor as node id
+
+
+@dataclass
+class HtbClass:
+    minor: int
+    parent_minor: int | None       # None: a root class of the HTB qdisc
+    rate_bytes_per_s: int
+    ceil_bytes_per_s: int
+    burst_bytes: int
+    queue_bytes: int | None = None  # byte limit of its bfifo leaf, None without one
+
+    def shaper(self) -> Shaper:
+        return Shaper(self.rate_bytes_per_s, self.burst_bytes, self.queue_bytes or 0)
+
+
+@dataclass
+class MacFilter:
+    handle: str      # u32 handle "2:a5:10"
+    mac: str
+    minor: int       # class it sends to
+
+
+@dataclass
+class HtbTree:
+    """An HTB qdisc of ours on one device, with its classes and MAC classifier."""
+
+    device: str
+    present: bool = False              # root htb with our handle
+    default_minor: int | None = None
+    hashed: bool = False               # the u32 hash table and its link filter exist
+    classes: dict[int, HtbClass] = field(default_factory=dict)
+    filters: list[MacFilter] = field(default_factory=list)
+
+    def filter_of_mac(self, mac: str) -> MacFilter | None:
+        return next((f for f in self.filters if f.mac == mac), None)
+
+
+@dataclass
+class PortChain:
+    """A per-port nft chain: packet-rate limit and DSCP mark, as read back."""
+
+    limit: PacketLimit | None = None
+    dscp4: int | None = None
+    dscp6: int | None = None
+    other_rules: int = 0     # rules we never write: someone edited the chain
+
+
+@dataclass
+class NftFamily:
+    present: bool = False
+    hooks_ok: bool = False                                 # both base chains with their vmap
+    from_vm: dict[str, str] = field(default_factory=dict)  # device -> chain
+    to_vm: dict[str, str] = field(default_factory=dict)
+    chains: dict[str, PortChain] = field(default_factory=dict)
+
+
+@dataclass
+class HostState:
+    links: dict[str, int] = field(default_factory=dict)         # name -> ifindex
+    root_tbf: dict[str, Shaper] = field(default_factory=dict)   # our TBF root per device
+    foreign_root: dict[str, str] = field(default_factory=dict)  # device -> kind, not ours
+    redirected: set[str] = field(default_factory=set)           # clsact on our block
+    block_filter_to: str | None = None                          # IFB the block redirects to
+    ifb: HtbTree = field(default_factory=lambda: HtbTree(IFB_NAME))
+    uplink: HtbTree | None = None
+    nft: dict[str, NftFamily] = field(default_factory=dict)     # family -> tables' state
