@@ -7,6 +7,7 @@ Fixtures (see tests/harness/ for the processes behind them):
   fresh_postgres_url module    SQLAlchemy URL of a new, empty database (one per test module)
   rabbitmq_server    session   RabbitMQServer: a private broker (stop()/start() = outage)
   rabbitmq_url       session   rabbit://user:pass@127.0.0.1:PORT/
+  ovs_server         function  OvsServer: a private Open vSwitch (root), fresh per test
   sqlite_server      session   ServerProcess: `netqos server` on a fresh SQLite file
   pg_server          session   ServerProcess: `netqos server` on postgres_url
   api_server         session   sqlite_server, then pg_server: API tests run on both
@@ -19,10 +20,12 @@ tests that matter most into a green run that tested nothing.
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
-from tests.harness import postgres, rabbitmq
+from tests.harness import ovs, postgres, rabbitmq
 from tests.harness.server import ServerProcess
 from tests.harness.util import in_ci
 
@@ -37,6 +40,7 @@ FIXTURE_MARKERS = {
     "pg_server": "postgres",
     "rabbitmq_server": "cluster",
     "rabbitmq_url": "cluster",
+    "ovs_server": "dataplane",
 }
 
 
@@ -110,6 +114,19 @@ def rabbitmq_server():
 @pytest.fixture(scope="session")
 def rabbitmq_url(rabbitmq_server):
     return rabbitmq_server.url
+
+
+# -- Open vSwitch ----------------------------------------------------------------
+
+@pytest.fixture
+def ovs_server():
+    """A fresh switch per test (it starts in well under a second)."""
+    if os.geteuid() != 0:
+        unavailable("Open vSwitch tests need root")
+    if not ovs.installed():
+        unavailable("openvswitch-switch not installed (apt-get install openvswitch-switch)")
+    with ovs.OvsServer() as server:
+        yield server
 
 
 # -- the netqos API server ----------------------------------------------------

@@ -1,0 +1,122 @@
+"""A private Open vSwitch (ovsdb-server + ovs-vswitchd) for dataplane tests (root).
+
+The distro service is never started; this one keeps its database, sockets and
+logs in a temporary directory. `env` (OVS_RUNDIR and friends) makes ovs-vsctl,
+ovs-ofctl and ovs-appctl, and an agent started with it, talk to this instance.
+
+Without the openvswitch kernel module (common in containers) bridges must use
+the userspace datapath: `datapath_type` says which one works here.
+
+    with OvsServer() as ovs:
+        ovs.vsctl("add-br", "br-nq", "--", "set", "bridge", "br-nq",
+                  f"datapath_type={ovs.datapath_type}")
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .util import tail, wait_for
+
+SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
+
+
+def installed() -> bool:
+    return all(shutil.which(c) for c in ("ovsdb-server", "ovs-vswitchd", "ovs-vsctl")) and SCHEMA.exists()
+
+
+def kernel_datapath() -> bool:
+    """True if the openvswitch kernel module is (or can be) loaded."""
+    if Path("/sys/module/openvswitch").exists():
+        return True
+    return subprocess.run(["modprobe", "-q", "openvswitch"], capture_output=True).returncode == 0
+
+
+class OvsServer:
+    def __init__(self):
+        if not installed():
+            raise FileNotFoundError("Open vSwitch not installed (apt-get install openvswitch-switch)")
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="nq-ovs-"))
+        self.datapath_type = "system" if kernel_datapath() else "netdev"
+        self.procs: list[subprocess.Popen] = []
+        atexit.register(self.stop)
+
+    @property
+    def db_sock(self) -> Path:
+        return self.tmpdir / "db.sock"
+
+    @property
+    def db(self) -> str:
+        """OVSDB address for --db= options and agent configuration."""
+        return f"unix:{self.db_sock}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        t = str(self.tmpdir)
+        env = dict(os.environ)
+        env.update(OVS_RUNDIR=t, OVS_LOGDIR=t, OVS_DBDIR=t, OVS_SYSCONFDIR=t)
+        return env
+
+    def _daemon(self, name: str, *args: str) -> None:
+        # Foreground children (no --detach): we reap them, nothing outlives the tests.
+        log = open(self.tmpdir / f"{name}.out", "ab")
+        self.procs.append(subprocess.Popen(
+            [name, *args, f"--pidfile={self.tmpdir / name}.pid",
+             f"--unixctl={self.tmpdir / name}.ctl", f"--log-file={self.tmpdir / name}.log"],
+            env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        ))
+        log.close()
+
+    def start(self) -> "OvsServer":
+        dbfile = self.tmpdir / "conf.db"
+        subprocess.run(["ovsdb-tool", "create", str(dbfile), str(SCHEMA)], check=True, env=self.env)
+        self._daemon("ovsdb-server", str(dbfile), f"--remote=punix:{self.db_sock}")
+        if not wait_for(self.db_sock.exists, 10):
+            raise RuntimeError(f"ovsdb-server did not start:\n{self.logs()}")
+        self.vsctl("--no-wait", "init")
+        self._daemon("ovs-vswitchd", self.db)
+        # `ovs-vsctl` (with wait) returns once ovs-vswitchd has caught up.
+        self.vsctl("set", "Open_vSwitch", ".", "external_ids:netqos-test=1", timeout=20)
+        return self
+
+    def vsctl(self, *args: str, timeout: float = 10) -> str:
+        res = subprocess.run(["ovs-vsctl", f"--db={self.db}", f"--timeout={int(timeout)}", *args],
+                             env=self.env, capture_output=True, text=True, timeout=timeout + 5)
+        if res.returncode != 0:
+            raise RuntimeError(f"ovs-vsctl {' '.join(args)} failed: {res.stderr}\n{self.logs()}")
+        return res.stdout
+
+    def stop(self) -> None:
+        """Stop both daemons (bridges go with ovs-vswitchd) and delete the directory."""
+        if self.procs:
+            try:
+                # Delete bridges first so no ovs-netdev / bridge devices stay in the kernel.
+                for br in self.vsctl("list-br").split():
+                    self.vsctl("del-br", br)
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs = []
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {f.name}\n{tail(f, 15)}" for f in sorted(self.tmpdir.glob("*.log")))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

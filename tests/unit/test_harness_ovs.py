@@ -1,0 +1,25 @@
+"""The Open vSwitch harness runs a private switch that really makes bridges."""
+
+import os
+
+import pytest
+
+from tests.harness import ovs
+from tests.harness.netns import run
+
+pytestmark = pytest.mark.dataplane
+
+
+def test_private_switch_makes_a_bridge():
+    if os.geteuid() != 0 or not ovs.installed():
+        pytest.skip("needs root and openvswitch-switch")
+    br = f"nqbr{os.getpid() % 100000}"
+    with ovs.OvsServer() as switch:
+        switch.vsctl("add-br", br, "--", "set", "bridge", br, f"datapath_type={switch.datapath_type}")
+        assert br in switch.vsctl("list-br").split()
+        assert "state" in run("ip", "link", "show", br).stdout  # the kernel sees it
+    assert run("ip", "link", "show", br, check=False).returncode != 0  # and it is gone
+
+
+def test_fixture_gives_a_running_switch(ovs_server):
+    assert ovs_server.vsctl("show")
