@@ -4,14 +4,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from netqos import __version__
-from netqos.api import errors, extensions, policies, rule_types, rules, versions
+from netqos.api import core, errors, extensions, hosts, policies, rule_types, rules, versions
 from netqos.api.auth import make_authenticator
 from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
 
-ROUTERS = (versions, extensions, policies, rules, rule_types)
+ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
 
 
 def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:

@@ -14,20 +14,28 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def parse(raw: bytes, root: str) -> dict:
-    """`{"<root>": {...}}` -> the inner dict, or the 400 Neutron gives for each mistake."""
+def parse_plain(raw: bytes) -> dict:
+    """A body without a root key, as router interface actions take it."""
     if not raw.strip():
         raise HTTPBadRequest("Resource body required")
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise HTTPBadRequest("Malformed JSON in request body") from None
-    if not isinstance(doc, dict) or root not in doc:
+    if not isinstance(doc, dict):
+        raise HTTPBadRequest("Invalid format: the request body must be an object")
+    return doc
+
+
+def parse(raw: bytes, root: str, expect: type = dict):
+    """`{"<root>": {...}}` -> the inner value, or the 400 Neutron gives for each mistake."""
+    doc = parse_plain(raw)
+    if root not in doc:
         raise HTTPBadRequest(f"Unable to find '{root}' in request body")
     inner = doc[root]
-    if not isinstance(inner, dict):
-        raise HTTPBadRequest(f"Invalid format: the '{root}' in the request body must be an "
-                             "object")
+    if not isinstance(inner, expect):
+        kind = "an object" if expect is dict else "a list"
+        raise HTTPBadRequest(f"Invalid format: the '{root}' in the request body must be {kind}")
     return inner
 
 

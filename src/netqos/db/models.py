@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint,
-                        Index)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
+                        String, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -105,3 +105,174 @@ class RbacEntry(Base):
     revision_number: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class StandardAttrs:
+    """revision_number, created_at and updated_at, as every Neutron resource has them."""
+
+    revision_number: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        # As for policies: optimistic locking on revision_number, bumped by the service.
+        return {"version_id_col": cls.__table__.c.revision_number,
+                "version_id_generator": False}
+
+
+class Network(StandardAttrs, Base):
+    __tablename__ = "networks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    router_external: Mapped[bool] = mapped_column(Boolean, default=False)
+    mtu: Mapped[int] = mapped_column(Integer, default=1500)
+    qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policies.id"),
+                                                      index=True)
+
+    subnets: Mapped[list["Subnet"]] = relationship(
+        back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Subnet.created_at")
+
+
+class Subnet(StandardAttrs, Base):
+    __tablename__ = "subnets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64))
+    allocation_pools: Mapped[list] = mapped_column(JSON, default=list)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    network: Mapped[Network] = relationship(back_populates="subnets")
+
+
+class Port(StandardAttrs, Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address",
+                                       name="uniq_ports0network_id0mac_address"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    mac_address: Mapped[str] = mapped_column(String(32))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    host: Mapped[str] = mapped_column(String(255), default="", index=True)
+    vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policies.id"),
+                                                      index=True)
+    # The change sequence (see RevisionCounter) of the last change to this port's
+    # effective QoS: what the agent compares with what it has applied.
+    qos_revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the port's agent last reported.
+    qos_applied_revision: Mapped[int | None] = mapped_column(BigInteger)
+    qos_status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    qos_status_reason: Mapped[str] = mapped_column(String(1024), default="")
+    qos_drift: Mapped[list] = mapped_column(JSON, default=list)
+    qos_drift_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    network: Mapped[Network] = relationship()
+    fixed_ips: Mapped[list["IpAllocation"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="IpAllocation.ip_address")
+
+
+class IpAllocation(Base):
+    __tablename__ = "ip_allocations"
+
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    network_id: Mapped[str] = mapped_column(String(36))
+
+    __table_args__ = (UniqueConstraint("subnet_id", "ip_address",
+                                       name="uniq_ip_allocations0subnet0ip"),)
+
+
+class Router(StandardAttrs, Base):
+    __tablename__ = "routers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    gw_port_id: Mapped[str | None] = mapped_column(ForeignKey("ports.id"))
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    gw_qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policies.id"),
+                                                         index=True)
+
+    gw_port: Mapped[Port | None] = relationship()
+
+
+class FloatingIp(StandardAttrs, Base):
+    __tablename__ = "floatingips"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    floating_network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"))
+    floating_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id"))
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    port_id: Mapped[str | None] = mapped_column(ForeignKey("ports.id"), index=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64))
+    router_id: Mapped[str | None] = mapped_column(ForeignKey("routers.id"), index=True)
+    qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policies.id"),
+                                                      index=True)
+
+
+class Agent(Base):
+    """One row per agent: what it reported at its last heartbeat."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("host", "agent_type", name="uniq_agents0host0type"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    agent_type: Mapped[str] = mapped_column(String(64))
+    backends: Mapped[list] = mapped_column(JSON, default=list)
+    capabilities: Mapped[dict] = mapped_column(JSON, default=dict)
+    uplinks: Mapped[dict] = mapped_column(JSON, default=dict)   # name -> capacity kbit/s
+    configurations: Mapped[dict] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RevisionCounter(Base):
+    """A change sequence that commits in order.
+
+    Every change that alters some port's effective QoS takes the next value under a row
+    lock, so values become visible in increasing order: an agent that has seen value N
+    can safely ask "what changed after N" (a database SEQUENCE would not give that, as
+    transactions may commit out of order).
+    """
+
+    __tablename__ = "revision_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HostRevision(Base):
+    """The last change sequence that touched any port of a host (for cheap polling)."""
+
+    __tablename__ = "host_revisions"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)

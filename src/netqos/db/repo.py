@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Select, and_, exists, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
 
-from netqos.db.models import QosPolicy, RbacEntry, Tag, utcnow
-from netqos.service.context import Context
+from netqos.db.models import RbacEntry, Tag, utcnow
 
 SHARED = "access_as_shared"
 EVERYONE = "*"
@@ -25,25 +24,6 @@ def rbac_grants(object_type: str, object_id_col, project_id: str | None):
                           RbacEntry.object_id == object_id_col,
                           RbacEntry.action == SHARED,
                           RbacEntry.target_project.in_(targets))
-
-
-def visible(ctx: Context, model, object_type: str):
-    """Rows of `model` the caller may see: its own, or shared with it; admin sees all."""
-    if ctx.is_admin:
-        return None
-    return or_(model.project_id == ctx.project_id,
-               rbac_grants(object_type, model.id, ctx.project_id))
-
-
-def policies_select(ctx: Context) -> Select:
-    stmt = select(QosPolicy).options(selectinload(QosPolicy.rules),
-                                     selectinload(QosPolicy.default_of))
-    condition = visible(ctx, QosPolicy, "qos_policy")
-    return stmt if condition is None else stmt.where(condition)
-
-
-def get_visible_policy(session: Session, ctx: Context, policy_id: str) -> QosPolicy | None:
-    return session.scalars(policies_select(ctx).where(QosPolicy.id == policy_id)).first()
 
 
 def shared_ids(session: Session, object_type: str, ids: Iterable[str]) -> set[str]:

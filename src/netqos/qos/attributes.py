@@ -13,6 +13,7 @@ from netqos.qos.errors import HTTPBadRequest
 
 MAX_INT32 = 2**31 - 1
 REQUIRED = object()  # sentinel: the field has no default and must be given on create
+ABSENT = object()    # sentinel default: the client did not give the field (≠ null)
 
 
 class InvalidAttribute(HTTPBadRequest):

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
-from netqos.db import listing, repo
+from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
-from netqos.qos.attributes import Boolean, IntRange, Schema, String
-from netqos.qos.errors import (BadRequest, NotAuthorized, QoSPolicyDefaultAlreadyExists,
-                               QosPolicyNotFound, RevisionNumberConstraintFailed)
-from netqos.service import usage, views
-from netqos.service.context import Context
+from netqos.qos.attributes import Boolean, Schema, String
+from netqos.qos.errors import (NotAuthorized, QoSPolicyDefaultAlreadyExists,
+                               QosPolicyNotFound)
+from netqos.service import bindings, changes, common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
-from netqos.service.txn import Event, Txn
+from netqos.service.txn import Txn
 
 OBJECT_TYPE = "qos_policy"
 
@@ -31,26 +31,19 @@ SCHEMA = Schema("policy", (
 
 _shared = repo.rbac_grants(OBJECT_TYPE, QosPolicy.id, None)
 _default = exists().where(QosPolicyDefault.qos_policy_id == QosPolicy.id)
-LIST_ATTRS = {
-    "id": Attr(QosPolicy.id),
-    "name": Attr(QosPolicy.name),
-    "description": Attr(QosPolicy.description),
-    "project_id": Attr(QosPolicy.project_id),
-    "tenant_id": Attr(QosPolicy.project_id),
-    "revision_number": Attr(QosPolicy.revision_number, IntRange("revision_number").convert),
-    "shared": Attr(_shared, Boolean("shared").convert, sortable=False),
-    "is_default": Attr(_default, Boolean("is_default").convert, sortable=False),
-    "created_at": Attr(QosPolicy.created_at, filterable=False),
-    "updated_at": Attr(QosPolicy.updated_at, filterable=False),
-}
+KIND = resources.Kind(
+    "policy", QosPolicy,
+    attrs={**resources.standard_attrs(QosPolicy),
+           "shared": Attr(_shared, Boolean("shared").convert, sortable=False),
+           "is_default": Attr(_default, Boolean("is_default").convert, sortable=False)},
+    not_found=lambda policy_id: QosPolicyNotFound(policy_id=policy_id),
+    rbac_type=OBJECT_TYPE,
+    load=(selectinload(QosPolicy.rules), selectinload(QosPolicy.default_of)))
 
 
 def find(txn: Txn, policy_id: str) -> QosPolicy:
     """The policy if the caller may see it, else QosPolicyNotFound (also for a bad id)."""
-    policy = repo.get_visible_policy(txn.session, txn.ctx, policy_id)
-    if policy is None:
-        raise QosPolicyNotFound(policy_id=policy_id)
-    return policy
+    return resources.find(txn, KIND, policy_id)
 
 
 def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPolicy:
@@ -74,22 +67,7 @@ def view(txn: Txn, policy: QosPolicy) -> dict:
 
 
 def list_policies(txn: Txn, q: ListQuery) -> Page:
-    listing.check_query(LIST_ATTRS, q)
-    stmt = listing.apply_filters(repo.policies_select(txn.ctx), LIST_ATTRS, q)
-    stmt = stmt.where(*repo.tag_filter(QosPolicy.id, q.tags))
-    keys = listing.order_keys(LIST_ATTRS, q, QosPolicy.id)
-    if q.marker:
-        marker_row = txn.session.execute(
-            select(*(e for e, _ in keys)).where(QosPolicy.id == q.marker)).first()
-        stmt = stmt.where(listing.after_marker(keys, list(marker_row) if marker_row else None))
-    stmt = listing.apply_order(stmt, keys)
-    if q.limit:
-        stmt = stmt.limit(q.limit + 1)
-    rows = list(txn.session.scalars(stmt))
-    has_more = bool(q.limit) and len(rows) > q.limit
-    rows = rows[:q.limit] if q.limit else rows
-    if q.page_reverse:
-        rows.reverse()
+    rows, has_more = resources.list_rows(txn, KIND, q)
     ids = [p.id for p in rows]
     shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
     tags = repo.tags_by_id(txn.session, ids)
@@ -100,7 +78,7 @@ def list_policies(txn: Txn, q: ListQuery) -> Page:
 
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = _owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
+    project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     if not txn.ctx.may_manage(project_id):
         raise NotAuthorized("Only a project manager or an admin may create QoS policies.")
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
@@ -115,20 +93,10 @@ def create_policy(txn: Txn, body: dict) -> dict:
     return view(txn, policy)
 
 
-def _owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -> str:
-    if project_id and tenant_id and project_id != tenant_id:
-        raise BadRequest("'project_id' and 'tenant_id' do not match")
-    wanted = project_id or tenant_id or ctx.project_id
-    if wanted != ctx.project_id and not ctx.is_admin:
-        raise BadRequest("Specifying 'project_id' or 'tenant_id' other than the "
-                         "authenticated project in request requires admin privileges")
-    return wanted
-
-
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
     values = SCHEMA.for_update(body)
     policy = find_managed(txn, policy_id, invisible_if_foreign=True)
-    check_revision(policy, if_match)
+    common.check_revision(policy, if_match)
     for attr in ("name", "description"):
         if attr in values:
             setattr(policy, attr, values[attr])
@@ -144,17 +112,15 @@ def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) ->
     return view(txn, policy)
 
 
-def check_revision(obj, if_match: int | None) -> None:
-    if if_match is not None and obj.revision_number != if_match:
-        raise RevisionNumberConstraintFailed(expected=if_match, current=obj.revision_number)
-
-
 def changed(txn: Txn, policy: QosPolicy) -> None:
-    """A new revision of the policy (its attributes or rules changed): tell the agents."""
+    """A new revision of the policy (its attributes or rules changed): check that every
+    port it governs can still enforce it, then tell their agents."""
     repo.bump_revision(policy)
     txn.session.flush()
-    txn.emit(Event("qos_policy", policy.id, policy.revision_number,
-                   hosts=tuple(usage.hosts_using(txn.session, policy.id))))
+    ports = bindings.ports_governed_by(txn.session, policy.id)
+    bindings.check_ports(txn.session, ports)
+    gateways = usage.gateway_ports_using(txn.session, policy.id)
+    changes.touch(txn, "qos_policy", policy.id, [*ports, *gateways])
 
 
 def delete_policy(txn: Txn, policy_id: str) -> None:

@@ -13,7 +13,7 @@ from netqos.qos import conflicts
 from netqos.qos.attributes import Choice, IntRange
 from netqos.qos.errors import QosPolicyNotFound, QosRuleNotFound, QoSRulesConflict
 from netqos.qos.rules import RuleType
-from netqos.service import bindings, policies, views
+from netqos.service import common, policies, views
 from netqos.service.listing import ListQuery
 from netqos.service.txn import Txn
 
@@ -48,7 +48,7 @@ def create_rule(txn: Txn, policy_id: str, rule_type: RuleType, body: dict) -> di
     rule = QosRule(id=str(uuid.uuid4()), qos_policy_id=policy.id, type=rule_type.name,
                    **values)
     rule.direction = rule_type.direction_of(values)
-    _admit(txn, policy, views.rule_values(rule))
+    _admit(policy, views.rule_values(rule))
     policy.rules.append(rule)
     _save(txn, policy, rule)
     return views.rule_view(rule)
@@ -58,9 +58,9 @@ def update_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str, bod
                 if_match: int | None = None) -> dict:
     values = rule_type.schema().for_update(body)
     policy = policies.find_managed(txn, policy_id, invisible_if_foreign=False)
-    policies.check_revision(policy, if_match)
+    common.check_revision(policy, if_match)
     rule = _find_rule(policy, rule_type, rule_id)
-    _admit(txn, policy, {**views.rule_values(rule), **values})
+    _admit(policy, {**views.rule_values(rule), **values})
     for name, value in values.items():
         setattr(rule, name, value)
     rule.direction = rule_type.direction_of(views.rule_values(rule))
@@ -94,12 +94,11 @@ def _find_rule(policy: QosPolicy, rule_type: RuleType, rule_id: str) -> QosRule:
     return rule
 
 
-def _admit(txn: Txn, policy: QosPolicy, candidate: dict) -> None:
-    """The rule must fit with the policy's other rules and on every port bound to it."""
-    existing = [views.rule_values(r) for r in policy.rules]
-    conflicts.check_rule_fits(policy.id, existing, candidate)
-    others = [r for r in existing if r["id"] != candidate["id"]]
-    bindings.check_policy_enforceable(txn.session, policy.id, [*others, candidate])
+def _admit(policy: QosPolicy, candidate: dict) -> None:
+    """The rule must fit with the policy's other rules. (Whether the ports it governs can
+    enforce it is checked on the resulting state, by policies.changed.)"""
+    conflicts.check_rule_fits(policy.id, [views.rule_values(r) for r in policy.rules],
+                              candidate)
 
 
 def _save(txn: Txn, policy: QosPolicy, rule: QosRule) -> None:

@@ -48,3 +48,104 @@ def policy_view(policy: QosPolicy, shared: bool, tags: list[str]) -> dict:
 
 def only_fields(view: dict, fields: tuple[str, ...]) -> dict:
     return {k: v for k, v in view.items() if k in fields} if fields else view
+
+
+def _standard(obj, tags: list[str]) -> dict:
+    return {"tags": sorted(tags), "revision_number": obj.revision_number,
+            "created_at": timestamp(obj.created_at), "updated_at": timestamp(obj.updated_at)}
+
+
+def network_view(net, shared: bool, tags: list[str]) -> dict:
+    return {
+        "id": net.id, "name": net.name, "description": net.description,
+        "project_id": net.project_id, "tenant_id": net.project_id,
+        "admin_state_up": net.admin_state_up, "status": "ACTIVE", "shared": shared,
+        "router:external": net.router_external, "mtu": net.mtu,
+        "subnets": [s.id for s in net.subnets], "qos_policy_id": net.qos_policy_id,
+        "availability_zones": [], "availability_zone_hints": [],
+        **_standard(net, tags),
+    }
+
+
+def subnet_view(subnet, tags: list[str]) -> dict:
+    return {
+        "id": subnet.id, "name": subnet.name, "description": subnet.description,
+        "project_id": subnet.project_id, "tenant_id": subnet.project_id,
+        "network_id": subnet.network_id, "ip_version": subnet.ip_version,
+        "cidr": subnet.cidr, "gateway_ip": subnet.gateway_ip,
+        "allocation_pools": subnet.allocation_pools, "enable_dhcp": subnet.enable_dhcp,
+        "dns_nameservers": [], "host_routes": [], "ipv6_ra_mode": None,
+        "ipv6_address_mode": None, "subnetpool_id": None,
+        **_standard(subnet, tags),
+    }
+
+
+def port_view(port, vif_type: str, tags: list[str]) -> dict:
+    return {
+        "id": port.id, "name": port.name, "description": port.description,
+        "project_id": port.project_id, "tenant_id": port.project_id,
+        "network_id": port.network_id, "mac_address": port.mac_address,
+        "admin_state_up": port.admin_state_up, "status": port_status(port),
+        "device_owner": port.device_owner, "device_id": port.device_id,
+        "fixed_ips": [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
+                      for a in port.fixed_ips],
+        "binding:host_id": port.host, "binding:vnic_type": port.vnic_type,
+        "binding:profile": port.profile or {}, "binding:vif_type": vif_type,
+        "binding:vif_details": {},
+        "qos_policy_id": port.qos_policy_id,
+        "qos_network_policy_id": port.network.qos_policy_id,
+        "security_groups": [], "allowed_address_pairs": [], "extra_dhcp_opts": [],
+        "netqos:qos_state": {
+            "desired_revision": port.qos_revision,
+            "applied_revision": port.qos_applied_revision,
+            "status": port.qos_status, "reason": port.qos_status_reason,
+            "drift_repaired": port.qos_drift or [],
+            "drift_repaired_at": timestamp(port.qos_drift_at),
+        },
+        **_standard(port, tags),
+    }
+
+
+def port_status(port) -> str:
+    """DOWN until bound and reported; BUILD while its agent is behind the desired
+    revision; then what the agent reported (ACTIVE or ERROR)."""
+    if not port.host or port.qos_applied_revision is None:
+        return "DOWN"
+    if port.qos_applied_revision < port.qos_revision:
+        return "BUILD"
+    return port.qos_status or "DOWN"
+
+
+def router_view(router, gw_ips: list[dict], tags: list[str]) -> dict:
+    gateway = None
+    if router.gw_port_id:
+        gateway = {"network_id": router.gw_port.network_id, "enable_snat": router.enable_snat,
+                   "external_fixed_ips": gw_ips, "qos_policy_id": router.gw_qos_policy_id}
+    return {
+        "id": router.id, "name": router.name, "description": router.description,
+        "project_id": router.project_id, "tenant_id": router.project_id,
+        "admin_state_up": router.admin_state_up, "status": "ACTIVE",
+        "external_gateway_info": gateway, "routes": [], "distributed": False, "ha": False,
+        **_standard(router, tags),
+    }
+
+
+def floatingip_view(fip, network_policy_id: str | None, tags: list[str]) -> dict:
+    return {
+        "id": fip.id, "description": fip.description,
+        "project_id": fip.project_id, "tenant_id": fip.project_id,
+        "floating_network_id": fip.floating_network_id,
+        "floating_ip_address": fip.floating_ip_address, "port_id": fip.port_id,
+        "fixed_ip_address": fip.fixed_ip_address, "router_id": fip.router_id,
+        "status": "ACTIVE" if fip.port_id else "DOWN",
+        "qos_policy_id": fip.qos_policy_id, "qos_network_policy_id": network_policy_id,
+        "port_details": None, "dns_domain": "", "dns_name": "",
+        **_standard(fip, tags),
+    }
+
+
+def rbac_view(entry) -> dict:
+    return {"id": entry.id, "project_id": entry.project_id, "tenant_id": entry.project_id,
+            "object_type": entry.object_type, "object_id": entry.object_id,
+            "action": entry.action, "target_tenant": entry.target_project,
+            "target_project_id": entry.target_project}

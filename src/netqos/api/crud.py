@@ -1,0 +1,111 @@
+"""Routes for a resource with Neutron's five operations, plus its tags.
+
+Each resource module states its service functions once; this registers them, so the
+HTTP plumbing (bodies, If-Match, fields, pages, status codes) lives in one place.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from netqos.api import body as bodies
+from netqos.api.deps import context, transact
+from netqos.api.respond import fields_of, list_query, no_content, ok, page
+from netqos.service import tags, views
+from netqos.service.context import Context
+from netqos.service.resources import Kind
+
+
+@dataclass(frozen=True)
+class Crud:
+    path: str                   # /v2.0/networks
+    collection: str             # networks
+    member: str                 # network
+    list: Callable[..., Any]    # (txn, ListQuery) -> Page
+    show: Callable[..., Any]    # (txn, id) -> dict
+    create: Callable[..., Any]  # (txn, body) -> dict
+    update: Callable[..., Any]  # (txn, id, body, if_match) -> dict
+    delete: Callable[..., Any]  # (txn, id) -> None
+    kind: Kind | None = None    # for tags
+
+
+def register(router: APIRouter, c: Crud) -> None:
+    item = c.path + "/{obj_id}"
+
+    def list_(request: Request, ctx: Context = Depends(context)):
+        q = list_query(request)
+        return page(request, c.collection, q,
+                    transact(request, ctx, lambda t: c.list(t, q), write=False))
+
+    def create(request: Request, raw: bytes = Depends(bodies.raw_body),
+               ctx: Context = Depends(context)):
+        body = bodies.parse(raw, c.member)
+        return ok({c.member: transact(request, ctx, lambda t: c.create(t, body))}, 201)
+
+    def show(obj_id: str, request: Request, ctx: Context = Depends(context)):
+        found = transact(request, ctx, lambda t: c.show(t, obj_id), write=False)
+        return ok({c.member: views.only_fields(found, fields_of(request))})
+
+    def update(obj_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
+               ctx: Context = Depends(context)):
+        body = bodies.parse(raw, c.member)
+        expected = bodies.if_match(request)
+        return ok({c.member: transact(request, ctx,
+                                      lambda t: c.update(t, obj_id, body, expected))})
+
+    def delete(obj_id: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: c.delete(t, obj_id))
+        return no_content()
+
+    router.add_api_route(c.path, list_, methods=["GET"], name=f"list_{c.collection}")
+    router.add_api_route(c.path, create, methods=["POST"], status_code=201,
+                         name=f"create_{c.member}")
+    router.add_api_route(item, show, methods=["GET"], name=f"show_{c.member}")
+    router.add_api_route(item, update, methods=["PUT"], name=f"update_{c.member}")
+    router.add_api_route(item, delete, methods=["DELETE"], status_code=204,
+                         name=f"delete_{c.member}")
+    if c.kind is not None:
+        register_tags(router, item, c.kind)
+
+
+def register_tags(router: APIRouter, item: str, kind: Kind) -> None:
+    def get_all(obj_id: str, request: Request, ctx: Context = Depends(context)):
+        return ok({"tags": transact(request, ctx, lambda t: tags.get_all(t, kind, obj_id),
+                                    write=False)})
+
+    def check(obj_id: str, tag: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: tags.check(t, kind, obj_id, tag), write=False)
+        return no_content()
+
+    def replace(obj_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
+                ctx: Context = Depends(context)):
+        body = bodies.parse(raw, "tags", expect=list)
+        return ok({"tags": transact(request, ctx, lambda t: tags.replace(t, kind, obj_id,
+                                                                          body))})
+
+    def add(obj_id: str, tag: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: tags.add(t, kind, obj_id, tag))
+        return ok({}, 201)
+
+    def remove_all(obj_id: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, None))
+        return no_content()
+
+    def remove(obj_id: str, tag: str, request: Request, ctx: Context = Depends(context)):
+        transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, tag))
+        return no_content()
+
+    name = kind.name
+    router.add_api_route(item + "/tags", get_all, methods=["GET"], name=f"{name}_tags")
+    router.add_api_route(item + "/tags", replace, methods=["PUT"], name=f"{name}_set_tags")
+    router.add_api_route(item + "/tags", remove_all, methods=["DELETE"], status_code=204,
+                         name=f"{name}_clear_tags")
+    router.add_api_route(item + "/tags/{tag}", check, methods=["GET"], status_code=204,
+                         name=f"{name}_has_tag")
+    router.add_api_route(item + "/tags/{tag}", add, methods=["PUT"], status_code=201,
+                         name=f"{name}_add_tag")
+    router.add_api_route(item + "/tags/{tag}", remove, methods=["DELETE"], status_code=204,
+                         name=f"{name}_remove_tag")

@@ -1,0 +1,36 @@
+"""Agent endpoints (/v2.0/netqos/hosts/…) and /v2.0/agents."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from netqos.api import body as bodies
+from netqos.api.deps import context, transact
+from netqos.api.respond import ok
+from netqos.service import hosts
+from netqos.service.context import Context
+
+router = APIRouter(tags=["agents"])
+HOST = "/v2.0/netqos/hosts/{host}"
+
+
+@router.get(HOST + "/ports")
+def host_ports(host: str, request: Request, ctx: Context = Depends(context)):
+    port_id = request.query_params.get("port_id")
+    return ok(transact(request, ctx, lambda t: hosts.desired(t, host, port_id), write=False))
+
+
+@router.get(HOST + "/revision")
+def host_revision(host: str, request: Request, ctx: Context = Depends(context)):
+    return ok(transact(request, ctx, lambda t: hosts.revision(t, host), write=False))
+
+
+@router.post(HOST + "/report")
+def host_report(host: str, request: Request, raw: bytes = Depends(bodies.raw_body),
+                ctx: Context = Depends(context)):
+    body = bodies.parse(raw, "report")
+    return ok(transact(request, ctx, lambda t: hosts.report(t, host, body)))
+
+
+@router.get("/v2.0/agents")
+def list_agents(request: Request, ctx: Context = Depends(context)):
+    return ok({"agents": transact(request, ctx, hosts.list_agents, write=False)})

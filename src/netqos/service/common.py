@@ -1,0 +1,43 @@
+"""Rules shared by every resource: ownership on create, policy attach and detach."""
+from __future__ import annotations
+
+from netqos.qos.errors import (BadRequest, PolicyRemoveAuthorizationError,
+                               RevisionNumberConstraintFailed)
+from netqos.service import resources
+from netqos.service.context import Context
+from netqos.service.txn import Txn
+
+
+def owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -> str:
+    """The project a new resource belongs to; only an admin may name another one."""
+    if project_id and tenant_id and project_id != tenant_id:
+        raise BadRequest("'project_id' and 'tenant_id' do not match")
+    wanted = project_id or tenant_id or ctx.project_id
+    if wanted != ctx.project_id and not ctx.is_admin:
+        raise BadRequest("Specifying 'project_id' or 'tenant_id' other than the "
+                         "authenticated project in request requires admin privileges")
+    return wanted
+
+
+def check_policy_change(txn: Txn, current: str | None, new: str | None) -> None:
+    """Attaching needs a policy the caller can see (404 otherwise); detaching or replacing
+    one it cannot see is refused (403), as in Neutron."""
+    from netqos.service import policies
+
+    if new == current:
+        return
+    if new is not None:
+        policies.find(txn, new)
+    if current is not None:
+        if resources.find_or_none(txn, policies.KIND, current) is None:
+            raise PolicyRemoveAuthorizationError(policy_id=current)
+
+
+def pop_owner(ctx: Context, values: dict) -> str:
+    return owner_project(ctx, values.pop("project_id", None), values.pop("tenant_id", None))
+
+
+def check_revision(obj, if_match: int | None) -> None:
+    """If-Match: revision_number=N must name the current revision (else 412)."""
+    if if_match is not None and obj.revision_number != if_match:
+        raise RevisionNumberConstraintFailed(expected=if_match, current=obj.revision_number)

@@ -1,0 +1,183 @@
+"""Floating IPs: an external address NATed to a port's fixed IP by a router."""
+from __future__ import annotations
+
+import ipaddress
+import uuid
+
+from sqlalchemy import select
+
+from netqos.db import repo
+from netqos.db.listing import Attr
+from netqos.db.models import FloatingIp, Network, Port, Subnet
+from netqos.qos.attributes import Schema, String, Uuid
+from netqos.qos.errors import BadRequest, NotAuthorized, NotFound
+from netqos.service import changes, common, networks, ports, resources, routers, views
+from netqos.service.listing import ListQuery, Page
+from netqos.service.txn import Txn
+
+FLOATING = "network:floatingip"
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP %(floatingip_id)s could not be found"
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = ("External network %(external_network_id)s is not reachable from subnet "
+               "%(subnet_id)s.  Therefore, cannot associate Port %(port_id)s with a "
+               "Floating IP.")
+
+
+SCHEMA = Schema("floatingip", (
+    Uuid("floating_network_id", allow_put=False),
+    String("floating_ip_address", default=None, allow_put=False),
+    Uuid("subnet_id", default=None, nullable=True, allow_put=False),
+    Uuid("port_id", default=None, nullable=True),
+    String("fixed_ip_address", default=None, nullable=True),
+    Uuid("qos_policy_id", default=None, nullable=True),
+    String("description", default=""),
+    String("project_id", default=None, allow_put=False),
+    String("tenant_id", default=None, allow_put=False),
+), read_only=frozenset({"id", "status", "router_id", "tags", "revision_number",
+                        "created_at", "updated_at", "qos_network_policy_id", "port_details"}))
+
+KIND = resources.Kind(
+    "floatingip", FloatingIp,
+    attrs={**resources.standard_attrs(FloatingIp),
+           "floating_network_id": Attr(FloatingIp.floating_network_id),
+           "floating_ip_address": Attr(FloatingIp.floating_ip_address),
+           "port_id": Attr(FloatingIp.port_id), "router_id": Attr(FloatingIp.router_id),
+           "fixed_ip_address": Attr(FloatingIp.fixed_ip_address),
+           "qos_policy_id": Attr(FloatingIp.qos_policy_id)},
+    not_found=lambda fip_id: FloatingIPNotFound(floatingip_id=fip_id))
+
+
+def _views(txn: Txn, fips: list[FloatingIp]) -> list[dict]:
+    net_ids = {f.floating_network_id for f in fips}
+    net_policy = dict(txn.session.execute(select(Network.id, Network.qos_policy_id)
+                                          .where(Network.id.in_(net_ids))).tuples().all())
+    tags = repo.tags_by_id(txn.session, [f.id for f in fips])
+    return [views.floatingip_view(f, net_policy.get(f.floating_network_id), tags.get(f.id, []))
+            for f in fips]
+
+
+def view(txn: Txn, fip: FloatingIp) -> dict:
+    return _views(txn, [fip])[0]
+
+
+def list_floatingips(txn: Txn, q: ListQuery) -> Page:
+    rows, has_more = resources.list_rows(txn, KIND, q)
+    items = [views.only_fields(v, q.fields) for v in _views(txn, rows)]
+    return Page(items, [f.id for f in rows], has_more)
+
+
+def create_floatingip(txn: Txn, body: dict) -> dict:
+    values = SCHEMA.for_create(body)
+    project_id = common.pop_owner(txn.ctx, values)
+    net = networks.find(txn, values["floating_network_id"])
+    if not net.router_external:
+        raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external "
+                         "network.")
+    if values["floating_ip_address"] and not txn.ctx.is_admin:
+        raise NotAuthorized("Only an admin may choose a floating IP address.")
+    common.check_policy_change(txn, None, values["qos_policy_id"])
+    fip = FloatingIp(id=str(uuid.uuid4()), project_id=project_id,
+                     description=values["description"], floating_network_id=net.id,
+                     qos_policy_id=values["qos_policy_id"], revision_number=1)
+    floating_port = _floating_port(txn, fip, net, values)
+    fip.floating_port_id = floating_port.id
+    fip.floating_ip_address = floating_port.fixed_ips[0].ip_address
+    txn.session.add(fip)
+    txn.session.flush()
+    if values["port_id"]:
+        _associate(txn, fip, values["port_id"], values["fixed_ip_address"])
+    _announce(txn, fip, [fip.router_id])
+    return view(txn, fip)
+
+
+def _floating_port(txn: Txn, fip: FloatingIp, net: Network, values: dict) -> Port:
+    """The external address lives on a port of the external network that no project owns.
+
+    IPv4 by default; a `subnet_id` or an address of an IPv6 subnet gives an IPv6 floating
+    IP, which Neutron does not offer.
+    """
+    subnets = list(txn.session.scalars(select(Subnet).where(Subnet.network_id == net.id)
+                                       .order_by(Subnet.ip_version, Subnet.created_at)))
+    if not subnets:
+        raise BadRequest(f"Bad floatingip request: Network {net.id} has no subnet.")
+    spec = {"subnet_id": values["subnet_id"] or subnets[0].id}
+    if values["floating_ip_address"]:
+        spec = {"ip_address": values["floating_ip_address"]}
+        if values["subnet_id"]:
+            spec["subnet_id"] = values["subnet_id"]
+    port = Port(id=str(uuid.uuid4()), project_id="", network_id=net.id,
+                mac_address=ports.new_mac(txn, net.id, None), device_owner=FLOATING,
+                device_id=fip.id, revision_number=1)
+    txn.session.add(port)
+    txn.session.flush()
+    ports.allocate_ips(txn, port, [spec])
+    txn.session.flush()
+    txn.session.refresh(port, ["fixed_ips"])
+    return port
+
+
+def _associate(txn: Txn, fip: FloatingIp, port_id: str | None, fixed_ip: str | None) -> None:
+    if port_id is None:
+        fip.port_id = fip.fixed_ip_address = fip.router_id = None
+        return
+    port = ports.find_owned(txn, port_id)
+    version = ipaddress.ip_address(fip.floating_ip_address).version
+    candidates = [a.ip_address for a in port.fixed_ips
+                  if ipaddress.ip_address(a.ip_address).version == version]
+    if fixed_ip is None:
+        if not candidates:
+            raise BadRequest(f"Bad floatingip request: Port {port.id} has no IPv{version} "
+                             "address.")
+        fixed_ip = candidates[0]
+    elif fixed_ip not in candidates:
+        raise BadRequest(f"Bad floatingip request: Port {port.id} does not have fixed ip "
+                         f"{fixed_ip}.")
+    router = routers.router_for(txn, port, fixed_ip, fip.floating_network_id)
+    if router is None:
+        subnet_id = next(a.subnet_id for a in port.fixed_ips if a.ip_address == fixed_ip)
+        raise ExternalGatewayForFloatingIPNotFound(external_network_id=fip.floating_network_id,
+                                                   subnet_id=subnet_id, port_id=port.id)
+    fip.port_id, fip.fixed_ip_address, fip.router_id = port.id, fixed_ip, router.id
+
+
+def _announce(txn: Txn, fip: FloatingIp, router_ids) -> None:
+    """The network nodes of the routers involved must re-read their floating IPs."""
+    gateways = routers.gateway_ports_of(txn, set(router_ids) | {fip.router_id})
+    if gateways:
+        changes.touch(txn, "floatingip", fip.id, gateways)
+
+
+def update_floatingip(txn: Txn, fip_id: str, body: dict, if_match: int | None) -> dict:
+    values = SCHEMA.for_update(body)
+    fip = resources.find_owned(txn, KIND, fip_id)
+    common.check_revision(fip, if_match)
+    old_router = fip.router_id
+    if "qos_policy_id" in values:
+        common.check_policy_change(txn, fip.qos_policy_id, values["qos_policy_id"])
+        fip.qos_policy_id = values["qos_policy_id"]
+    if "description" in values:
+        fip.description = values["description"]
+    if "port_id" in values:
+        _associate(txn, fip, values["port_id"], values.get("fixed_ip_address"))
+    repo.bump_revision(fip)
+    txn.session.flush()
+    _announce(txn, fip, [old_router])
+    return view(txn, fip)
+
+
+def delete_floatingip(txn: Txn, fip_id: str) -> None:
+    fip = resources.find_owned(txn, KIND, fip_id)
+    _announce(txn, fip, [fip.router_id])
+    floating_port = txn.session.get(Port, fip.floating_port_id)
+    txn.session.delete(fip)
+    txn.session.flush()
+    if floating_port is not None:
+        txn.session.delete(floating_port)
+        txn.session.flush()
+
+

@@ -1,0 +1,121 @@
+"""What agents pull and report: the effective QoS of every port bound to a host.
+
+One request returns a whole host (a fixed number of queries, whatever its size); the
+host's revision lets an agent ask cheaply whether anything changed since it last pulled.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from netqos.agent.model import PortQos
+from netqos.db.models import Agent, Port, utcnow
+from netqos.qos.attributes import Dict, IntRange, ListOf, Schema, String
+from netqos.qos.errors import NotAuthorized
+from netqos.service import bindings, changes, views
+from netqos.service.txn import Txn
+
+DEAD_AFTER = timedelta(seconds=75)  # three missed heartbeats of the default 25 s
+
+REPORT_SCHEMA = Schema("report", (
+    Dict("agent", default=None, nullable=True),
+    ListOf("ports", default=None, nullable=True, item=Dict("port")),
+))
+PORT_REPORT = Schema("port", (
+    String("port_id"),
+    IntRange("revision", minimum=0, maximum=2**62),
+    String("status", default="ACTIVE"),
+    String("reason", default="", max_length=1024),
+    ListOf("drift", default=None, nullable=True),
+))
+
+
+def _admin(txn: Txn) -> None:
+    if not txn.ctx.is_admin:
+        raise NotAuthorized("Only agents (admin) may use the host endpoints.")
+
+
+def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
+    """{"host", "revision", "ports": [PortQos wire dicts]} for every port on the host."""
+    _admin(txn)
+    stmt = (select(Port).options(selectinload(Port.network), selectinload(Port.fixed_ips))
+            .where(Port.host == host).order_by(Port.id))
+    if port_id:
+        stmt = stmt.where(Port.id == port_id)
+    ports = list(txn.session.scalars(stmt))
+    rules = bindings.rules_by_policy(txn.session, (bindings.effective_id(p) for p in ports))
+    return {"host": host, "revision": changes.host_revision(txn, host),
+            "ports": [port_qos(p, rules).to_wire() for p in ports]}
+
+
+def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
+    policy_id = bindings.effective_id(port)
+    # Ports administratively down carry no QoS to enforce.
+    enforce = rules.get(policy_id, []) if port.admin_state_up else []
+    return PortQos(port_id=port.id, revision=port.qos_revision, mac_address=port.mac_address,
+                   fixed_ips=tuple(a.ip_address for a in port.fixed_ips),
+                   vnic_type=port.vnic_type, device=(port.profile or {}).get("device"),
+                   policy_id=policy_id,
+                   rules=tuple({k: v for k, v in r.items() if k != "id"} for r in enforce),
+                   profile=port.profile or {})
+
+
+def revision(txn: Txn, host: str) -> dict:
+    _admin(txn)
+    return {"host": host, "revision": changes.host_revision(txn, host)}
+
+
+def report(txn: Txn, host: str, body: dict) -> dict:
+    """An agent's heartbeat and per-port results."""
+    _admin(txn)
+    values = REPORT_SCHEMA.for_create(body)
+    if values["agent"] is not None:
+        _heartbeat(txn, host, values["agent"])
+    reports = [PORT_REPORT.for_create(r) for r in values["ports"] or []]
+    ports = {p.id: p for p in txn.session.scalars(
+        select(Port).where(Port.host == host, Port.id.in_([r["port_id"] for r in reports])))}
+    for r in reports:
+        port = ports.get(r["port_id"])
+        if port is None:
+            continue  # unbound or deleted meanwhile: the next pull tells the agent
+        port.qos_applied_revision = r["revision"]
+        port.qos_status = r["status"]
+        port.qos_status_reason = r["reason"]
+        if r["drift"]:
+            port.qos_drift = r["drift"]
+            port.qos_drift_at = utcnow()
+    txn.session.flush()
+    return {"host": host, "accepted": len(reports)}
+
+
+def _heartbeat(txn: Txn, host: str, info: dict) -> None:
+    agent_type = str(info.get("agent_type") or bindings.AGENT_TYPE)
+    agent = txn.session.scalar(select(Agent).where(Agent.host == host,
+                                                   Agent.agent_type == agent_type))
+    if agent is None:
+        agent = Agent(id=str(uuid.uuid4()), host=host, agent_type=agent_type)
+        txn.session.add(agent)
+    if info.get("started"):
+        agent.started_at = utcnow()
+    agent.backends = list(info.get("backends") or [])
+    agent.capabilities = dict(info.get("capabilities") or {})
+    agent.uplinks = {str(k): int(v) for k, v in (info.get("uplinks") or {}).items()}
+    agent.configurations = dict(info.get("configurations") or {})
+    agent.heartbeat_at = utcnow()
+
+
+def agent_view(agent: Agent) -> dict:
+    alive = utcnow() - agent.heartbeat_at < DEAD_AFTER
+    return {"id": agent.id, "host": agent.host, "agent_type": agent.agent_type,
+            "binary": "netqos-agent", "alive": alive, "admin_state_up": True,
+            "heartbeat_timestamp": views.timestamp(agent.heartbeat_at),
+            "started_at": views.timestamp(agent.started_at),
+            "backends": agent.backends, "capabilities": agent.capabilities,
+            "uplinks": agent.uplinks, "configurations": agent.configurations}
+
+
+def list_agents(txn: Txn) -> list[dict]:
+    return [agent_view(a) for a in txn.session.scalars(select(Agent).order_by(Agent.host))]

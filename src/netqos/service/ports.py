@@ -1,0 +1,243 @@
+"""Ports: where QoS lands. A port's host and vnic type decide which backend enforces it."""
+from __future__ import annotations
+
+import ipaddress
+import random
+import re
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from netqos.db import repo
+from netqos.db.listing import Attr
+from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
+from netqos.qos.attributes import (Boolean, Choice, Dict, ListOf, Schema, String, Uuid)
+from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
+from netqos.service import bindings, changes, common, ipam, networks, resources, views
+from netqos.service.listing import ListQuery, Page
+from netqos.service.txn import Txn
+
+VNIC_TYPES = ("normal", "direct", "macvtap", "direct-physical", "baremetal",
+              "virtio-forwarder", "smart-nic", "vdpa", "remote-managed",
+              "accelerator-direct", "accelerator-direct-physical")
+ROUTER_INTERFACE = "network:router_interface"
+# Fields whose change can alter what a port's agent must enforce.
+QOS_RELEVANT = ("qos_policy_id", "binding:host_id", "binding:vnic_type", "binding:profile",
+                "device_owner", "fixed_ips", "admin_state_up")
+_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+
+
+class PortNotFound(NotFound):
+    message = "Port %(port_id)s could not be found."
+
+
+class MacAddressInUse(Conflict):
+    message = "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
+
+
+class ServicePortInUse(Conflict):
+    message = ("Port %(port_id)s cannot be deleted directly via the port API: has device "
+               "owner %(device_owner)s.")
+
+
+SCHEMA = Schema("port", (
+    Uuid("network_id", allow_put=False),
+    String("name", default=""),
+    String("description", default=""),
+    Boolean("admin_state_up", default=True),
+    String("mac_address", default=None, allow_put=False),
+    ListOf("fixed_ips", default=None, nullable=True, item=Dict("fixed_ip")),
+    String("device_owner", default=""),
+    String("device_id", default=""),
+    String("binding:host_id", default=""),
+    Choice("binding:vnic_type", default="normal", choices=VNIC_TYPES),
+    Dict("binding:profile", default=None, nullable=True),
+    Uuid("qos_policy_id", default=None, nullable=True),
+    # Accepted for client compatibility; netqos enforces no security groups.
+    ListOf("security_groups", default=None, nullable=True),
+    Boolean("port_security_enabled", default=True),
+    ListOf("allowed_address_pairs", default=None, nullable=True),
+    String("project_id", default=None, allow_put=False),
+    String("tenant_id", default=None, allow_put=False),
+), read_only=frozenset({"id", "status", "tags", "revision_number", "created_at",
+                        "updated_at", "qos_network_policy_id", "binding:vif_type",
+                        "binding:vif_details", "netqos:qos_state"}))
+
+KIND = resources.Kind(
+    "port", Port,
+    attrs={**resources.standard_attrs(Port), "network_id": Attr(Port.network_id),
+           "mac_address": Attr(Port.mac_address), "device_owner": Attr(Port.device_owner),
+           "device_id": Attr(Port.device_id), "binding:host_id": Attr(Port.host),
+           "binding:vnic_type": Attr(Port.vnic_type), "qos_policy_id": Attr(Port.qos_policy_id),
+           "admin_state_up": Attr(Port.admin_state_up, Boolean("admin_state_up").convert),
+           "status": Attr(Port.qos_status)},
+    not_found=lambda port_id: PortNotFound(port_id=port_id),
+    load=(selectinload(Port.network), selectinload(Port.fixed_ips)))
+
+
+def find(txn: Txn, port_id: str) -> Port:
+    return resources.find(txn, KIND, port_id)
+
+
+def find_owned(txn: Txn, port_id: str) -> Port:
+    return resources.find_owned(txn, KIND, port_id)
+
+
+def views_of(txn: Txn, ports: list[Port]) -> list[dict]:
+    agents = bindings.host_agents(txn.session, (p.host for p in ports))
+    tags = repo.tags_by_id(txn.session, [p.id for p in ports])
+    return [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []))
+            for p in ports]
+
+
+def _vif_type(port: Port, agent) -> str:
+    return bindings.backend_of(port, agent).vif_type if port.host else "unbound"
+
+
+def view(txn: Txn, port: Port) -> dict:
+    return views_of(txn, [port])[0]
+
+
+def list_ports(txn: Txn, q: ListQuery) -> Page:
+    rows, has_more = resources.list_rows(txn, KIND, q)
+    items = [views.only_fields(v, q.fields) for v in views_of(txn, rows)]
+    return Page(items, [p.id for p in rows], has_more)
+
+
+def create_port(txn: Txn, body: dict) -> dict:
+    values = SCHEMA.for_create(body)
+    project_id = common.pop_owner(txn.ctx, values)
+    _check_binding_rights(txn, values)
+    net = networks.find(txn, values["network_id"])
+    common.check_policy_change(txn, None, values["qos_policy_id"])
+    port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
+                name=values["name"], description=values["description"],
+                admin_state_up=values["admin_state_up"],
+                mac_address=new_mac(txn, net.id, values["mac_address"]),
+                device_owner=values["device_owner"], device_id=values["device_id"],
+                host=values["binding:host_id"], vnic_type=values["binding:vnic_type"],
+                profile=values["binding:profile"] or {}, qos_policy_id=values["qos_policy_id"],
+                revision_number=1)
+    port.network = net
+    txn.session.add(port)
+    txn.session.flush()
+    allocate_ips(txn, port, values["fixed_ips"])
+    txn.session.flush()
+    bindings.check_ports(txn.session, [port])
+    changes.touch(txn, "port", port.id, [port])
+    txn.session.refresh(port, ["fixed_ips"])
+    return view(txn, port)
+
+
+def _check_binding_rights(txn: Txn, values: dict) -> None:
+    # Nova binds ports as an admin; a tenant choosing the host would defeat placement.
+    for name in ("binding:host_id", "binding:profile"):
+        if values.get(name) and not txn.ctx.is_admin:
+            raise NotAuthorized(f"Only an admin may set {name}.")
+
+
+def new_mac(txn: Txn, net_id: str, requested: str | None) -> str:
+    if requested is not None:
+        mac = requested.lower()
+        if not _MAC.match(mac):
+            raise BadRequest(f"Invalid input for mac_address. Reason: '{requested}' is not a "
+                             "valid MAC address.")
+        if _mac_taken(txn, net_id, mac):
+            raise MacAddressInUse(net_id=net_id, mac=mac)
+        return mac
+    while True:
+        mac = "fa:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+        if not _mac_taken(txn, net_id, mac):
+            return mac
+
+
+def _mac_taken(txn: Txn, net_id: str, mac: str) -> bool:
+    return txn.session.scalar(select(Port.id).where(Port.network_id == net_id,
+                                                    Port.mac_address == mac)) is not None
+
+
+def allocate_ips(txn: Txn, port: Port, requested: list[dict] | None) -> None:
+    subnets = list(txn.session.scalars(select(Subnet).where(Subnet.network_id == port.network_id)
+                                       .order_by(Subnet.created_at)))
+    if requested is None:  # one address of each IP version the network has
+        firsts = {}
+        for subnet in subnets:
+            firsts.setdefault(subnet.ip_version, subnet)
+        requested = [{"subnet_id": s.id} for s in firsts.values()]
+    for spec in requested:
+        subnet = _subnet_for(subnets, spec)
+        ipam.allocate(txn.session, subnet, port.id, spec.get("ip_address"))
+
+
+def _subnet_for(subnets: list[Subnet], spec: dict) -> Subnet:
+    if "subnet_id" in spec:
+        found = next((s for s in subnets if s.id == spec["subnet_id"]), None)
+        if found is None:
+            raise BadRequest(f"Invalid input for fixed_ips: subnet {spec['subnet_id']} is not "
+                             "on the port's network.")
+        return found
+    if "ip_address" in spec:
+        try:
+            addr = ipaddress.ip_address(spec["ip_address"])
+        except ValueError:
+            raise BadRequest(f"Invalid input for fixed_ips: '{spec['ip_address']}' is not a "
+                             "valid IP address.") from None
+        found = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
+        if found is None:
+            raise BadRequest(f"IP address {addr} is not on any subnet of the port's network.")
+        return found
+    raise BadRequest("Invalid input for fixed_ips: each entry needs subnet_id or ip_address.")
+
+
+def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dict:
+    values = SCHEMA.for_update(body)
+    port = find_owned(txn, port_id)
+    common.check_revision(port, if_match)
+    _check_binding_rights(txn, values)
+    old_host = port.host
+    if "qos_policy_id" in values:
+        common.check_policy_change(txn, port.qos_policy_id, values["qos_policy_id"])
+        port.qos_policy_id = values["qos_policy_id"]
+    for attr, column in (("name", "name"), ("description", "description"),
+                         ("admin_state_up", "admin_state_up"), ("device_owner", "device_owner"),
+                         ("device_id", "device_id"), ("binding:host_id", "host"),
+                         ("binding:vnic_type", "vnic_type")):
+        if attr in values:
+            setattr(port, column, values[attr])
+    if "binding:profile" in values:
+        port.profile = values["binding:profile"] or {}
+    if values.get("fixed_ips") is not None:
+        txn.session.execute(delete(IpAllocation).where(IpAllocation.port_id == port.id))
+        allocate_ips(txn, port, values["fixed_ips"])
+    repo.bump_revision(port)
+    txn.session.flush()
+    if any(k in values for k in QOS_RELEVANT):
+        bindings.check_ports(txn.session, [port])
+        changes.touch(txn, "port", port.id, [port], hosts=[old_host])
+    txn.session.refresh(port, ["fixed_ips"])
+    return view(txn, port)
+
+
+def delete_port(txn: Txn, port_id: str) -> None:
+    port = find_owned(txn, port_id)
+    if port.device_owner == ROUTER_INTERFACE:
+        raise ServicePortInUse(port_id=port.id, device_owner=port.device_owner)
+    _disassociate_floating_ips(txn, port)
+    changes.touch(txn, "port", port.id, [], hosts=[port.host])
+    txn.session.delete(port)
+    txn.session.flush()
+
+
+def _disassociate_floating_ips(txn: Txn, port: Port) -> None:
+    fips = list(txn.session.scalars(select(FloatingIp).where(FloatingIp.port_id == port.id)))
+    gateways = []
+    for fip in fips:
+        if fip.router_id:
+            router = txn.session.get(Router, fip.router_id)
+            if router is not None and router.gw_port is not None:
+                gateways.append(router.gw_port)
+        fip.port_id = fip.fixed_ip_address = fip.router_id = None
+        repo.bump_revision(fip)
+    if gateways:
+        changes.touch(txn, "floatingip", fips[0].id, gateways)
