@@ -134,15 +134,15 @@ def ovs_server():
 @pytest.fixture(scope="session")
 def sqlite_server(tmp_path_factory):
     db = tmp_path_factory.mktemp("sqlite") / "netqos.sqlite"
-    server = ServerProcess(f"sqlite:///{db}")
+    server = ServerProcess(f"sqlite:///{db}", log_dir=db.parent)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def pg_server(postgres_server):
-    server = ServerProcess(postgres_server.url)
+def pg_server(postgres_server, tmp_path_factory):
+    server = ServerProcess(postgres_server.url, log_dir=tmp_path_factory.mktemp("pg-server"))
     server.start()
     yield server
     server.stop()

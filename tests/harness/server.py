@@ -29,14 +29,17 @@ def netqos_command() -> Path:
 
 
 class ServerProcess:
-    def __init__(self, database_url: str, auth: str = "noauth", extra_args=(), env=None):
+    def __init__(self, database_url: str, auth: str = "noauth", extra_args=(), env=None,
+                 log_dir: str | Path | None = None):
         self.database_url = database_url
         self.auth = auth
         self.extra_args = tuple(extra_args)
         self.env = env
         self.port = free_port()  # kept across restart(), so clients' URLs stay valid
         self.proc: subprocess.Popen | None = None
-        fd, name = tempfile.mkstemp(prefix="nq-server-", suffix=".log")
+        # Give a log_dir that something cleans (pytest's tmp_path_factory keeps
+        # the last three runs); without one the log stays in /tmp for debugging.
+        fd, name = tempfile.mkstemp(prefix="nq-server-", suffix=".log", dir=log_dir)
         os.close(fd)
         self.logfile = Path(name)
         atexit.register(self.stop)
