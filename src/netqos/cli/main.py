@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netqos.cli import server_cmds
+from netqos.cli import agent_cmds, server_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netqos", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server_cmds.register(sub)
+    agent_cmds.register(sub)
     return parser
 
 

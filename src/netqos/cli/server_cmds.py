@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import threading
 from pathlib import Path
 
 from netqos.config import Settings
@@ -16,6 +18,10 @@ def register(sub) -> None:
 
     up = sub.add_parser("up", help="run the embedded single-host system (server + agent)")
     _server_flags(up)
+    up.add_argument("--agent-host", default=socket.gethostname(),
+                    help="the host name the local agent serves (this machine's name)")
+    up.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
+                    help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
     up.set_defaults(func=run_up)
 
     db = sub.add_parser("db", help="database maintenance")
@@ -69,16 +75,41 @@ def run_server(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    """The embedded system: one process holds the server and this host's agent, joined
+    by the in-process bus, so a change reaches the kernel without polling."""
+    from netqos.agent.client import ServerClient
+    from netqos.agent.loop import Agent, AgentConfig
+    from netqos.agent.registry import load
+    from netqos.bus.inproc import InProcessBus
+    from netqos.cli.agent_cmds import parse_uplinks
+
     settings = settings_from(args)
-    serve(settings)
+    bus = InProcessBus()
+    host, port = settings.host_port
+    uplinks = parse_uplinks(args.uplink)
+    backend = load("linuxtc")(uplink=next(iter(uplinks.items()), None))
+    agent = Agent(AgentConfig(host=args.agent_host, uplinks=uplinks),
+                  ServerClient(f"http://{_connectable(host)}:{port}"), backend)
+    bus.subscribe(args.agent_host, agent.wake)
+    stop = threading.Event()
+    threading.Thread(target=agent.run, args=(stop,), name="netqos-agent", daemon=True).start()
+    try:
+        serve(settings, bus)
+    finally:
+        stop.set()
     return 0
 
 
-def serve(settings: Settings) -> None:
+def _connectable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+
+
+def serve(settings: Settings, bus=None) -> None:
     import uvicorn
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     prepare_database(settings)
     host, port = settings.host_port
     common = dict(host=host, port=port, log_level=settings.log_level, access_log=False)
@@ -89,4 +120,4 @@ def serve(settings: Settings) -> None:
                     workers=settings.workers, **common)
     else:
         from netqos.api.app import create_app
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, bus), **common)

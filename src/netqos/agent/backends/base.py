@@ -54,3 +54,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         """Make the changes, batched. Applying an empty plan does nothing."""
+
+    def sync(self, desired: Sequence[PortQos]) -> tuple[list[Change], ApplyResult]:
+        """One level-triggered pass: observe, plan, apply."""
+        changes = self.plan(desired, self.observe(desired))
+        return changes, self.apply(changes)
+
+    @property
+    def capabilities(self) -> dict[str, bool]:
+        """What the host's kernel or switch can do, as reported to the server."""
+        return {}

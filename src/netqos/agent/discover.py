@@ -1,0 +1,75 @@
+"""Which of a host's ports are plugged in here, and under which device name.
+
+Neutron names the host side of port <uuid> `tap<uuid[:11]>` (hybrid OVS plugging adds
+`qvb`/`qvo`); a port may also name its device in binding:profile["device"]. Device events
+from netlink wake the agent, so a VM that starts gets its QoS within a poll, not a resync.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from pyroute2 import IPRoute
+
+from netqos.agent.model import PortQos
+
+LOG = logging.getLogger(__name__)
+PREFIXES = ("tap", "qvb", "qvo")
+
+
+def candidate_devices(port: PortQos) -> list[str]:
+    if port.device:
+        return [port.device]
+    return [prefix + port.port_id[:11] for prefix in PREFIXES]
+
+
+def link_names(netns: str | None) -> set[str]:
+    """Every network device of the namespace, in one netlink dump."""
+    with _ipr(netns) as ipr:
+        return {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+
+
+def _ipr(netns: str | None) -> IPRoute:
+    return IPRoute(netns=netns) if netns else IPRoute()
+
+
+def present(ports: Iterable[PortQos], devices: set[str]) -> tuple[list[PortQos], list[PortQos]]:
+    """(ports whose device exists, with `device` set to it; ports without a device)."""
+    found, missing = [], []
+    for port in ports:
+        device = next((d for d in candidate_devices(port) if d in devices), None)
+        if device is None:
+            missing.append(port)
+        else:
+            found.append(dataclasses.replace(port, device=device))
+    return found, missing
+
+
+class LinkWatcher:
+    """Calls `on_change` when a device appears or disappears in the namespace."""
+
+    def __init__(self, netns: str | None, on_change: Callable[[], None]):
+        self.netns = netns
+        self.on_change = on_change
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="netqos-links", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        try:
+            with _ipr(self.netns) as ipr:
+                ipr.bind()
+                while not self._stop.is_set():
+                    for msg in ipr.get():
+                        if msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK"):
+                            self.on_change()
+                            break
+        except Exception:  # the periodic resync still covers device changes
+            LOG.exception("netlink watcher stopped; relying on the periodic resync")

@@ -1,0 +1,138 @@
+"""The agent's loop: pull desired state, read actual state, apply the difference, report.
+
+Level-triggered: every pass converges on what the server holds now, whatever woke it (a
+bus event, a device appearing, a changed host revision or the periodic resync). A lost
+notification, a crash half-way through an apply, or a qdisc deleted by hand are all
+repaired by the next pass.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from netqos.agent import discover
+from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.client import ServerClient
+from netqos.agent.model import PortQos
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentConfig:
+    host: str
+    netns: str | None = None
+    poll_interval: float = 2.0         # seconds between cheap "did my host change?" asks
+    resync_interval: float = 30.0      # seconds between full passes (drift repair)
+    heartbeat_interval: float = 10.0
+    uplinks: dict[str, int] = field(default_factory=dict)   # name -> capacity kbit/s
+
+
+@dataclass
+class PassResult:
+    revision: int
+    changes: list[Change]
+    result: ApplyResult
+    missing: list[str]                 # ports of this host whose device is not here
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, client: ServerClient, backend: Backend):
+        self.config = config
+        self.client = client
+        self.backend = backend
+        self.revision: int | None = None          # host revision of the last full pass
+        self._wake = threading.Event()
+        self._reported: dict[str, tuple] = {}     # port -> (revision, status, reason)
+        self._last_heartbeat = 0.0
+        self._last_pass = 0.0
+
+    # --- triggers -------------------------------------------------------------------
+    def wake(self, *_args) -> None:
+        """Ask for a pass as soon as possible (bus event, device event)."""
+        self._wake.set()
+
+    # --- one pass -------------------------------------------------------------------
+    def sync(self) -> PassResult:
+        revision, desired = self.client.desired(self.config.host)
+        here, missing = discover.present(desired, discover.link_names(self.config.netns))
+        changes, result = self.backend.sync(here)
+        for change in changes:
+            LOG.info("%s", change)
+        self._report(here, missing, changes, result)
+        self.revision = revision
+        self._last_pass = time.monotonic()
+        return PassResult(revision, changes, result, [p.port_id for p in missing])
+
+    def plan(self) -> list[Change]:
+        """What a pass would change, without changing anything."""
+        _, desired = self.client.desired(self.config.host)
+        here, _ = discover.present(desired, discover.link_names(self.config.netns))
+        return self.backend.plan(here, self.backend.observe(here))
+
+    def _report(self, here: list[PortQos], missing: list[PortQos], changes: list[Change],
+                result: ApplyResult) -> None:
+        drift: dict[str, list[str]] = {}
+        for change in changes:
+            if change.drift and change.port_id not in result.errors:
+                drift.setdefault(change.port_id, []).append(str(change).strip())
+        entries = []
+        for port in here:
+            error = result.errors.get(port.port_id)
+            status = ("ERROR", error) if error else ("ACTIVE", "")
+            entries.append(self._entry(port, *status, drift.get(port.port_id)))
+        for port in missing:
+            entries.append(self._entry(port, "DOWN", "no device for the port on this host",
+                                       None))
+        entries = [e for e in entries if e is not None]
+        agent = self._agent_info() if self._heartbeat_due() else None
+        if entries or agent:
+            self.client.report(self.config.host, agent, entries)
+
+    def _entry(self, port: PortQos, status: str, reason: str, drift) -> dict | None:
+        key = (port.revision, status, reason)
+        if self._reported.get(port.port_id) == key and not drift:
+            return None  # the server already knows
+        self._reported[port.port_id] = key
+        return {"port_id": port.port_id, "revision": port.revision, "status": status,
+                "reason": reason, "drift": drift}
+
+    def _heartbeat_due(self) -> bool:
+        return time.monotonic() - self._last_heartbeat >= self.config.heartbeat_interval
+
+    def _agent_info(self) -> dict:
+        first = self._last_heartbeat == 0.0
+        self._last_heartbeat = time.monotonic()
+        return {"agent_type": "netqos", "backends": [self.backend.support.name],
+                "capabilities": self.backend.capabilities, "uplinks": self.config.uplinks,
+                "configurations": {"netns": self.config.netns,
+                                   "poll_interval": self.config.poll_interval,
+                                   "resync_interval": self.config.resync_interval},
+                "started": first}
+
+    # --- the loop -------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        watcher = discover.LinkWatcher(self.config.netns, self.wake)
+        watcher.start()
+        try:
+            while not stop.is_set():
+                self._step()
+                self._wake.wait(self.config.poll_interval)
+        finally:
+            watcher.stop()
+
+    def _step(self) -> None:
+        try:
+            woken = self._wake.is_set()
+            self._wake.clear()
+            resync_due = time.monotonic() - self._last_pass >= self.config.resync_interval
+            if woken or resync_due or self.revision is None \
+                    or self.client.revision(self.config.host) != self.revision:
+                self.sync()
+            elif self._heartbeat_due():
+                self.client.report(self.config.host, self._agent_info(), [])
+        except Exception as exc:  # server away, kernel refused: retry on the next tick
+            LOG.warning("agent pass failed: %s", exc)
+            LOG.debug("agent pass failure", exc_info=True)

@@ -1,0 +1,85 @@
+"""`netqos agent` and `netqos plan`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+
+from netqos.agent.client import ServerClient
+from netqos.agent.loop import Agent, AgentConfig
+from netqos.agent.registry import load
+
+DEFAULT_SERVER = "http://127.0.0.1:9696"
+
+
+def register(sub) -> None:
+    agent = sub.add_parser("agent", help="run the host agent (enforces QoS on this host)")
+    agent_flags(agent)
+    agent.add_argument("--poll-interval", type=float, default=2.0,
+                       help="seconds between revision checks (2)")
+    agent.add_argument("--resync-interval", type=float, default=30.0,
+                       help="seconds between full passes that repair drift (30)")
+    agent.set_defaults(func=run_agent)
+
+    plan = sub.add_parser("plan", help="print what the agent would change; change nothing")
+    agent_flags(plan)
+    plan.set_defaults(func=run_plan)
+
+
+def agent_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=os.environ.get("NETQOS_URL", DEFAULT_SERVER),
+                   help="server URL (env NETQOS_URL; http://127.0.0.1:9696)")
+    p.add_argument("--host", default=os.environ.get("NETQOS_HOST", socket.gethostname()),
+                   help="this host's name, as ports' binding:host_id names it")
+    p.add_argument("--netns", help="enforce inside this network namespace")
+    p.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
+                   help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
+    p.add_argument("--backend", default="linuxtc", help="agent backend (linuxtc)")
+    p.add_argument("--token", default=os.environ.get("NETQOS_TOKEN"),
+                   help="X-Auth-Token for a server in tokens mode (env NETQOS_TOKEN)")
+
+
+def parse_uplinks(values: list[str]) -> dict[str, int]:
+    uplinks = {}
+    for value in values:
+        name, sep, kbps = value.rpartition(":")
+        if not sep or not name or not kbps.isdigit():
+            raise SystemExit(f"netqos: --uplink {value!r}: expected IFACE:KBPS, e.g. eth0:1000000")
+        uplinks[name] = int(kbps)
+    return uplinks
+
+
+def build_agent(args: argparse.Namespace, **intervals) -> Agent:
+    uplinks = parse_uplinks(args.uplink)
+    backend_cls = load(args.backend)
+    uplink = next(iter(uplinks.items()), None)
+    backend = backend_cls(netns=args.netns, uplink=uplink)
+    config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
+    return Agent(config, ServerClient(args.server, args.token), backend)
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll is noise
+    agent = build_agent(args, poll_interval=args.poll_interval,
+                        resync_interval=args.resync_interval)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.getLogger(__name__).info("agent for host %s (backend %s, capabilities %s)",
+                                     args.host, args.backend, agent.backend.capabilities)
+    agent.run(stop)
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    changes = build_agent(args).plan()
+    for change in changes:
+        print(change)
+    print(f"{len(changes)} change(s) planned for host {args.host}" if changes
+          else f"host {args.host} is at the desired state: nothing to change")
+    return 0
