@@ -221,12 +221,23 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
 
 def delete_port(txn: Txn, port_id: str) -> None:
     port = find_owned(txn, port_id)
-    if port.device_owner == ROUTER_INTERFACE:
-        raise ServicePortInUse(port_id=port.id, device_owner=port.device_owner)
+    _check_not_service_port(txn, port)
     _disassociate_floating_ips(txn, port)
     changes.touch(txn, "port", port.id, [], hosts=[port.host])
     txn.session.delete(port)
     txn.session.flush()
+
+
+# Ports that belong to a router or a floating IP: they go with it, never through the port
+# API, while it exists (as Neutron's prevent_l3_port_deletion).
+_OWNED_BY = {ROUTER_INTERFACE: Router, "network:router_gateway": Router,
+             "network:floatingip": FloatingIp}
+
+
+def _check_not_service_port(txn: Txn, port: Port) -> None:
+    model = _OWNED_BY.get(port.device_owner)
+    if model is not None and port.device_id and txn.session.get(model, port.device_id):
+        raise ServicePortInUse(port_id=port.id, device_owner=port.device_owner)
 
 
 def _disassociate_floating_ips(txn: Txn, port: Port) -> None:
