@@ -134,8 +134,8 @@ class Lab:
         rows, lines = [], []
         for n in range(count):
             port = f"{n:08x}-{prefix or 'aaaa'}-4000-8000-{os.getpid():012x}"
-            dev, mac = "tap" + port[:11], f"02:01:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:" \
-                                         f"{n & 255:02x}:{len(prefix):02x}"
+            dev = "tap" + port[:11]
+            mac = f"02:01:{len(prefix):02x}:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}"
             lines += [f"link add {dev} type veth peer name p{port[:11]}",
                       f"link set {dev} up", f"link set p{port[:11]} up"]
             rows.append((port, dev, mac))

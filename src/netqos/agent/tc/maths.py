@@ -12,7 +12,10 @@ Why these numbers (measured on this project's machines, see shared/reference):
 - A bigger burst only overshoots short windows (80% of a second of rate: 1.13x at 1 Mbit/s).
 - With no fq_codel on these hosts, the queue behind the limiter is ours to keep short: a
   queue holds QUEUE_MS of traffic at the limit (a ping waits at most about that long), but
-  never fewer than MIN_QUEUE_FRAMES frames, so TCP still fills the pipe at 1 Mbit/s.
+  never fewer than MIN_QUEUE_FRAMES frames: a VM's TCP needs three duplicate ACKs behind a
+  loss to recover without a timeout, so a queue of 3 frames held a VM's cubic flow to 0.35
+  of a 1 Mbit/s limit (one RTO after another) and 8 frames to 0.94 (measured, egress via
+  the IFB). Below ~6 Mbit/s this floor wins over QUEUE_MS: 97 ms of queue at 1 Mbit/s.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ FRAME_BYTES = MTU_BYTES + ETH_HEADER_BYTES   # a full-size frame as tc counts it
 BURST_MS = 10            # ms of traffic at the limit that the bucket may hold
 MIN_BURST_FRAMES = 2     # frames: one frame in flight plus one being accounted
 QUEUE_MS = 20            # ms of traffic at the limit that may wait in the queue
-MIN_QUEUE_FRAMES = 3     # frames
+MIN_QUEUE_FRAMES = 8     # frames
 
 HTB_MIN_QUANTUM_BYTES = FRAME_BYTES     # below one frame HTB's round robin is unfair
 HTB_MAX_QUANTUM_BYTES = 200_000         # HTB warns above this
@@ -66,7 +69,7 @@ def burst_bytes(rate_bytes_per_s: int, max_burst_kbps: int) -> int:
 def queue_limit_bytes(rate_bytes_per_s: int) -> int:
     """Queue behind the limiter (bytes): QUEUE_MS of traffic at the limit, min a few frames.
 
-    e.g. 1 Mbit/s -> 4542 B (36 ms), 10 Mbit/s -> 25000 B (20 ms), 1 Gbit/s -> 2.5 MB (20 ms).
+    e.g. 1 Mbit/s -> 12112 B (97 ms), 10 Mbit/s -> 25000 B (20 ms), 1 Gbit/s -> 2.5 MB (20 ms).
     """
     return max(bytes_in_ms(rate_bytes_per_s, QUEUE_MS), MIN_QUEUE_FRAMES * FRAME_BYTES)
 

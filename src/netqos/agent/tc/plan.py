@@ -201,7 +201,7 @@ class Planner:
         """Filters and classes no desired port uses (removed ports, crash leftovers)."""
         dev, kept_minors = tree.device, set(keep.values())
         for f in tree.filters:
-            if keep.get(f.mac) != f.minor or f.handle != u32.handle_of(f.mac, f.minor):
+            if keep.get(f.mac) != f.minor or not u32.same_handle(f.handle, u32.handle_of(f.mac, f.minor)):
                 self._emit(f"({f.mac})", "delete", f"MAC filter on {dev}", f.mac,
                            _tc(P_DEL_FILTER, u32.delete(dev, f.handle)))
         for minor in sorted(tree.classes):
@@ -222,7 +222,7 @@ class Planner:
                 or not maths.close_enough(have.queue_bytes, queue):
             cmds += _tc(P_LEAF, leaf_line(tree.device, minor, queue))
         f = tree.filter_of_mac(mac)
-        if f is None or f.minor != minor or f.handle != u32.handle_of(mac, minor):
+        if f is None or f.minor != minor or not u32.same_handle(f.handle, u32.handle_of(mac, minor)):
             cmds += _tc(P_FILTER, u32.add_mac(tree.device, mac, minor))
         detail = "new" if have is None else (
             f"{have.shaper()} ceil {have.ceil_bytes_per_s * 8 // 1000}kbit")

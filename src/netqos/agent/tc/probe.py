@@ -9,13 +9,14 @@ result is reported in `capabilities` and an absent IFB refuses egress limits up 
 """
 from __future__ import annotations
 
-import os
-
 from netqos.agent.tc.runner import Runner
 
 
 def probe(runner: Runner) -> dict[str, bool]:
-    dummy, ifb = f"nqprobe{os.getpid() % 100000}", f"nqprobeifb{os.getpid() % 10000}"
+    # Fixed names: a probe killed half-way leaves devices the next probe clears first.
+    dummy, ifb = "nqprobe", "nqprobeifb"
+    for dev in (dummy, ifb):
+        runner.run("ip", "link", "del", dev)
     caps = {"police": False, "ifb": False, "clsact": False}
     if runner.run("ip", "link", "add", dummy, "type", "veth", "peer", "name",
                   dummy + "p").returncode != 0:

@@ -32,6 +32,13 @@ def handle_of(mac: str, minor: int) -> str:
     return f"{HASH_TABLE:x}:{bucket_of(mac):x}:{minor:x}"
 
 
+def same_handle(a: str, b: str) -> bool:
+    """tc prints bucket 0 as nothing ("2::10"): compare handles as numbers."""
+    def parts(h: str) -> tuple[int, ...]:
+        return tuple(int(x or "0", 16) for x in h.split(":"))
+    return parts(a) == parts(b)
+
+
 def skeleton(dev: str) -> list[str]:
     """tc lines creating the hash table and the filter that hashes into it."""
     parent = f"{OUR_MAJOR:x}:"
