@@ -22,12 +22,21 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
-    app.state.bus = bus or InProcessBus()
+    app.state.bus = bus or make_bus(settings)
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
     return app
+
+
+def make_bus(settings: Settings) -> Bus:
+    """RabbitMQ when a transport_url is configured (cluster), else in-process (embedded)."""
+    if settings.transport_url:
+        from netqos.bus.rabbit import RabbitBus
+
+        return RabbitBus(settings.transport_url)
+    return InProcessBus()
 
 
 def create_app_from_env() -> FastAPI:

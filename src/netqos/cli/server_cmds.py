@@ -39,6 +39,9 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auth", choices=("noauth", "tokens"), help="identity mode (noauth)")
     p.add_argument("--token-file", help="tokens mode: YAML mapping tokens to identities")
     p.add_argument("--workers", type=int, help="server processes (1)")
+    p.add_argument("--transport-url", help="message bus for agents, "
+                   "rabbit://user:pass@host:5672/ (env NETQOS_TRANSPORT_URL); "
+                   "without it, the in-process bus (agents then poll)")
     p.add_argument("--log-level", help="debug, info, warning (info)")
     p.add_argument("--config", help="INI config file (env NETQOS_CONFIG)")
 
