@@ -4,6 +4,21 @@ Level-triggered: every pass converges on what the server holds now, whatever wok
 bus event, a device appearing, a changed host revision or the periodic resync). A lost
 notification, a crash half-way through an apply, or a qdisc deleted by hand are all
 repaired by the next pass.
+
+Triggers, and how often each runs:
+- bus event (`notify`): an event naming this host (or no host) with a revision above the
+  one last applied wakes the loop at once; older or equal ones are ignored. Events only
+  wake: the pass pulls the whole host, so many events coalesce into one pass, and a pass
+  always lands on the newest state. If the pull comes back older than an event already
+  seen (it should not, as events are published after commit), the pass is retried.
+- bus (re)connection (`resync_now`): a full pass, since events may have been lost while
+  the connection was down (the subscriber calls it once its queues exist, so nothing
+  committed after that pull can be missed).
+- revision poll (`poll_interval`): a cheap GET of the host's revision; the fallback that
+  makes an agent without a bus converge within 2 s. With a bus it is off by default.
+- full resync (`resync_interval`): repairs drift (qdiscs changed by hand) and is the
+  safety net for everything else.
+- a failed pass (server away) is retried after 1 s, backing off to 5 s.
 """
 from __future__ import annotations
 
@@ -24,7 +39,8 @@ LOG = logging.getLogger(__name__)
 class AgentConfig:
     host: str
     netns: str | None = None
-    poll_interval: float = 2.0         # seconds between cheap "did my host change?" asks
+    poll_interval: float = 2.0         # seconds between cheap "did my host change?" asks;
+                                       # 0: never (with a bus, events take its place)
     resync_interval: float = 30.0      # seconds between full passes (drift repair)
     heartbeat_interval: float = 10.0
     uplinks: dict[str, int] = field(default_factory=dict)   # name -> capacity kbit/s
@@ -48,10 +64,34 @@ class Agent:
         self._reported: dict[str, tuple] = {}     # port -> (revision, status, reason)
         self._last_heartbeat = 0.0
         self._last_pass = 0.0
+        self._last_poll = 0.0
+        self._wanted = 0                          # newest revision an event announced
+        self._force = False                       # a full pass is owed (bus reconnected)
+        self._retry_at: float | None = None       # when to retry a failed or short pass
+        self._failures = 0
+        self.bus_info: str | None = None          # shown in the agent's configurations
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
         """Ask for a pass as soon as possible (bus event, device event)."""
+        self._wake.set()
+
+    def notify(self, event) -> None:
+        """A bus event (netqos.service.txn.Event): wake if it is newer than what we hold."""
+        applied = self.revision or 0
+        if event.hosts and self.config.host not in event.hosts:
+            return
+        if event.revision <= max(applied, self._wanted):
+            LOG.debug("ignoring %s %s at revision %s (have %s)", event.resource, event.id,
+                      event.revision, applied)
+            return
+        if event.hosts:   # it raised this host's revision: a pass must reach it
+            self._wanted = max(self._wanted, event.revision)
+        self._wake.set()
+
+    def resync_now(self) -> None:
+        """Pull the whole host at once (after a bus reconnection: events may be lost)."""
+        self._force = True
         self._wake.set()
 
     # --- one pass -------------------------------------------------------------------
@@ -109,7 +149,9 @@ class Agent:
                 "capabilities": self.backend.capabilities, "uplinks": self.config.uplinks,
                 "configurations": {"netns": self.config.netns,
                                    "poll_interval": self.config.poll_interval,
-                                   "resync_interval": self.config.resync_interval},
+                                   "resync_interval": self.config.resync_interval,
+                                   "heartbeat_interval": self.config.heartbeat_interval,
+                                   "bus": self.bus_info},
                 "started": first}
 
     # --- the loop -------------------------------------------------------------------
@@ -119,20 +161,46 @@ class Agent:
         try:
             while not stop.is_set():
                 self._step()
-                self._wake.wait(self.config.poll_interval)
+                self._wake.wait(self._timeout())
         finally:
             watcher.stop()
 
+    def _timeout(self) -> float:
+        """Seconds until something is due: resync, heartbeat, poll or a retry."""
+        now = time.monotonic()
+        due = [self._last_pass + self.config.resync_interval,
+               self._last_heartbeat + self.config.heartbeat_interval]
+        if self.config.poll_interval > 0:
+            due.append(self._last_poll + self.config.poll_interval)
+        if self._retry_at is not None:
+            due.append(self._retry_at)
+        return max(0.01, min(due) - now)
+
     def _step(self) -> None:
+        now = time.monotonic()
         try:
             woken = self._wake.is_set()
             self._wake.clear()
-            resync_due = time.monotonic() - self._last_pass >= self.config.resync_interval
-            if woken or resync_due or self.revision is None \
-                    or self.client.revision(self.config.host) != self.revision:
+            forced, self._force = self._force, False
+            retry = self._retry_at is not None and now >= self._retry_at
+            resync_due = now - self._last_pass >= self.config.resync_interval
+            poll_due = (self.config.poll_interval > 0
+                        and now - self._last_poll >= self.config.poll_interval)
+            if poll_due:
+                self._last_poll = now
+            if woken or forced or retry or resync_due or self.revision is None \
+                    or (poll_due and self.client.revision(self.config.host) != self.revision):
+                self._retry_at = None
                 self.sync()
+                self._failures = 0
+                if self.revision < self._wanted:   # pulled an older state than announced
+                    self._retry_at = time.monotonic() + 0.2
             elif self._heartbeat_due():
                 self.client.report(self.config.host, self._agent_info(), [])
-        except Exception as exc:  # server away, kernel refused: retry on the next tick
+        except Exception as exc:  # server away, kernel refused: retry soon
+            if forced:
+                self._force = True
+            self._failures += 1
+            self._retry_at = time.monotonic() + min(5.0, 0.5 * 2 ** min(self._failures, 4))
             LOG.warning("agent pass failed: %s", exc)
             LOG.debug("agent pass failure", exc_info=True)

@@ -18,10 +18,18 @@ DEFAULT_SERVER = "http://127.0.0.1:9696"
 def register(sub) -> None:
     agent = sub.add_parser("agent", help="run the host agent (enforces QoS on this host)")
     agent_flags(agent)
-    agent.add_argument("--poll-interval", type=float, default=2.0,
-                       help="seconds between revision checks (2)")
+    agent.add_argument("--transport-url",
+                       default=os.environ.get("NETQOS_TRANSPORT_URL"),
+                       help="message bus, rabbit://user:pass@host:5672/ (env "
+                       "NETQOS_TRANSPORT_URL): changes arrive as events, no polling needed")
+    agent.add_argument("--poll-interval", type=float, default=None,
+                       help="seconds between revision checks; 0 = never "
+                       "(2 without a bus, 0 with --transport-url)")
     agent.add_argument("--resync-interval", type=float, default=30.0,
                        help="seconds between full passes that repair drift (30)")
+    agent.add_argument("--heartbeat-interval", type=float, default=10.0,
+                       help="seconds between heartbeats; the server shows the agent dead "
+                       "after three missed ones (10)")
     agent.set_defaults(func=run_agent)
 
     plan = sub.add_parser("plan", help="print what the agent would change; change nothing")
@@ -65,14 +73,29 @@ def run_agent(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll is noise
-    agent = build_agent(args, poll_interval=args.poll_interval,
-                        resync_interval=args.resync_interval)
+    poll = args.poll_interval
+    if poll is None:
+        poll = 0.0 if args.transport_url else 2.0
+    agent = build_agent(args, poll_interval=poll, resync_interval=args.resync_interval,
+                        heartbeat_interval=args.heartbeat_interval)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    logging.getLogger(__name__).info("agent for host %s (backend %s, capabilities %s)",
-                                     args.host, args.backend, agent.backend.capabilities)
-    agent.run(stop)
+    log = logging.getLogger(__name__)
+    log.info("agent for host %s (backend %s, capabilities %s)",
+             args.host, args.backend, agent.backend.capabilities)
+    subscriber = None
+    if args.transport_url:
+        from netqos.bus.rabbit import RabbitSubscriber, redact
+
+        agent.bus_info = redact(args.transport_url)
+        subscriber = RabbitSubscriber(args.transport_url, args.host, agent.notify,
+                                      on_connect=agent.resync_now).start()
+    try:
+        agent.run(stop)
+    finally:
+        if subscriber is not None:
+            subscriber.stop()
     return 0
 
 
