@@ -18,7 +18,8 @@ from netqos.qos.errors import NotAuthorized
 from netqos.service import bindings, changes, views
 from netqos.service.txn import Txn
 
-DEAD_AFTER = timedelta(seconds=75)  # three missed heartbeats of the default 25 s
+DEAD_AFTER = timedelta(seconds=75)  # Neutron's agent_down_time, for agents that do not
+MISSED_HEARTBEATS = 3                # report their heartbeat_interval; else 3 missed ones
 
 REPORT_SCHEMA = Schema("report", (
     Dict("agent", default=None, nullable=True),
@@ -107,8 +108,20 @@ def _heartbeat(txn: Txn, host: str, info: dict) -> None:
     agent.heartbeat_at = utcnow()
 
 
+def dead_after(agent: Agent) -> timedelta:
+    interval = (agent.configurations or {}).get("heartbeat_interval")
+    try:
+        return timedelta(seconds=MISSED_HEARTBEATS * float(interval))
+    except (TypeError, ValueError):
+        return DEAD_AFTER
+
+
+def is_alive(agent: Agent) -> bool:
+    return utcnow() - agent.heartbeat_at < dead_after(agent)
+
+
 def agent_view(agent: Agent) -> dict:
-    alive = utcnow() - agent.heartbeat_at < DEAD_AFTER
+    alive = is_alive(agent)
     return {"id": agent.id, "host": agent.host, "agent_type": agent.agent_type,
             "binary": "netqos-agent", "alive": alive, "admin_state_up": True,
             "heartbeat_timestamp": views.timestamp(agent.heartbeat_at),

@@ -15,6 +15,7 @@ from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
 from netqos.qos.attributes import (Boolean, Choice, Dict, ListOf, Schema, String, Uuid)
 from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
 from netqos.service import bindings, changes, common, ipam, networks, resources, views
+from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -87,7 +88,9 @@ def find_owned(txn: Txn, port_id: str) -> Port:
 def views_of(txn: Txn, ports: list[Port]) -> list[dict]:
     agents = bindings.host_agents(txn.session, (p.host for p in ports))
     tags = repo.tags_by_id(txn.session, [p.id for p in ports])
-    return [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []))
+    alive = {host: is_alive(agent) for host, agent in agents.items()}
+    return [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []),
+                            alive.get(p.host))
             for p in ports]
 
 

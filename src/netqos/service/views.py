@@ -80,12 +80,19 @@ def subnet_view(subnet, tags: list[str]) -> dict:
     }
 
 
-def port_view(port, vif_type: str, tags: list[str]) -> dict:
+AGENT_DOWN = "AGENT_DOWN"
+
+
+def port_view(port, vif_type: str, tags: list[str], agent_alive: bool | None = None) -> dict:
+    """`agent_alive`: False when the port's host has an agent that stopped heartbeating;
+    the port then shows status DOWN and netqos:qos_state.status AGENT_DOWN."""
+    agent_down = port.host and agent_alive is False
     return {
         "id": port.id, "name": port.name, "description": port.description,
         "project_id": port.project_id, "tenant_id": port.project_id,
         "network_id": port.network_id, "mac_address": port.mac_address,
-        "admin_state_up": port.admin_state_up, "status": port_status(port),
+        "admin_state_up": port.admin_state_up,
+        "status": "DOWN" if agent_down else port_status(port),
         "device_owner": port.device_owner, "device_id": port.device_id,
         "fixed_ips": [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
                       for a in port.fixed_ips],
@@ -98,7 +105,10 @@ def port_view(port, vif_type: str, tags: list[str]) -> dict:
         "netqos:qos_state": {
             "desired_revision": port.qos_revision,
             "applied_revision": port.qos_applied_revision,
-            "status": port.qos_status, "reason": port.qos_status_reason,
+            "status": AGENT_DOWN if agent_down else port.qos_status,
+            "reason": (f"the agent of host {port.host} stopped reporting; last reported "
+                       f"status {port.qos_status}: {port.qos_status_reason}".rstrip(": ")
+                       if agent_down else port.qos_status_reason),
             "drift_repaired": port.qos_drift or [],
             "drift_repaired_at": timestamp(port.qos_drift_at),
         },
