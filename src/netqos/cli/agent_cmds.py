@@ -1,4 +1,5 @@
-"""`netqos agent` and `netqos plan`."""
+"""`netqos agent` (the daemon; `netqos agent list` lists agents), `netqos agents` and
+`netqos plan`."""
 from __future__ import annotations
 
 import argparse
@@ -6,18 +7,25 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 
-from netqos.agent.client import ServerClient
-from netqos.agent.loop import Agent, AgentConfig
-from netqos.agent.registry import load
+from netqos.cli.common import leaf
+from netqos.cli.output import Column, Progress, add_format_flags, add_progress_flag, emit_list
+from netqos.cli.units import format_rate
 
 DEFAULT_SERVER = "http://127.0.0.1:9696"
 
 
 def register(sub) -> None:
-    agent = sub.add_parser("agent", help="run the host agent (enforces QoS on this host)")
+    agent = sub.add_parser("agent", help="run the host agent (enforces QoS on this host); "
+                           "`netqos agent list` lists the agents")
+    agent.add_argument("action", nargs="?", choices=["list"],
+                       help="list: show the agents the server knows (instead of running one)")
     agent_flags(agent)
+    agent.add_argument("--metrics-bind", metavar="HOST:PORT",
+                       help="serve Prometheus metrics at http://HOST:PORT/metrics")
+    add_format_flags(agent)
     agent.add_argument("--transport-url",
                        default=os.environ.get("NETQOS_TRANSPORT_URL"),
                        help="message bus, rabbit://user:pass@host:5672/ (env "
@@ -32,13 +40,17 @@ def register(sub) -> None:
                        "after three missed ones (10)")
     agent.set_defaults(func=run_agent)
 
+    agents = leaf(sub, "agents", "list the agents the server knows (= netqos agent list)")
+    agents.set_defaults(func=run_agent_list)
+
     plan = sub.add_parser("plan", help="print what the agent would change; change nothing")
     agent_flags(plan)
+    add_progress_flag(plan)
     plan.set_defaults(func=run_plan)
 
 
 def agent_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=os.environ.get("NETQOS_URL", DEFAULT_SERVER),
+    p.add_argument("--server", default=None,
                    help="server URL (env NETQOS_URL; http://127.0.0.1:9696)")
     p.add_argument("--host", default=os.environ.get("NETQOS_HOST", socket.gethostname()),
                    help="this host's name, as ports' binding:host_id names it")
@@ -60,16 +72,26 @@ def parse_uplinks(values: list[str]) -> dict[str, int]:
     return uplinks
 
 
-def build_agent(args: argparse.Namespace, **intervals) -> Agent:
+def server_url(args: argparse.Namespace) -> str:
+    return args.server or os.environ.get("NETQOS_URL", DEFAULT_SERVER)
+
+
+def build_agent(args: argparse.Namespace, **intervals):
+    from netqos.agent.client import ServerClient
+    from netqos.agent.loop import Agent, AgentConfig
+    from netqos.agent.registry import load
+
     uplinks = parse_uplinks(args.uplink)
     backend_cls = load(args.backend)
     uplink = next(iter(uplinks.items()), None)
     backend = backend_cls(netns=args.netns, uplink=uplink)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    return Agent(config, ServerClient(args.server, args.token), backend)
+    return Agent(config, ServerClient(server_url(args), args.token), backend)
 
 
 def run_agent(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return run_agent_list(args)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll is noise
@@ -84,6 +106,11 @@ def run_agent(args: argparse.Namespace) -> int:
     log = logging.getLogger(__name__)
     log.info("agent for host %s (backend %s, capabilities %s)",
              args.host, args.backend, agent.backend.capabilities)
+    if args.metrics_bind:
+        from netqos.agent.metrics import AgentMetrics
+
+        agent.metrics = AgentMetrics(agent)
+        log.info("metrics at http://%s/metrics", agent.metrics.serve(args.metrics_bind))
     subscriber = None
     if args.transport_url:
         from netqos.bus.rabbit import RabbitSubscriber, redact
@@ -100,9 +127,52 @@ def run_agent(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    changes = build_agent(args).plan()
+    """Agent.plan(), step by step, so that a big host shows where the time goes."""
+    from netqos.agent import discover
+
+    progress = Progress(4, f"plan {args.host}", True if args.progress else None)
+    try:
+        agent = build_agent(args)
+        progress.stage(f"plan {args.host}: pulling the desired state from {server_url(args)}")
+        _, desired = agent.client.desired(args.host)
+        progress.stage(f"plan {args.host}: {len(desired)} port(s); finding their devices")
+        here, missing = discover.present(desired, discover.link_names(args.netns))
+        progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} port(s)")
+        actual = agent.backend.observe(here)
+        progress.stage(f"plan {args.host}: comparing {len(here)} port(s)")
+        changes = agent.backend.plan(here, actual)
+    finally:
+        progress.close()
     for change in changes:
         print(change)
+    if missing:
+        print(f"{len(missing)} port(s) of host {args.host} have no device here: "
+              f"{', '.join(p.port_id for p in missing[:5])}{' …' if len(missing) > 5 else ''}",
+              file=sys.stderr)
     print(f"{len(changes)} change(s) planned for host {args.host}" if changes
           else f"host {args.host} is at the desired state: nothing to change")
+    return 0
+
+
+AGENT_COLUMNS = (
+    Column("ID", "id"),
+    Column("Host", "host"),
+    Column("Type", "agent_type"),
+    Column("Alive", "alive", lambda a: ":-)" if a else "XXX"),
+    Column("Backends", "backends", lambda b: ", ".join(b or [])),
+    Column("Uplinks", "uplinks", lambda u: ", ".join(f"{k} {format_rate(v)}"
+                                                     for k, v in (u or {}).items())),
+    Column("Heartbeat", "heartbeat_timestamp"),
+)
+
+
+def run_agent_list(args: argparse.Namespace) -> int:
+    from netqos.cli.client import Api, settings_from
+
+    settings = settings_from(args)
+    if getattr(args, "server", None):
+        settings.url = args.server
+    api = Api(settings)
+    agents = api.get("/v2.0/agents")["agents"]
+    emit_list(args, AGENT_COLUMNS, sorted(agents, key=lambda a: a["host"]))
     return 0
