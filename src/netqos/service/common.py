@@ -1,7 +1,7 @@
 """Rules shared by every resource: ownership on create, policy attach and detach."""
 from __future__ import annotations
 
-from netqos.qos.errors import (BadRequest, PolicyRemoveAuthorizationError,
+from netqos.qos.errors import (BadRequest, NotAuthorized, PolicyRemoveAuthorizationError,
                                RevisionNumberConstraintFailed)
 from netqos.service import resources
 from netqos.service.context import Context
@@ -34,7 +34,12 @@ def check_policy_change(txn: Txn, current: str | None, new: str | None) -> None:
 
 
 def pop_owner(ctx: Context, values: dict) -> str:
-    return owner_project(ctx, values.pop("project_id", None), values.pop("tenant_id", None))
+    """The owner of a new network, subnet, port, router, floating IP or RBAC entry; only
+    a member (or manager, or admin) may create one."""
+    project_id = owner_project(ctx, values.pop("project_id", None), values.pop("tenant_id", None))
+    if not ctx.may_write(project_id):
+        raise NotAuthorized("A reader may not create resources: the member role is needed.")
+    return project_id
 
 
 def check_revision(obj, if_match: int | None) -> None:

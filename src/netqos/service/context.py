@@ -23,6 +23,13 @@ class Context:
         """Neutron's default: admin anywhere, a project manager in its own project."""
         return self.is_admin or (project_id == self.project_id and "manager" in self.roles)
 
+    def may_write(self, project_id: str) -> bool:
+        """Neutron's default for networks, subnets, ports, routers, floating IPs, RBAC
+        entries: admin anywhere, a project's member (or manager) in its own project;
+        a reader only reads."""
+        return self.is_admin or (project_id == self.project_id
+                                 and bool(self.roles & {"member", "manager"}))
+
     @classmethod
     def admin(cls) -> "Context":
         return cls(ADMIN_PROJECT, "admin", frozenset({"admin", "manager", "member", "reader"}))

@@ -91,7 +91,7 @@ def _owned_object(txn: Txn, object_type: str, object_id: str):
 
 def update(txn: Txn, entry_id: str, body: dict) -> dict:
     values = SCHEMA.for_update(body)
-    entry = resources.find(txn, KIND, entry_id)
+    entry = resources.find_owned(txn, KIND, entry_id)
     new_target = values.get("target_tenant") or values.get("target_project_id")
     if new_target and new_target != entry.target_project:
         _check_removable(txn, entry)
@@ -101,7 +101,7 @@ def update(txn: Txn, entry_id: str, body: dict) -> dict:
 
 
 def delete(txn: Txn, entry_id: str) -> None:
-    entry = resources.find(txn, KIND, entry_id)
+    entry = resources.find_owned(txn, KIND, entry_id)
     _check_removable(txn, entry)
     txn.session.delete(entry)
     txn.session.flush()

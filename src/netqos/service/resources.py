@@ -9,7 +9,7 @@ from sqlalchemy import Select, or_, select
 
 from netqos.db import listing, repo
 from netqos.db.listing import Attr
-from netqos.qos.errors import NetqosError
+from netqos.qos.errors import NetqosError, NotAuthorized
 from netqos.service.context import Context
 from netqos.service.listing import ListQuery
 from netqos.service.txn import Txn
@@ -58,10 +58,14 @@ def find(txn: Txn, kind: Kind, obj_id: str):
 
 
 def find_owned(txn: Txn, kind: Kind, obj_id: str):
-    """The row if the caller owns it (or is admin); another project's shared one is 404."""
+    """The row, for the caller to change: it must own it (or be admin; another project's
+    shared one is 404), and hold a role that writes (a reader's own one is 403)."""
     row = find(txn, kind, obj_id)
     if not txn.ctx.owns(row.project_id):
         raise kind.not_found(obj_id)
+    if not txn.ctx.may_write(row.project_id):
+        raise NotAuthorized(f"The caller may not change {kind.name} {obj_id}: "
+                            "the member role is needed.")
     return row
 
 

@@ -102,9 +102,7 @@ def _cidr(value: str, version: int) -> str:
 
 def update_subnet(txn: Txn, subnet_id: str, body: dict, if_match: int | None) -> dict:
     values = SCHEMA.for_update(body)
-    subnet = find(txn, subnet_id)
-    if not txn.ctx.owns(subnet.project_id):
-        raise SubnetNotFound(subnet_id=subnet_id)
+    subnet = resources.find_owned(txn, KIND, subnet_id)
     common.check_revision(subnet, if_match)
     for attr in ("name", "description", "enable_dhcp", "gateway_ip"):
         if attr in values:
@@ -115,9 +113,7 @@ def update_subnet(txn: Txn, subnet_id: str, body: dict, if_match: int | None) ->
 
 
 def delete_subnet(txn: Txn, subnet_id: str) -> None:
-    subnet = find(txn, subnet_id)
-    if not txn.ctx.owns(subnet.project_id):
-        raise SubnetNotFound(subnet_id=subnet_id)
+    subnet = resources.find_owned(txn, KIND, subnet_id)
     if txn.session.scalar(select(IpAllocation.port_id)
                           .where(IpAllocation.subnet_id == subnet.id).limit(1)):
         raise SubnetInUse(subnet_id=subnet.id)
