@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from netqos import __version__
 from netqos.api import core, errors, extensions, hosts, policies, rule_types, rules, versions
 from netqos.api.auth import make_authenticator
+from netqos.api.sanitize import RefuseNul
 from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
@@ -25,6 +26,7 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.state.bus = bus or make_bus(settings)
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
     errors.install(app)
+    app.add_middleware(RefuseNul)
     for module in ROUTERS:
         app.include_router(module.router)
     return app

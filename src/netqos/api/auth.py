@@ -13,8 +13,10 @@ from pathlib import Path
 import yaml
 from fastapi import Request
 
-from netqos.qos.errors import NotAuthenticated
+from netqos.qos.errors import HTTPBadRequest, NotAuthenticated
 from netqos.service.context import Context
+
+PROJECT_ID_MAX = 255
 
 
 def roles_from_header(value: str | None) -> frozenset[str]:
@@ -27,6 +29,8 @@ class NoAuth:
         project = h.get("x-project-id") or h.get("x-tenant-id")
         if not project:
             return Context.admin()
+        if len(project) > PROJECT_ID_MAX:  # it would not fit the project_id columns
+            raise HTTPBadRequest(f"X-Project-Id is longer than {PROJECT_ID_MAX} characters")
         return Context(project, h.get("x-user-id", ""), roles_from_header(h.get("x-roles")))
 
 

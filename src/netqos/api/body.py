@@ -14,14 +14,30 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+# A \uD800-\uDFFF escape: json.loads turns an unpaired one into a lone surrogate, which no
+# UTF-8 encoder (database driver, response body) accepts. Only then (or for a UTF-16/32
+# body, whose escapes the pattern does not see) is the full check paid.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(doc) -> bool:
+    try:
+        json.dumps(doc, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_plain(raw: bytes) -> dict:
     """A body without a root key, as router interface actions take it."""
     if not raw.strip():
         raise HTTPBadRequest("Resource body required")
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise HTTPBadRequest("Malformed JSON in request body") from None
+    if (_SURROGATE_ESCAPE.search(raw) or b"\x00" in raw) and not _encodable(doc):
+        raise HTTPBadRequest("Malformed JSON in request body: unpaired UTF-16 surrogate")
     if not isinstance(doc, dict):
         raise HTTPBadRequest("Invalid format: the request body must be an object")
     return doc

@@ -114,6 +114,9 @@ class String(Field):
             raise self.invalid(value, "is not a valid string")
         if len(value) > self.max_length:
             raise self.invalid(value, f"exceeds maximum length of {self.max_length}")
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+            raise InvalidAttribute(attribute=self.name, reason="NUL characters are not allowed")
         return value
 
 
