@@ -70,6 +70,7 @@ class Agent:
         self._retry_at: float | None = None       # when to retry a failed or short pass
         self._failures = 0
         self.bus_info: str | None = None          # shown in the agent's configurations
+        self.metrics = None                       # netqos.agent.metrics.AgentMetrics
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
@@ -98,7 +99,10 @@ class Agent:
     def sync(self) -> PassResult:
         revision, desired = self.client.desired(self.config.host)
         here, missing = discover.present(desired, discover.link_names(self.config.netns))
+        started = time.monotonic()
         changes, result = self.backend.sync(here)
+        if self.metrics is not None:
+            self.metrics.pass_done(here, missing, changes, result, time.monotonic() - started)
         for change in changes:
             LOG.info("%s", change)
         self._report(here, missing, changes, result)
@@ -201,6 +205,8 @@ class Agent:
             if forced:
                 self._force = True
             self._failures += 1
+            if self.metrics is not None:
+                self.metrics.pass_failed()
             self._retry_at = time.monotonic() + min(5.0, 0.5 * 2 ** min(self._failures, 4))
             LOG.warning("agent pass failed: %s", exc)
             LOG.debug("agent pass failure", exc_info=True)

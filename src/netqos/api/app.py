@@ -4,7 +4,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from netqos import __version__
-from netqos.api import core, errors, extensions, hosts, policies, rule_types, rules, versions
+from netqos.api import (core, errors, extensions, hosts, metrics, policies, rule_types, rules,
+                        versions)
 from netqos.api.auth import make_authenticator
 from netqos.api.sanitize import RefuseNul
 from netqos.bus.base import Bus
@@ -29,6 +30,7 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.add_middleware(RefuseNul)
     for module in ROUTERS:
         app.include_router(module.router)
+    metrics.install(app)
     return app
 
 
