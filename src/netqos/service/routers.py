@@ -206,6 +206,10 @@ def add_interface(txn: Txn, router_id: str, body: dict) -> dict:
         if port.device_owner or port.device_id:
             raise Conflict(f"Port {port.id} is in use by {port.device_owner or port.device_id}.")
         port.device_owner, port.device_id = ports.ROUTER_INTERFACE, router.id
+        repo.bump_revision(port)
+        txn.session.flush()
+        # A router interface is a service port: its network's policy stops applying.
+        changes.touch(txn, "port", port.id, [port])
     txn.session.flush()
     txn.session.refresh(port, ["fixed_ips"])
     return _interface_info(router, port)
@@ -239,6 +243,8 @@ def remove_interface(txn: Txn, router_id: str, body: dict) -> dict:
         if port is None:
             raise RouterInterfaceNotFoundForSubnet(router_id=router.id, subnet_id=subnet_id)
     info = _interface_info(router, port)
+    if port.host:
+        changes.touch(txn, "port", port.id, [], hosts=[port.host])
     txn.session.delete(port)
     txn.session.flush()
     return info
