@@ -14,6 +14,7 @@ from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
 from netqos.qos.attributes import (Boolean, Choice, Dict, ListOf, Schema, String, Uuid)
 from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
+from netqos.qos.policy import SERVICE_OWNER_PREFIXES
 from netqos.service import bindings, changes, common, ipam, networks, resources, views
 from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
@@ -113,6 +114,7 @@ def create_port(txn: Txn, body: dict) -> dict:
     project_id = common.pop_owner(txn.ctx, values)
     _check_binding_rights(txn, values)
     net = networks.find(txn, values["network_id"])
+    _check_device_owner(txn, values, net)
     common.check_policy_change(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                 name=values["name"], description=values["description"],
@@ -138,6 +140,16 @@ def _check_binding_rights(txn: Txn, values: dict) -> None:
     for name in ("binding:host_id", "binding:profile"):
         if values.get(name) and not txn.ctx.is_admin:
             raise NotAuthorized(f"Only an admin may set {name}.")
+
+
+def _check_device_owner(txn: Txn, values: dict, net) -> None:
+    """A service device_owner (network:*, neutron:*) takes a port out of its network's
+    QoS policy, so only the network's owner or an admin may set one (as Neutron's
+    network_device rule): a tenant on a shared network cannot opt out of its QoS."""
+    owner = values.get("device_owner") or ""
+    if owner.startswith(SERVICE_OWNER_PREFIXES) and not txn.ctx.owns(net.project_id):
+        raise NotAuthorized(f"Only the network's owner or an admin may set device_owner "
+                            f"{owner}.")
 
 
 def new_mac(txn: Txn, net_id: str, requested: str | None) -> str:
@@ -198,6 +210,7 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     port = find_owned(txn, port_id)
     common.check_revision(port, if_match)
     _check_binding_rights(txn, values)
+    _check_device_owner(txn, values, port.network)
     old_host = port.host
     if "qos_policy_id" in values:
         common.check_policy_change(txn, port.qos_policy_id, values["qos_policy_id"])
