@@ -117,6 +117,48 @@ def test_service_port_owner_change_changes_effective_policy(api, core, new_polic
     assert entry["revision"] == host_revision(api, host)
 
 
+def test_router_interface_by_port_changes_effective_policy(api, core, new_policy):
+    net_policy = policy_with(new_policy, bw(3000))
+    net = core.network(qos_policy_id=net_policy["id"])
+    core.subnet(net)
+    host = core.host()
+    port = core.port(net, host=host)
+    router = core.router()
+    rev = Revisions(api, host)
+    assert rev.port(port["id"])["policy_id"] == net_policy["id"]
+    # As a router interface it is a service port: the network's policy no longer applies.
+    core.add_interface(router, port_id=port["id"])
+    assert rev.raised(port["id"])["policy_id"] is None
+    # Removing the interface deletes the port; its host hears of it.
+    ok(api.put(f"{ROUTERS}/{router['id']}/remove_router_interface",
+               json={"port_id": port["id"]}))
+    rev.raised()
+    assert host_ports(api, host)["ports"] == []
+
+
+def test_tenant_cannot_opt_out_of_network_policy(api, core, new_policy):
+    """A service device_owner takes a port out of its network's policy: on a network it
+    does not own, a tenant may not set one (Neutron's network_device rule)."""
+    owner, tenant = new_project(), new_project()
+    owner_h, tenant_h = who(owner, "member"), who(tenant, "member")
+    policy = policy_with(new_policy, bw(1000), project_id=owner)
+    net = core.network(headers=owner_h, qos_policy_id=policy["id"])
+    core.subnet(net, headers=owner_h)
+    core.rbac("network", net["id"], tenant, headers=owner_h)
+    for service_owner in ("network:dhcp", "network:router_interface", "neutron:LOADBALANCERV2"):
+        assert_error(api.post(PORTS, headers=tenant_h, json={"port": {
+            "network_id": net["id"], "device_owner": service_owner}}), 403)
+    port = core.port(net, headers=tenant_h, device_owner="compute:nova")
+    assert port["qos_network_policy_id"] == policy["id"]
+    assert_error(core.update(PORTS, port["id"], "port", headers=tenant_h,
+                             device_owner="network:dhcp"), 403)
+    ok(core.update(PORTS, port["id"], "port", headers=tenant_h, device_owner="compute:az2"))
+    # The network's owner (and an admin) may.
+    own = core.port(net, headers=owner_h, device_owner="network:dhcp")
+    assert own["device_owner"] == "network:dhcp"
+    ok(core.update(PORTS, port["id"], "port", device_owner="network:dhcp"))
+
+
 def test_floating_ip_shows_network_policy(api, core, new_policy):
     ext_policy = policy_with(new_policy, bw(100000))
     fip_policy = policy_with(new_policy, bw(2000))
