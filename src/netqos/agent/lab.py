@@ -146,11 +146,12 @@ class Lab:
 # ---- measurements ----
 
 def iperf3(lab: Lab, vm: Vm, direction: str, seconds: int = 4, udp_kbps: int = 0,
-           length: int = 0, server: tuple[str, str] | None = None, port: int = 5201) -> dict:
+           length: int = 0, server: tuple[str, str] | None = None, port: int = 5201,
+           omit_first: bool = True) -> dict:
     """Run iperf3 between the host (or `server`=(ns, addr)) and a VM; the VM's view.
 
     direction `egress`: the VM sends; `ingress`: the VM receives (-R).
-    Returns {"bps": receiver goodput over the run after the omitted first second,
+    Returns {"bps": receiver goodput over the run (after the first second if omit_first),
              "intervals": per-second receiver rates, "lost": UDP loss fraction}.
     """
     srv_ns, srv_addr = server or (lab.host, vm.gw4)
@@ -158,8 +159,10 @@ def iperf3(lab: Lab, vm: Vm, direction: str, seconds: int = 4, udp_kbps: int = 0
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_port(srv_ns, port)
-        argv = ["iperf3", "-c", srv_addr, "-p", str(port), "-t", str(seconds), "-O", "1",
-                "-J"]
+        # iperf3 miscounts UDP loss when it omits an interval: never -O for UDP
+        omit = omit_first and not udp_kbps
+        argv = ["iperf3", "-c", srv_addr, "-p", str(port), "-t", str(seconds), "-J",
+                *(("-O", "1") if omit else ())]
         if direction == "ingress":
             argv.append("-R")
         if udp_kbps:
@@ -221,3 +224,36 @@ def udp_rtts_ms(from_ns: str, to_ns: str, to_addr: str, count: int = 20,
     finally:
         echo.kill()
         echo.wait()
+
+
+_SINK = ("import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+         "s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,8<<20)\n"
+         "s.bind(('0.0.0.0',int(sys.argv[1])))\nprint('ready',flush=True)\nn=0\nfirst=last=None\n"
+         "s.settimeout(5)\nwhile True:\n try: s.recv(2048)\n except OSError: break\n"
+         " last=time.perf_counter(); first=first or last; n+=1; s.settimeout(1)\n"
+         "print(n, (last-first) if first else 0)")
+_FLOOD = ("import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+          "addr=(sys.argv[1],int(sys.argv[2])); pps=int(sys.argv[3]); secs=float(sys.argv[4])\n"
+          "t0=time.perf_counter(); sent=0; d=b'x'*64\nwhile True:\n"
+          " now=time.perf_counter()-t0\n if now>=secs: break\n"
+          " due=int(now*pps)\n while sent<due:\n  sent+=1\n"
+          "  try: s.sendto(d,addr)\n  except OSError: pass\n"   # a local drop says EPERM
+          " time.sleep(0.0005)\nprint(sent)")
+
+
+def udp_flood_pps(src_ns: str, dst_ns: str, dst_addr: str, pps: int, seconds: float = 3,
+                  port: int = 7100) -> tuple[float, float]:
+    """Send 64-byte datagrams at `pps` for `seconds`; (sent pps, delivered pps) as counted
+    by the receiving socket. No control connection rides the limited path."""
+    sink = subprocess.Popen(in_ns(dst_ns, sys.executable, "-c", _SINK, str(port)),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        sink.stdout.readline()
+        sent = int(sh(*in_ns(src_ns, sys.executable, "-c", _FLOOD, dst_addr, str(port),
+                             str(pps), str(seconds))).stdout)
+        got, span = sink.communicate(timeout=15)[0].split()
+        return sent / seconds, int(got) / max(float(span), 1e-3)
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+        sink.wait()

@@ -57,7 +57,9 @@ class TcBackend(Backend):
     def sync(self, desired: Sequence[PortQos]) -> tuple[list[Change], ApplyResult]:
         """observe + plan + apply: the agent's one call per resync."""
         changes = self.plan(desired, self.observe(desired))
-        return changes, self.apply(changes)
+        result = self.apply(changes)
+        self.forget({p.port_id for p in desired})
+        return changes, result
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         result = ApplyResult()
