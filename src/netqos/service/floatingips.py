@@ -9,9 +9,11 @@ from sqlalchemy import select
 from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, Network, Port, Subnet
+from netqos.qos import backends
 from netqos.qos.attributes import Schema, String, Uuid
 from netqos.qos.errors import BadRequest, NotAuthorized, NotFound
-from netqos.service import changes, common, networks, ports, resources, routers, views
+from netqos.service import (bindings, changes, common, networks, ports, resources, routers,
+                            views)
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -52,23 +54,30 @@ KIND = resources.Kind(
     not_found=lambda fip_id: FloatingIPNotFound(floatingip_id=fip_id))
 
 
-def _views(txn: Txn, fips: list[FloatingIp]) -> list[dict]:
+def render(txn: Txn, fips: list[FloatingIp]) -> list[dict]:
     net_ids = {f.floating_network_id for f in fips}
     net_policy = dict(txn.session.execute(select(Network.id, Network.qos_policy_id)
                                           .where(Network.id.in_(net_ids))).tuples().all())
     tags = repo.tags_by_id(txn.session, [f.id for f in fips])
-    return [views.floatingip_view(f, net_policy.get(f.floating_network_id), tags.get(f.id, []))
-            for f in fips]
+    rules = bindings.rules_by_policy(
+        txn.session, (f.qos_policy_id or net_policy.get(f.floating_network_id) for f in fips))
+    out = []
+    for f in fips:
+        view_ = views.floatingip_view(f, net_policy.get(f.floating_network_id),
+                                      tags.get(f.id, []))
+        # Only bandwidth limits are enforced on a floating IP; say which rules are not.
+        view_["netqos:qos_ignored_rule_types"] = backends.l3_ignored_rule_types(
+            rules.get(f.qos_policy_id or net_policy.get(f.floating_network_id), []))
+        out.append(view_)
+    return out
 
 
 def view(txn: Txn, fip: FloatingIp) -> dict:
-    return _views(txn, [fip])[0]
+    return render(txn, [fip])[0]
 
 
 def list_floatingips(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
-    items = [views.only_fields(v, q.fields) for v in _views(txn, rows)]
-    return Page(items, [f.id for f in rows], has_more)
+    return resources.page(txn, KIND, q, render)
 
 
 def create_floatingip(txn: Txn, body: dict) -> dict:

@@ -64,10 +64,10 @@ def find(txn: Txn, net_id: str) -> Network:
 
 
 def view(txn: Txn, net: Network) -> dict:
-    return _views(txn, [net])[0]
+    return render(txn, [net])[0]
 
 
-def _views(txn: Txn, nets: list[Network]) -> list[dict]:
+def render(txn: Txn, nets: list[Network]) -> list[dict]:
     ids = [n.id for n in nets]
     shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
     tags = repo.tags_by_id(txn.session, ids)
@@ -75,9 +75,7 @@ def _views(txn: Txn, nets: list[Network]) -> list[dict]:
 
 
 def list_networks(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
-    items = [views.only_fields(v, q.fields) for v in _views(txn, rows)]
-    return Page(items, [n.id for n in rows], has_more)
+    return resources.page(txn, KIND, q, render)
 
 
 def create_network(txn: Txn, body: dict) -> dict:

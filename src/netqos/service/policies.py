@@ -60,20 +60,19 @@ def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPol
     return policy
 
 
-def view(txn: Txn, policy: QosPolicy) -> dict:
-    s = txn.session
-    return views.policy_view(policy, policy.id in repo.shared_ids(s, OBJECT_TYPE, [policy.id]),
-                             repo.tags_by_id(s, [policy.id]).get(policy.id, []))
-
-
-def list_policies(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
+def render(txn: Txn, rows: list[QosPolicy]) -> list[dict]:
     ids = [p.id for p in rows]
     shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
     tags = repo.tags_by_id(txn.session, ids)
-    items = [views.only_fields(views.policy_view(p, p.id in shared, tags.get(p.id, [])),
-                               q.fields) for p in rows]
-    return Page(items, ids, has_more)
+    return [views.policy_view(p, p.id in shared, tags.get(p.id, [])) for p in rows]
+
+
+def view(txn: Txn, policy: QosPolicy) -> dict:
+    return render(txn, [policy])[0]
+
+
+def list_policies(txn: Txn, q: ListQuery) -> Page:
+    return resources.page(txn, KIND, q, render)
 
 
 def create_policy(txn: Txn, body: dict) -> dict:

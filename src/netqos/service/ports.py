@@ -86,7 +86,7 @@ def find_owned(txn: Txn, port_id: str) -> Port:
     return resources.find_owned(txn, KIND, port_id)
 
 
-def views_of(txn: Txn, ports: list[Port]) -> list[dict]:
+def render(txn: Txn, ports: list[Port]) -> list[dict]:
     agents = bindings.host_agents(txn.session, (p.host for p in ports))
     tags = repo.tags_by_id(txn.session, [p.id for p in ports])
     alive = {host: is_alive(agent) for host, agent in agents.items()}
@@ -100,13 +100,11 @@ def _vif_type(port: Port, agent) -> str:
 
 
 def view(txn: Txn, port: Port) -> dict:
-    return views_of(txn, [port])[0]
+    return render(txn, [port])[0]
 
 
 def list_ports(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
-    items = [views.only_fields(v, q.fields) for v in views_of(txn, rows)]
-    return Page(items, [p.id for p in rows], has_more)
+    return resources.page(txn, KIND, q, render)
 
 
 def create_port(txn: Txn, body: dict) -> dict:

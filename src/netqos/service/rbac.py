@@ -47,9 +47,7 @@ KIND = resources.Kind(
 
 
 def list_entries(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
-    return Page([views.only_fields(views.rbac_view(r), q.fields) for r in rows],
-                [r.id for r in rows], has_more)
+    return resources.page(txn, KIND, q, lambda _txn, rows: [views.rbac_view(r) for r in rows])
 
 
 def show(txn: Txn, entry_id: str) -> dict:

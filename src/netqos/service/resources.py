@@ -11,7 +11,8 @@ from netqos.db import listing, repo
 from netqos.db.listing import Attr
 from netqos.qos.errors import NetqosError, NotAuthorized
 from netqos.service.context import Context
-from netqos.service.listing import ListQuery
+from netqos.service import views
+from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
 
@@ -88,6 +89,13 @@ def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]
     if q.page_reverse:
         rows.reverse()
     return rows, has_more
+
+
+def page(txn: Txn, kind: Kind, q: ListQuery, render: Callable[[Txn, list], list[dict]]) -> Page:
+    """One page of a list; `render` turns the rows into views, batching its lookups."""
+    rows, has_more = list_rows(txn, kind, q)
+    return Page([views.only_fields(v, q.fields) for v in render(txn, rows)],
+                [r.id for r in rows], has_more)
 
 
 def standard_attrs(model) -> dict[str, Attr]:

@@ -62,7 +62,7 @@ def find_owned(txn: Txn, router_id: str) -> Router:
     return resources.find_owned(txn, KIND, router_id)
 
 
-def _views(txn: Txn, routers: list[Router]) -> list[dict]:
+def render(txn: Txn, routers: list[Router]) -> list[dict]:
     tags = repo.tags_by_id(txn.session, [r.id for r in routers])
     return [views.router_view(r, _gateway_ips(r), tags.get(r.id, [])) for r in routers]
 
@@ -75,13 +75,11 @@ def _gateway_ips(router: Router) -> list[dict]:
 
 
 def view(txn: Txn, router: Router) -> dict:
-    return _views(txn, [router])[0]
+    return render(txn, [router])[0]
 
 
 def list_routers(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
-    items = [views.only_fields(v, q.fields) for v in _views(txn, rows)]
-    return Page(items, [r.id for r in rows], has_more)
+    return resources.page(txn, KIND, q, render)
 
 
 def create_router(txn: Txn, body: dict) -> dict:

@@ -57,15 +57,17 @@ def find(txn: Txn, subnet_id: str) -> Subnet:
     return resources.find(txn, KIND, subnet_id)
 
 
+def render(txn: Txn, rows: list[Subnet]) -> list[dict]:
+    tags = repo.tags_by_id(txn.session, [s.id for s in rows])
+    return [views.subnet_view(s, tags.get(s.id, [])) for s in rows]
+
+
 def view(txn: Txn, subnet: Subnet) -> dict:
-    return views.subnet_view(subnet, repo.tags_by_id(txn.session, [subnet.id]).get(subnet.id, []))
+    return render(txn, [subnet])[0]
 
 
 def list_subnets(txn: Txn, q: ListQuery) -> Page:
-    rows, has_more = resources.list_rows(txn, KIND, q)
-    tags = repo.tags_by_id(txn.session, [s.id for s in rows])
-    items = [views.only_fields(views.subnet_view(s, tags.get(s.id, [])), q.fields) for s in rows]
-    return Page(items, [s.id for s in rows], has_more)
+    return resources.page(txn, KIND, q, render)
 
 
 def create_subnet(txn: Txn, body: dict) -> dict:

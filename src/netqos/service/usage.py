@@ -74,6 +74,11 @@ def gateway_ports_using(session: Session, policy_id: str) -> list[Port]:
         Router.gw_qos_policy_id == policy_id)))
     router_ids |= set(session.scalars(select(FloatingIp.router_id).where(
         FloatingIp.qos_policy_id == policy_id, FloatingIp.router_id.is_not(None))))
+    # Floating IPs without a policy of their own follow their floating network's.
+    router_ids |= set(session.scalars(
+        select(FloatingIp.router_id).join(Network, FloatingIp.floating_network_id == Network.id)
+        .where(FloatingIp.qos_policy_id.is_(None), Network.qos_policy_id == policy_id,
+               FloatingIp.router_id.is_not(None))))
     if not router_ids:
         return []
     return list(session.scalars(select(Port).join(Router, Router.gw_port_id == Port.id)
