@@ -18,6 +18,8 @@ from netqos.cli.common import leaf
 from netqos.cli.output import Column, Progress, add_progress_flag, emit_list, emit_one
 
 PARALLEL = 8   # bulk updates in flight at once
+NOUNS = {"port": "port", "network": "network", "floatingip": "floating IP",
+         "router": "router gateway"}
 
 
 def register(sub) -> None:
@@ -115,7 +117,8 @@ def run_set(args: argparse.Namespace) -> int:
     policy_id = policy["id"] if policy else None
     targets = _targets(api, args)
     verb = f"policy {policy['name'] or policy['id']}" if policy else "no policy"
-    progress = Progress.for_args(args, len(targets), f"{args.kind}s -> {verb}")
+    noun = NOUNS[args.kind]
+    progress = Progress.for_args(args, len(targets), f"{noun}s -> {verb}")
     errors: list[tuple[dict, CliError]] = []
 
     def one(obj: dict):
@@ -145,10 +148,10 @@ def run_set(args: argparse.Namespace) -> int:
     if len(targets) == 1 and errors:
         raise errors[0][1]
     for obj, err in errors:
-        print(f"netqos: {args.kind} {_label(obj)}: {err}", file=sys.stderr)
+        print(f"netqos: {noun} {_label(obj)}: {err}", file=sys.stderr)
     if getattr(args, "format", "table") == "table":
         what = f"bound {verb} to" if policy else "detached the policy of"
-        print(f"{what} {len(done)} {args.kind}{'s' if len(done) != 1 else ''}"
+        print(f"{what} {len(done)} {noun}{'s' if len(done) != 1 else ''}"
               + (f"; {len(errors)} failed" if errors else ""))
         if len(done) <= 20:
             for obj in done:

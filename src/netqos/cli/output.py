@@ -160,6 +160,7 @@ class Progress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.tty = sys.stderr.isatty()
         self._last_len = 0
+        self._printed = -1    # last tenth printed when stderr is not a terminal
 
     @classmethod
     def for_args(cls, args: argparse.Namespace, total: int, label: str) -> "Progress":
@@ -178,7 +179,11 @@ class Progress:
             text = text[:cols - 1]
             sys.stderr.write("\r" + text.ljust(self._last_len))
             self._last_len = len(text)
-        else:
+        else:   # a log, not a terminal: a line per tenth, not per item
+            tenth = self.done * 10 // self.total if self.total else 10
+            if tenth == self._printed:
+                return
+            self._printed = tenth
             sys.stderr.write(text + "\n")
         sys.stderr.flush()
 

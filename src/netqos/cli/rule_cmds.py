@@ -133,11 +133,12 @@ def rules_path(policy_id: str, rule_type: str) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    base = _values(args, args.type, creating=True)     # usage errors before any request
+    directions = _directions(args, args.type)
     api = Api.from_args(args)
     policy = api.find("policy", args.policy)
-    base = _values(args, args.type, creating=True)
     created = []
-    for direction in _directions(args, args.type):
+    for direction in directions:
         body = dict(base)
         if direction:
             body["direction"] = direction
