@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
-from netqos.db.engine import begin_write
+from netqos.db.engine import begin_write, writer_lock
 from netqos.service.context import Context
 from netqos.service.txn import Txn
 
@@ -26,9 +27,10 @@ def transact(request: Request, ctx: Context, work: Callable[[Txn], T], write: bo
     """Run `work` in one transaction, retried when a concurrent writer got there first;
     publish its events once the commit has succeeded."""
     sessions = request.app.state.sessions
+    lock = writer_lock(request.app.state.engine) if write else nullcontext()
     for attempt in range(1, RETRIES + 1):
         try:
-            with sessions() as session, session.begin():
+            with lock, sessions() as session, session.begin():
                 if write:
                     begin_write(session)
                 txn = Txn(session, ctx)
