@@ -64,3 +64,13 @@ class Backend(abc.ABC):
     def capabilities(self) -> dict[str, bool]:
         """What the host's kernel or switch can do, as reported to the server."""
         return {}
+
+    # Discovery: by default a port is here when its device (tap…) is a netlink link of the
+    # backend's namespace. A backend that knows its ports otherwise (OVS: Interface rows
+    # by iface-id) overrides it; the loop's optional hooks `pull(client, host)` and
+    # `watcher(netns, on_change)` let such a backend also choose what wakes the agent.
+    def locate(self, ports: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:
+        """(ports present here, with `device` set; ports absent)."""
+        from netqos.agent import discover
+        netns = getattr(self, "netns", None)
+        return discover.present(ports, discover.link_names(netns))
