@@ -65,6 +65,10 @@ class Runner:
         proc = self.run("tc", *args)
         return proc.stdout if proc.returncode == 0 else ""
 
+    def ip_json(self, *args: str) -> list:
+        proc = self.run("ip", "-j", *args, check=True)
+        return json.loads(proc.stdout or "[]")
+
     def tc_json(self, *args: str) -> list:
         proc = self.run("tc", "-j", *args)
         if proc.returncode != 0 or not proc.stdout.strip():
