@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -72,3 +73,24 @@ def ok(res: Result) -> Result:
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr, res
     return res
+
+
+def scrape(url: str) -> dict[str, float]:
+    """{'name{labels}': value} of a Prometheus text page."""
+    out = {}
+    for line in httpx.get(url, timeout=10).text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def metric(samples: dict, name: str, **labels) -> float | None:
+    for key, value in samples.items():
+        m = re.fullmatch(r"([^{]+)(?:\{(.*)\})?", key)
+        if m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return value
+    return None

@@ -12,7 +12,7 @@ import argparse
 import socket
 
 from netqos.cli.client import Api, UsageError
-from netqos.cli.common import SHORT_DIRECTION, describe_rule, leaf
+from netqos.cli.common import SHORT_DIRECTION, leaf, rules_text
 from netqos.cli.output import emit_data, table
 from netqos.cli.units import format_dscp, human_bps, human_bytes, human_pps
 
@@ -239,7 +239,7 @@ def human(data: dict) -> str:
         if p["drift_repaired_at"]:
             drift += f"\nat {p['drift_repaired_at']}"
         rows.append([f"{p['port_id'][:13]}\n{p['device'] or ''}", p["name"] or "", policy,
-                     "\n".join(describe_rule(r) for r in p["rules"]) or "-",
+                     rules_text(p["rules"]) or "-",
                      _enforced_text(p), _live_text(p), f"{applied}/{p['desired_revision']}",
                      _state_text(p), drift])
     head = (f"host {data['host']}{' (netns ' + data['netns'] + ')' if data['netns'] else ''}"
