@@ -15,7 +15,8 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
 RUN_DEBS  := iproute2 nftables
-TEST_DEBS := $(RUN_DEBS) iperf3 openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils
+TEST_DEBS := $(RUN_DEBS) iperf3 openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils \
+             libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static libvirt-dev pkg-config
 
 .PHONY: run test bench clean debs-run debs-test
 
@@ -50,7 +51,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,libvirt]'
 	@touch $@
 
 clean:

@@ -105,8 +105,13 @@ SRIOV = BackendSupport("sriovnicswitch", "hw_veb", ("direct", "macvtap"), (
     RuleSupport("minimum_bandwidth", directions=("egress",)),
 ))
 
+# libvirt domains' NICs: the same rules as linuxtc (on hosts where libvirt's own bandwidth
+# code works, it carries the bandwidth limits; tc on the tap does the rest, and everything
+# where it does not).
+LIBVIRT = BackendSupport("libvirt", "tap", ("normal",), LINUX_TC.rules)
+
 BACKENDS: dict[str, BackendSupport] = {b.name: b for b in (
-    LINUX_TC, OPENVSWITCH, OPENVSWITCH_NETDEV, SRIOV)}
+    LINUX_TC, OPENVSWITCH, OPENVSWITCH_NETDEV, SRIOV, LIBVIRT)}
 
 # SR-IOV is loaded where hosts have VFs (settings.backends); its narrow table would
 # otherwise hide from the default rule-type list what every other port can enforce.

@@ -1,0 +1,169 @@
+"""The libvirt backend: per-NIC limits of running VMs, live, surviving hard reboots.
+
+Discovery: libvirt's running domains and their NICs (see netqos.agent.libvirt.domains): a
+NIC whose target dev is tap<port[:11]>, whose MAC is a port's, or that the domain's
+metadata names, is that port. libvirt's event loop (lifecycle and device added/removed
+events) wakes the agent, so a domain started, hard-rebooted (a new tap) or migrated in gets
+its ports' QoS within a second without any API call. Ports on plain taps (no domain) are
+found by device name, as the tc backend does.
+
+Enforcement, chosen once per host by what its kernel can do, and reported in the agent's
+capabilities (`enforcement`):
+- `libvirt`: where libvirt's bandwidth code works (sch_sfq, cls_fw, act_police present):
+  bandwidth limits through setInterfaceParameters, LIVE then CONFIG; the other rule types
+  (DSCP, packet rates, guarantees) by the tc backend.
+- `tc`: elsewhere (this project's machines): the tc backend on the domain's tap, for every
+  rule type. Never a CONFIG <bandwidth> there: libvirt stores it and the domain then fails to
+  start.
+Either way drift is read back from the kernel and repaired (libvirt itself does not notice a
+deleted qdisc).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from netqos.agent import discover
+from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.backends.tc import TcBackend
+from netqos.agent.libvirt import native
+from netqos.agent.libvirt.domains import Domains, Nic, match
+from netqos.agent.libvirt.probe import libvirt_bandwidth_works, probe_libvirt_bandwidth
+from netqos.agent.model import PortQos
+from netqos.qos.backends import LIBVIRT
+
+LOG = logging.getLogger(__name__)
+MODES = ("libvirt", "tc")
+
+
+class LibvirtBackend(Backend):
+    support = LIBVIRT
+
+    def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
+                 uri: str | None = None, mode: str | None = None,
+                 domains: Domains | None = None, tc: TcBackend | None = None):
+        """`uri`: libvirt URI (None: libvirt's default, qemu:///system for root).
+        `mode`: force 'libvirt' or 'tc' enforcement (None: probe the kernel)."""
+        if mode not in (None, *MODES):
+            raise ValueError(f"mode must be one of {MODES}")
+        self.netns = netns
+        self.tc = tc or TcBackend(netns=netns, uplink=uplink)
+        self.domains = domains or Domains(uri)
+        self._mode = mode
+        self._probe: dict[str, bool] | None = None
+        self._nics: dict[str, Nic] = {}          # port id -> its NIC, from the last locate
+        self._native_memo: dict[str, dict] = {}  # port id -> libvirt params we set
+
+    # ---- what this host can do ----
+    @property
+    def mode(self) -> str:
+        if self._mode is None:
+            self._mode = "libvirt" if libvirt_bandwidth_works(self.probe) else "tc"
+            LOG.info("libvirt backend: enforcing bandwidth limits with %s (kernel: %s)",
+                     "libvirt's setInterfaceParameters" if self._mode == "libvirt"
+                     else "tc on each domain's tap", self.probe)
+        return self._mode
+
+    @property
+    def probe(self) -> dict[str, bool]:
+        if self._probe is None:
+            self._probe = probe_libvirt_bandwidth(self.tc.runner)
+        return self._probe
+
+    @property
+    def capabilities(self) -> dict:
+        return {**self.tc.capabilities, **{f"kernel_{k}": v for k, v in self.probe.items()},
+                "libvirt_bandwidth": libvirt_bandwidth_works(self.probe),
+                "enforcement": self.mode}
+
+    # ---- discovery (the agent loop calls these when a backend has them) ----
+    def locate(self, desired: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:
+        """(ports found here, with device and MAC set from libvirt; ports not found)."""
+        try:
+            nics = self.domains.nics()
+        except Exception as exc:   # libvirtd away: plain taps still work
+            LOG.warning("libvirt: cannot list domains: %s", exc)
+            nics = []
+        found, rest = match(desired, nics)
+        self._nics = {p.port_id: nic for p, nic in found}
+        plain, missing = discover.present(rest, discover.link_names(self.netns))
+        return [p for p, _ in found] + plain, missing
+
+    def pull(self, client, host: str) -> tuple[int, list[PortQos], list[PortQos]]:
+        """The loop's hook: the host's desired ports, located through libvirt."""
+        revision, desired = client.desired(host)
+        return (revision, *self.locate(desired))
+
+    def watcher(self, netns: str | None, on_change: Callable[[], None]) -> "_Watchers":
+        """The loop's hook: netlink link events (plain taps) and libvirt domain events."""
+        return _Watchers(self, netns, on_change)
+
+    def nic_of(self, port_id: str) -> Nic | None:
+        return self._nics.get(port_id)
+
+    # ---- observe / plan / apply ----
+    def _native_ports(self, desired: Sequence[PortQos]) -> list[tuple[PortQos, Nic]]:
+        if self.mode != "libvirt":
+            return []
+        return [(p, self._nics[p.port_id]) for p in desired if p.port_id in self._nics]
+
+    def observe(self, ports: Sequence[PortQos] = ()) -> dict:
+        actual = {"tc": self.tc.observe(ports)}
+        found = self._native_ports(ports)
+        if found:
+            actual["libvirt"] = native.observe(self.domains, self.tc.runner, found)
+        return actual
+
+    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object]) -> list[Change]:
+        found = self._native_ports(desired)
+        native_ids = {p.port_id for p, _ in found}
+        # On a libvirt-enforcing host, libvirt owns the bandwidth limits of domain NICs.
+        to_tc = [dataclasses.replace(p, rules=tuple(r for r in p.rules
+                                                    if r["type"] != "bandwidth_limit"))
+                 if p.port_id in native_ids else p for p in desired]
+        changes = self.tc.plan(to_tc, actual["tc"])
+        if found:
+            changes += native.plan(found, actual.get("libvirt", {}), self._native_memo)
+        return changes
+
+    def apply(self, changes: Sequence[Change]) -> ApplyResult:
+        tc_changes = [c for c in changes if not isinstance(c.payload, native.NativePayload)]
+        result = self.tc.apply(tc_changes)
+        for change in changes:
+            if not isinstance(change.payload, native.NativePayload):
+                continue
+            try:
+                native.apply_one(self.domains, change.payload)
+            except Exception as exc:
+                result.errors[change.port_id] = f"libvirt: {exc}"
+                continue
+            self._native_memo[change.port_id] = change.payload.params
+            if change.port_id not in result.applied:
+                result.applied.append(change.port_id)
+            if change.drift:
+                result.drift_repaired.setdefault(change.port_id, []).append(change.what)
+        return result
+
+    def sync(self, desired: Sequence[PortQos]) -> tuple[list[Change], ApplyResult]:
+        changes = self.plan(desired, self.observe(desired))
+        result = self.apply(changes)
+        self.tc.forget({p.port_id for p in desired})
+        return changes, result
+
+
+class _Watchers:
+    def __init__(self, backend: LibvirtBackend, netns: str | None,
+                 on_change: Callable[[], None]):
+        self.links = discover.LinkWatcher(netns, on_change)
+        self.backend, self.on_change = backend, on_change
+        self._unwatch: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self.links.start()
+        self._unwatch = self.backend.domains.watch(self.on_change)
+
+    def stop(self) -> None:
+        self.links.stop()
+        if self._unwatch is not None:
+            self._unwatch()
