@@ -1,0 +1,165 @@
+"""The SR-IOV backend: the NIC enforces VF rates; the agent sets them on the PF.
+
+Ports with binding:vnic_type direct or macvtap and binding:profile.pci_slot. The VF's PF
+and index come from sysfs (netqos.agent.sriov.sysfs). Rules, as the SRIOV support table
+promises (and the server's 409s enforce):
+- bandwidth_limit egress (out of the VM) -> max_tx_rate
+- minimum_bandwidth egress -> min_tx_rate
+in Mbit/s (netqos.agent.sriov.rates). No burst, no ingress, nothing else: a port carrying
+such a rule is skipped with the reason (the server should have refused it already).
+
+A rate is managed when the port has its rule, or when netqos set it before (then it is
+cleared to 0 when the rule goes). The kernel takes max and min together, so applying one
+reads the other's current value back from the PF and sends it along; an unmanaged rate is
+left as it is.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.model import PortQos
+from netqos.agent.sriov.netlink import VfNetlink
+from netqos.agent.sriov.rates import kbps_to_vf_mbps
+from netqos.agent.sriov.sysfs import Sysfs, VfRef
+from netqos.qos.backends import SRIOV
+
+ATTRS = {"max_tx_rate": ("bandwidth_limit", "max_kbps"),
+         "min_tx_rate": ("minimum_bandwidth", "min_kbps")}
+
+
+@dataclass(frozen=True)
+class VfChange:
+    ref: VfRef
+    attr: str        # max_tx_rate | min_tx_rate
+    mbps: int
+
+
+class SriovBackend(Backend):
+    support = SRIOV
+
+    def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
+                 sysfs_root: str = "/sys", netlink: VfNetlink | None = None):
+        self.netns = netns
+        self.sysfs = Sysfs(sysfs_root)
+        self.netlink = netlink or VfNetlink(netns)
+        self._refs: dict[str, VfRef] = {}                    # port -> its VF (last locate)
+        self._memo: dict[tuple[str, str], tuple[VfRef, int]] = {}   # (port, attr) -> written
+
+    @property
+    def capabilities(self) -> dict:
+        return {"sriov": True}
+
+    # ---- discovery ----
+    def ref_of(self, port: PortQos) -> VfRef | None:
+        slot = (port.profile or {}).get("pci_slot")
+        if port.vnic_type not in self.support.vnic_types or not slot:
+            return None
+        return self.sysfs.vf(slot)
+
+    def locate(self, ports: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:
+        found, missing = [], []
+        for port in ports:
+            ref = self.ref_of(port)
+            if ref is None:
+                missing.append(port)
+                continue
+            self._refs[port.port_id] = ref
+            found.append(dataclasses.replace(port, device=str(ref)))
+        return found, missing
+
+    def pull(self, client, host: str):
+        revision, desired = client.desired(host)
+        return (revision, *self.locate(desired))
+
+    # ---- observe / plan / apply ----
+    def _ref(self, port: PortQos) -> VfRef | None:
+        return self._refs.get(port.port_id) or self.ref_of(port)
+
+    def observe(self, ports: Sequence[PortQos] = ()) -> dict[str, dict[int, tuple[int, int]]]:
+        pfs = {r.pf for r in (self._ref(p) for p in ports) if r}
+        pfs |= {ref.pf for ref, _ in self._memo.values()}
+        return {pf: self.netlink.rates(pf) for pf in sorted(pfs)}
+
+    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object]) -> list[Change]:
+        changes: list[Change] = []
+        wanted_keys = set()
+        for port in sorted(desired, key=lambda p: p.port_id):
+            ref = self._ref(port)
+            if ref is None:
+                changes.append(Change(port.port_id, "skip", "no VF for the port here"))
+                continue
+            refused = self.support.first_refused(port.rules)
+            if refused is not None:
+                changes.append(Change(port.port_id, "skip",
+                                      f"SR-IOV cannot enforce {_describe(refused)}"))
+                continue
+            have = actual.get(ref.pf, {}).get(ref.vf, (0, 0))
+            for i, (attr, (rule_type, field)) in enumerate(ATTRS.items()):
+                rule = port.rule(rule_type, "egress")
+                key = (port.port_id, attr)
+                if rule is None and key not in self._memo:
+                    continue               # not ours: left as the kernel holds it
+                want = kbps_to_vf_mbps(int(rule[field])) if rule else 0
+                wanted_keys.add(key)
+                if have[i] == want:
+                    continue
+                drift = self._memo.get(key) == (ref, want)
+                changes.append(Change(port.port_id, "update" if want else "delete",
+                                      f"{attr} of {ref}", f"{have[i]} -> {want} Mbit/s",
+                                      drift, VfChange(ref, attr, want)))
+        # ports gone from this host's desired state: clear what we set on their VFs
+        for (port_id, attr), (ref, value) in sorted(self._memo.items()):
+            if (port_id, attr) in wanted_keys or any(p.port_id == port_id for p in desired):
+                continue
+            have = actual.get(ref.pf, {}).get(ref.vf)
+            if have is not None and have[0 if attr == "max_tx_rate" else 1]:
+                changes.append(Change(port_id, "delete", f"{attr} of {ref}",
+                                      "port no longer here", False, VfChange(ref, attr, 0)))
+        return changes
+
+    def apply(self, changes: Sequence[Change]) -> ApplyResult:
+        result = ApplyResult()
+        per_vf: dict[VfRef, list[Change]] = {}
+        for change in changes:
+            if change.action == "skip":
+                result.errors[change.port_id] = change.what
+            elif isinstance(change.payload, VfChange):
+                per_vf.setdefault(change.payload.ref, []).append(change)
+        current: dict[str, dict[int, tuple[int, int]]] = {}
+        for ref, group in per_vf.items():
+            if ref.pf not in current:   # read back right before setting: the other rate
+                current[ref.pf] = self.netlink.rates(ref.pf)
+            max_rate, min_rate = current[ref.pf].get(ref.vf, (0, 0))
+            for change in group:
+                if change.payload.attr == "max_tx_rate":
+                    max_rate = change.payload.mbps
+                else:
+                    min_rate = change.payload.mbps
+            try:
+                self.netlink.set_rate(ref.pf, ref.vf, max_rate, min_rate)
+            except Exception as exc:
+                for change in group:
+                    result.errors[change.port_id] = f"{ref}: {exc}"
+                continue
+            current[ref.pf][ref.vf] = (max_rate, min_rate)
+            for change in group:
+                key = (change.port_id, change.payload.attr)
+                if change.payload.mbps:
+                    self._memo[key] = (ref, change.payload.mbps)
+                else:
+                    self._memo.pop(key, None)
+                if change.port_id not in result.applied:
+                    result.applied.append(change.port_id)
+                if change.drift:
+                    result.drift_repaired.setdefault(change.port_id, []).append(change.what)
+        return result
+
+
+def _describe(rule: dict) -> str:
+    extra = " with a burst" if rule.get("max_burst_kbps") else ""
+    return f"{rule['type']} ({rule.get('direction', '-')}){extra}"
+
+
