@@ -57,7 +57,12 @@ def run_status(args: argparse.Namespace) -> int:
     names = {r["id"]: r["name"] for r in
              api.get("/v2.0/qos/policies", {"fields": ["id", "name"]})["policies"]}
 
-    kernel = None if args.no_kernel else read_kernel(args, desired)
+    caps = None
+    if not args.no_kernel:
+        agents = api.get("/v2.0/agents")["agents"]
+        caps = next((a.get("capabilities") for a in agents if a["host"] == host
+                     and a.get("capabilities")), None)
+    kernel = None if args.no_kernel else read_kernel(args, desired, caps)
     ports = [port_status(p, views.get(p.port_id, {}), names, kernel) for p in desired]
     data = {"host": host, "revision": doc["revision"], "netns": args.netns,
             "sampled_seconds": kernel["seconds"] if kernel else None,
@@ -69,7 +74,8 @@ def run_status(args: argparse.Namespace) -> int:
 
 # --- the kernel side -------------------------------------------------------------------------
 
-def read_kernel(args: argparse.Namespace, desired: list) -> dict:
+def read_kernel(args: argparse.Namespace, desired: list, capabilities: dict | None = None
+                ) -> dict:
     """{"here": {port_id: PortQos with device}, "enforced": {port_id: dict},
     "pending": {port_id: [str]}, "live": {device: rates}, "seconds", "error"}."""
     from netqos.agent import discover
@@ -85,6 +91,10 @@ def read_kernel(args: argparse.Namespace, desired: list) -> dict:
         uplinks = parse_uplinks(args.uplink)
         backend = load(args.backend)(netns=args.netns,
                                      uplink=next(iter(uplinks.items()), None))
+        if capabilities and hasattr(backend, "_capabilities"):
+            # What the host's agent reported: saves the tc backend's probe, which would
+            # create (and delete) a throw-away veth pair just to print a status.
+            backend._capabilities = capabilities
         state = backend.observe(here)
         for port in here:
             out["enforced"][port.port_id] = enforced(backend, state, port)
