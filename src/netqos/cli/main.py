@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from netqos.cli import (agent_cmds, bind_cmds, policy_cmds, rule_cmds, server_cmds,
-                        status_cmds)
+                        status_cmds, vm_cmds)
 from netqos.cli.client import CliError, add_connection_flags
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     rule_cmds.register(sub)
     bind_cmds.register(sub)
     status_cmds.register(sub)
+    vm_cmds.register(sub)
     return parser
 
 
