@@ -9,9 +9,21 @@ Mechanisms (see netqos.agent.tc for the pieces and the reasons):
 - minimum_bandwidth egress: HTB tree on the uplink, a class per port (rate=min,
   ceil=capacity) chosen by source MAC, and a default class for the unguaranteed rest.
 
-Everything works inside `netns` (None: the current namespace). Every apply runs at most one
-`ip -batch`, one `tc -batch` and one `nft -f` transaction (two ip batches when the IFB
-is created and another deleted in the same change set, which cannot happen).
+Everything works inside `netns` (None: the current namespace). An apply runs one `tc -batch`
+and one `nft -f` transaction, plus one `ip -batch` when the IFB comes or goes.
+
+Why one shared IFB rather than an IFB per port (measured here, 200 ports, `ip -batch`):
+creating an IFB costs 0.33 ms, deleting one 34 ms (an RCU grace period per device), so
+removing 1000 per-port IFBs would take 34 s, against well under a second for 1000 HTB
+classes and filters. The price of sharing: ports are told apart by source MAC (a u32 hash on
+the MAC's last byte keeps that a few compares per packet), so two ports with one MAC on one
+host cannot both have an egress limit (the second is refused), a VM sending from a MAC not
+its own lands in a 1 Mbit/s class for strangers instead of escaping its limit, and all
+egress-limited ports share the IFB's one qdisc lock (fine on 2 cores; on a large host,
+shard ports over a few IFBs by hash if that lock shows up in profiles).
+
+Why no policer: act_police is absent here (the probe reports it in `capabilities`), and a
+shaper queues where a policer drops, which is what lets TCP hold the rate.
 """
 from __future__ import annotations
 
