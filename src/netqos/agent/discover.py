@@ -47,8 +47,15 @@ def present(ports: Iterable[PortQos], devices: set[str]) -> tuple[list[PortQos],
     return found, missing
 
 
+def port_device(name: str | None) -> bool:
+    """Whether a device could be a port's (tap/qvb/qvo…). Other devices come and go all
+    the time on a busy host (our own IFB too) and must not wake the agent. A device named
+    only in binding:profile is picked up by the next poll or resync instead."""
+    return bool(name) and name.startswith(PREFIXES)
+
+
 class LinkWatcher:
-    """Calls `on_change` when a device appears or disappears in the namespace."""
+    """Calls `on_change` when a port's device appears or disappears in the namespace."""
 
     def __init__(self, netns: str | None, on_change: Callable[[], None]):
         self.netns = netns
@@ -68,7 +75,8 @@ class LinkWatcher:
                 ipr.bind()
                 while not self._stop.is_set():
                     for msg in ipr.get():
-                        if msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK"):
+                        if msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK") \
+                                and port_device(msg.get_attr("IFLA_IFNAME")):
                             self.on_change()
                             break
         except Exception:  # the periodic resync still covers device changes

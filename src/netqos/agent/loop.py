@@ -172,6 +172,8 @@ class Agent:
     def _timeout(self) -> float:
         """Seconds until something is due: resync, heartbeat, poll or a retry."""
         now = time.monotonic()
+        if self._retry_at is not None and self._failures:
+            return max(0.01, self._retry_at - now)
         due = [self._last_pass + self.config.resync_interval,
                self._last_heartbeat + self.config.heartbeat_interval]
         if self.config.poll_interval > 0:
@@ -182,6 +184,8 @@ class Agent:
 
     def _step(self) -> None:
         now = time.monotonic()
+        if self._retry_at is not None and now < self._retry_at and self._failures:
+            return  # backing off after a failure: neither events nor dues may spin us
         try:
             woken = self._wake.is_set()
             self._wake.clear()
