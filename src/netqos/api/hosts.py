@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from netqos.api import body as bodies
 from netqos.api.deps import context, transact
 from netqos.api.respond import ok
-from netqos.service import hosts
+from netqos.service import hosts, l3
 from netqos.service.context import Context
 
 router = APIRouter(tags=["agents"])
@@ -17,6 +17,14 @@ HOST = "/v2.0/netqos/hosts/{host}"
 def host_ports(host: str, request: Request, ctx: Context = Depends(context)):
     port_id = request.query_params.get("port_id")
     return ok(transact(request, ctx, lambda t: hosts.desired(t, host, port_id), write=False))
+
+
+@router.get(HOST + "/routers")
+def host_routers(host: str, request: Request, ctx: Context = Depends(context)):
+    """The agent's L3 role: routers whose gateway port is bound to the host, with the
+    bandwidth limits of their gateway and floating IPs (service/l3.py)."""
+    router_id = request.query_params.get("router_id")
+    return ok(transact(request, ctx, lambda t: l3.routers(t, host, router_id), write=False))
 
 
 @router.get(HOST + "/revision")

@@ -38,4 +38,6 @@ def show_rule_type(rule_type: str, request: Request, ctx: Context = Depends(cont
     if rule_type not in RULE_TYPES:
         raise RuleTypeNotFound(rule_type=rule_type)
     drivers = backends.rule_type_details(rule_type, request.app.state.settings.backends)
+    # Floating IPs and router gateways are enforced by the agent's L3 role wherever it runs.
+    drivers.append(backends.l3_driver_detail(rule_type))
     return ok({"rule_type": {"type": rule_type, "drivers": drivers}})

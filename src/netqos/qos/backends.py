@@ -105,6 +105,20 @@ SRIOV = BackendSupport("sriovnicswitch", "hw_veb", ("direct", "macvtap"), (
     RuleSupport("minimum_bandwidth", directions=("egress",)),
 ))
 
+# The L3 role of the agent: floating IPs and router gateways, enforced on the router's
+# external gateway device (qg-) on the network node. Only bandwidth limits mean anything
+# there (as in Neutron); the other rule types of a policy bound to a floating IP or a
+# gateway are accepted and ignored. Serves no vnic type: it never enforces a VM's port,
+# so it is not in BACKENDS and never narrows the rule-types list.
+L3_FIP_IGNORED = ("ignored for floating IPs and router gateways: only bandwidth_limit "
+                  "is enforced there")
+L3_FIP = BackendSupport("l3-fip", "l3", (), (
+    RuleSupport("bandwidth_limit",
+                note="floating IPs and router gateways: an HTB class per address on the "
+                     "router's gateway device (egress) and on its IFB (ingress); other rule "
+                     "types of their policies are ignored"),
+))
+
 # libvirt domains' NICs: the same rules as linuxtc (on hosts where libvirt's own bandwidth
 # code works, it carries the bandwidth limits; tc on the tap does the rest, and everything
 # where it does not).
@@ -142,6 +156,21 @@ def rule_types_supported_by_all(loaded: Iterable[str]) -> list[str]:
 def rule_types_supported_by_any(loaded: Iterable[str]) -> list[str]:
     union = set().union(*(BACKENDS[n].rule_types for n in loaded if n in BACKENDS))
     return [t for t in RULE_TYPES if t in union]
+
+
+def l3_ignored_rule_types(rules: Iterable[dict]) -> list[str]:
+    """Rule types of a floating IP's or gateway's policy that the L3 role does not enforce."""
+    return sorted({r["type"] for r in rules if not L3_FIP.allows(r)})
+
+
+def l3_driver_detail(rule_type: str) -> dict:
+    """The l3-fip entry of /v2.0/qos/rule-types/{type}: what a floating IP gets of it."""
+    support = L3_FIP.support_for(rule_type)
+    if support is None:
+        return {"name": L3_FIP.name, "supported_parameters": [], "enforced": False,
+                "note": L3_FIP_IGNORED}
+    return {"name": L3_FIP.name, "supported_parameters": support.parameters(),
+            "enforced": True, "note": support.note}
 
 
 def rule_type_details(rule_type: str, loaded: Iterable[str]) -> list[dict]:
