@@ -72,7 +72,10 @@ def clear_neutron(lab: Lab, vm) -> None:
 def wire_ratios(lab, vm, direction: str, kbps: int) -> tuple[float, float]:
     """(whole run, steady) wire rate / limit. iperf3 -O 1 omits the first second from the
     totals; the whole-run figure folds it back in from the omitted interval."""
-    r = iperf3(lab, vm, direction, seconds=SECONDS, omit_first=False)
+    # reads of ~10 ms of traffic, so that per-second intervals are not quantised by
+    # iperf3's default 128 KB reads (a whole second at 1 Mbit/s)
+    length = min(max(kbps * 1000 // 8 // 100, 1448), 128 * 1024)
+    r = iperf3(lab, vm, direction, seconds=SECONDS, omit_first=False, length=length)
     limit = kbps * 1000
     steady = statistics.fmean(r["intervals"][1:]) if len(r["intervals"]) > 1 else r["bps"]
     return (r["bps"] / GOODPUT_PER_WIRE / limit, steady / GOODPUT_PER_WIRE / limit)
