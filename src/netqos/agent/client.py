@@ -20,6 +20,13 @@ class ServerClient:
         doc = self._json("GET", f"/hosts/{host}/ports")
         return doc["revision"], [PortQos.from_wire(p) for p in doc["ports"]]
 
+    def routers(self, host: str) -> tuple[int, list]:
+        """The L3 role's desired state: routers whose gateway is bound to `host`."""
+        from netqos.agent.l3.model import RouterQos
+
+        doc = self._json("GET", f"/hosts/{host}/routers")
+        return doc["revision"], [RouterQos.from_wire(r) for r in doc["routers"]]
+
     def revision(self, host: str) -> int:
         return self._json("GET", f"/hosts/{host}/revision")["revision"]
 

@@ -97,8 +97,7 @@ class Agent:
 
     # --- one pass -------------------------------------------------------------------
     def sync(self) -> PassResult:
-        revision, desired = self.client.desired(self.config.host)
-        here, missing = discover.present(desired, discover.link_names(self.config.netns))
+        revision, here, missing = self._pull()
         started = time.monotonic()
         changes, result = self.backend.sync(here)
         if self.metrics is not None:
@@ -112,9 +111,17 @@ class Agent:
 
     def plan(self) -> list[Change]:
         """What a pass would change, without changing anything."""
-        _, desired = self.client.desired(self.config.host)
-        here, _ = discover.present(desired, discover.link_names(self.config.netns))
+        _, here, _ = self._pull()
         return self.backend.plan(here, self.backend.observe(here))
+
+    def _pull(self) -> tuple[int, list, list]:
+        """(host revision, what is here to enforce, what has no device here): the host's
+        ports, or what a backend with a desired state of its own pulls (the L3 role)."""
+        pull = getattr(self.backend, "pull", None)
+        if pull is not None:
+            return pull(self.client, self.config.host)
+        revision, desired = self.client.desired(self.config.host)
+        return (revision, *discover.present(desired, discover.link_names(self.config.netns)))
 
     def _report(self, here: list[PortQos], missing: list[PortQos], changes: list[Change],
                 result: ApplyResult) -> None:
@@ -149,7 +156,8 @@ class Agent:
     def _agent_info(self) -> dict:
         first = self._last_heartbeat == 0.0
         self._last_heartbeat = time.monotonic()
-        return {"agent_type": "netqos", "backends": [self.backend.support.name],
+        return {"agent_type": getattr(self.backend, "agent_type", "netqos"),
+                "backends": [self.backend.support.name],
                 "capabilities": self.backend.capabilities, "uplinks": self.config.uplinks,
                 "configurations": {"netns": self.config.netns,
                                    "poll_interval": self.config.poll_interval,
@@ -160,7 +168,8 @@ class Agent:
 
     # --- the loop -------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        watcher = discover.LinkWatcher(self.config.netns, self.wake)
+        watcher = getattr(self.backend, "watcher", discover.LinkWatcher)(self.config.netns,
+                                                                        self.wake)
         watcher.start()
         try:
             while not stop.is_set():

@@ -1,0 +1,122 @@
+"""The L3 backend: floating-IP and router-gateway bandwidth limits on the network node.
+
+Run it as the agent's L3 role, `netqos agent --backend l3 --host <network node>`: it pulls
+GET /v2.0/netqos/hosts/{host}/routers instead of the host's ports, finds the routers'
+qrouter- namespaces, and shapes on their qg- devices (see netqos.agent.l3 for the layout).
+It reports to the server as agent type `netqos-l3`, one status per router gateway port.
+
+Which routers: those whose gateway port is bound to this host (binding:host_id, set by an
+admin as Neutron's L3 scheduler does). A qrouter- namespace of an unbound router is left
+alone, so several agents (or a Neutron L3 agent) can share a machine. netqos removes its
+state from a router that it managed in this process's lifetime and that is no longer bound
+here; a router unbound while the agent was down keeps its leftovers until its namespace
+goes (Neutron's L3 agent deletes it with the router).
+
+Per change set: one `tc -batch` per router namespace, and an `ip -batch` before it (IFB
+create) or after it (IFB delete) only when the IFB comes or goes.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.l3 import discover
+from netqos.agent.l3.model import RouterQos
+from netqos.agent.l3.observe import RouterState, observe
+from netqos.agent.l3.plan import P_TREE, RouterPlanner
+from netqos.agent.l3.spec import router_spec
+from netqos.agent.tc.runner import Runner
+from netqos.qos.backends import L3_FIP
+
+
+class L3Backend(Backend):
+    support = L3_FIP
+    agent_type = "netqos-l3"
+    watcher = discover.NamespaceWatcher
+
+    def __init__(self, netns: str | None = None, uplink=None, runner_factory=Runner):
+        # netns and uplink are the port agent's flags: routers bring their own namespaces.
+        self.runner_factory = runner_factory
+        self._memo: dict[tuple[str, str], object] = {}
+        self._managed: dict[str, tuple[str, str]] = {}   # namespace -> (gw port, device)
+
+    # ---- what the loop asks instead of the host's ports ----
+    def pull(self, client, host: str) -> tuple[int, list[RouterQos], list[RouterQos]]:
+        """(host revision, routers whose namespace is here, routers without one)."""
+        revision, routers = client.routers(host)
+        here, missing = discover.present(routers)
+        return revision, here, missing
+
+    # ---- observe / plan / apply ----
+    def observe(self, routers: Sequence[RouterQos]) -> dict[str, RouterState]:
+        """One read per router namespace: the desired ones and those we managed before."""
+        targets = {r.namespace: r.gw_device for r in routers}
+        alive = discover.namespaces()
+        for ns, (_, device) in self._managed.items():
+            if ns not in targets and ns in alive:
+                targets[ns] = device
+        return {ns: observe(self.runner_factory(ns), device)
+                for ns, device in sorted(targets.items())}
+
+    def plan(self, desired: Sequence[RouterQos], actual: Mapping[str, object]) -> list[Change]:
+        changes: list[Change] = []
+        wanted = {r.namespace: r for r in desired}
+        for ns, state in actual.items():
+            router = wanted.get(ns)
+            port_id = router.gw_port_id if router else self._managed.get(ns, (ns, ""))[0]
+            spec = router_spec(router) if router else None
+            changes += RouterPlanner(spec, state, self._memo, port_id).plan()
+        return changes
+
+    def sync(self, desired: Sequence[RouterQos]) -> tuple[list[Change], ApplyResult]:
+        actual = self.observe(desired)
+        changes = self.plan(desired, actual)
+        result = self.apply(changes)
+        self._managed = {r.namespace: (r.gw_port_id, r.gw_device) for r in desired}
+        keep = {r.gw_port_id for r in desired}
+        self._memo = {k: v for k, v in self._memo.items() if k[0] in keep}
+        return changes, result
+
+    def apply(self, changes: Sequence[Change]) -> ApplyResult:
+        result = ApplyResult()
+        by_ns: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(changes):
+            if c.action == "skip":
+                result.errors[c.port_id] = c.what
+            else:
+                by_ns[c.payload.namespace].append(i)
+        failed: dict[int, str] = {}
+        for ns, indexes in by_ns.items():
+            runner = self.runner_factory(ns)
+            self._batch(runner, "ip", changes, indexes, lambda p: p < P_TREE, failed)
+            self._batch(runner, "tc", changes, indexes, lambda p: True, failed)
+            self._batch(runner, "ip", changes, indexes, lambda p: p >= P_TREE, failed)
+        for i, reason in failed.items():
+            result.errors.setdefault(changes[i].port_id, reason)
+        for i, c in enumerate(changes):
+            if c.action == "skip" or i in failed:
+                continue
+            for key, value in c.payload.memo:
+                self._memo[key] = value
+            if c.port_id not in result.errors and c.port_id not in result.applied:
+                result.applied.append(c.port_id)
+            if c.drift:
+                result.drift_repaired.setdefault(c.port_id, []).append(c.what)
+        return result
+
+    @staticmethod
+    def _batch(runner: Runner, tool: str, changes, indexes, phase_ok, failed) -> None:
+        # by phase, then in plan order (a change's own lines keep their order)
+        rows = sorted((cmd.phase, n, k, i, cmd.line) for n, i in enumerate(indexes)
+                      for k, cmd in enumerate(changes[i].payload.commands)
+                      if cmd.tool == tool and phase_ok(cmd.phase))
+        if not rows:
+            return
+        res = runner.batch(tool, [r[4] for r in rows])
+        for line_no, reason in res.failed_lines.items():
+            failed.setdefault(rows[line_no - 1][3] if line_no else rows[0][3], reason)
+
+    @property
+    def capabilities(self) -> dict[str, bool]:
+        return {"l3": True}

@@ -1,0 +1,102 @@
+"""Which routers live here, and the events that wake the agent when that changes.
+
+A router is here when its namespace `qrouter-<id>` exists (a bind mount in /run/netns, as
+`ip netns` and Neutron's L3 agent make them); whether its gateway device is in it is read
+with the rest of the namespace's state. The watcher wakes the agent when a qrouter-
+namespace appears or goes (a listing of /run/netns every second) and when a device appears
+or goes inside one (a netlink socket per namespace, closed as soon as the namespace is
+deleted, so it never keeps a deleted namespace alive for more than a second).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+from collections.abc import Callable, Iterable
+
+from pyroute2 import IPRoute
+
+from netqos.agent.l3.model import RouterQos
+
+LOG = logging.getLogger(__name__)
+NETNS_DIR = "/run/netns"
+PREFIX = "qrouter-"
+SCAN_SECONDS = 1.0
+
+
+def namespaces(prefix: str = PREFIX) -> set[str]:
+    try:
+        return {n for n in os.listdir(NETNS_DIR) if n.startswith(prefix)}
+    except FileNotFoundError:
+        return set()
+
+
+def present(routers: Iterable[RouterQos]) -> tuple[list[RouterQos], list[RouterQos]]:
+    """(routers whose namespace exists here, routers without one)."""
+    here = namespaces()
+    found, missing = [], []
+    for router in routers:
+        (found if router.namespace in here else missing).append(router)
+    return found, missing
+
+
+class NamespaceWatcher:
+    """Calls `on_change` when a qrouter- namespace, or a device in one, appears or goes."""
+
+    def __init__(self, netns: str | None, on_change: Callable[[], None]):
+        self.on_change = on_change          # `netns` is the port agent's; unused here
+        self._stop = threading.Event()
+        self._socks: dict[str, IPRoute] = {}
+        self._thread = threading.Thread(target=self._run, name="netqos-l3-netns",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        try:
+            known = namespaces()
+            self._follow(known)
+            while not self._stop.is_set():
+                self._wait_events(SCAN_SECONDS)
+                now = namespaces()
+                if now != known:
+                    known = now
+                    self._follow(known)
+                    self.on_change()
+        except Exception:  # the periodic resync still covers namespace changes
+            LOG.exception("namespace watcher stopped; relying on the periodic resync")
+        finally:
+            for sock in self._socks.values():
+                sock.close()
+            self._socks.clear()
+
+    def _follow(self, names: set[str]) -> None:
+        for name in list(self._socks):
+            if name not in names:
+                self._socks.pop(name).close()
+        for name in sorted(names - set(self._socks)):
+            try:
+                sock = IPRoute(netns=name)
+                sock.bind()
+            except Exception as exc:  # deleted meanwhile
+                LOG.debug("cannot watch %s: %s", name, exc)
+                continue
+            self._socks[name] = sock
+
+    def _wait_events(self, timeout: float) -> None:
+        by_fd = {s.fileno(): s for s in self._socks.values()}
+        if not by_fd:
+            self._stop.wait(timeout)
+            return
+        ready, _, _ = select.select(list(by_fd), [], [], timeout)
+        changed = False
+        for fd in ready:
+            for msg in by_fd[fd].get():
+                changed |= msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK")
+        if changed:
+            self.on_change()
