@@ -86,6 +86,7 @@ class Agent:
             LOG.debug("ignoring %s %s at revision %s (have %s)", event.resource, event.id,
                       event.revision, applied)
             return
+        LOG.debug("event %s %s at revision %s", event.resource, event.id, event.revision)
         if event.hosts:   # it raised this host's revision: a pass must reach it
             self._wanted = max(self._wanted, event.revision)
         self._wake.set()
@@ -104,6 +105,10 @@ class Agent:
             self.metrics.pass_done(here, missing, changes, result, time.monotonic() - started)
         for change in changes:
             LOG.info("%s", change)
+        if changes or revision != self.revision:
+            LOG.info("pass at host revision %s: %d port(s) here, %d missing, %d change(s), "
+                     "%d error(s)", revision, len(here), len(missing), len(changes),
+                     len(result.errors))
         self._report(here, missing, changes, result)
         self.revision = revision
         self._last_pass = time.monotonic()

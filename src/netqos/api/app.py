@@ -25,6 +25,8 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.bus = bus or make_bus(settings)
+    # On a graceful stop, after the last request: send the events still queued.
+    app.router.on_shutdown.append(app.state.bus.close)
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
     errors.install(app)
     app.add_middleware(RefuseNul)

@@ -21,3 +21,6 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     def subscribe(self, host: str, handler: Handler) -> None:
         """Call `handler` for events that concern `host` (or every host)."""
+
+    def close(self) -> None:
+        """Deliver what is still queued (briefly) and release connections."""

@@ -130,7 +130,13 @@ class RabbitPublisher:
                 self._cond.wait(0.05)
             return not self._backlog
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (up to `timeout`: a server shutting down must not lose the
+        events of the writes it just committed), then stop."""
+        if self._thread is not None and self._thread.is_alive():
+            if not self.flush(timeout):
+                LOG.warning("bus: %d event(s) not sent at shutdown; agents heal at their "
+                            "next resync", len(self._backlog))
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -144,8 +150,8 @@ class RabbitPublisher:
                     producer = Producer(conn.channel(), serializer="json")
                     for exchange in (FANOUT, HOSTS):
                         exchange(producer.channel).declare()
-                    if failures:
-                        LOG.info("bus: connected to %s again", redact(self.url))
+                    LOG.info("bus: publishing to %s%s", redact(self.url),
+                             " again" if failures else "")
                     failures = 0
                     self._pump(conn, producer)
             except Exception as exc:  # broker down or the connection broke: back off
