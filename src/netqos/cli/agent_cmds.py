@@ -58,6 +58,9 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
                    help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
     p.add_argument("--backend", default="linuxtc", help="agent backend (linuxtc)")
+    p.add_argument("--bridge", help="openvswitch backend: the bridge of the VM ports (br-int)")
+    p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
+                   "(unix:$OVS_RUNDIR/db.sock)")
     p.add_argument("--token", default=os.environ.get("NETQOS_TOKEN"),
                    help="X-Auth-Token for a server in tokens mode (env NETQOS_TOKEN)")
 
@@ -84,7 +87,8 @@ def build_agent(args: argparse.Namespace, **intervals):
     uplinks = parse_uplinks(args.uplink)
     backend_cls = load(args.backend)
     uplink = next(iter(uplinks.items()), None)
-    backend = backend_cls(netns=args.netns, uplink=uplink)
+    extra = {k: v for k in ("bridge", "ovsdb") if (v := getattr(args, k, None))}
+    backend = backend_cls(netns=args.netns, uplink=uplink, **extra)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
     return Agent(config, ServerClient(server_url(args), args.token), backend)
 
@@ -136,7 +140,7 @@ def run_plan(args: argparse.Namespace) -> int:
         progress.stage(f"plan {args.host}: pulling the desired state from {server_url(args)}")
         _, desired = agent.client.desired(args.host)
         progress.stage(f"plan {args.host}: {len(desired)} port(s); finding their devices")
-        here, missing = discover.present(desired, discover.link_names(args.netns))
+        here, missing = agent.backend.locate(desired)
         progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} port(s)")
         actual = agent.backend.observe(here)
         progress.stage(f"plan {args.host}: comparing {len(here)} port(s)")

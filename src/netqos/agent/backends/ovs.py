@@ -32,7 +32,7 @@ from netqos.agent.backends.base import ApplyResult, Backend, Change
 from netqos.agent.model import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch, failed_cookies
-from netqos.agent.ovs.ovsdb import DEFAULT_DB, Op, Ovsdb
+from netqos.agent.ovs.ovsdb import Op, Ovsdb
 from netqos.agent.ovs.plan import HOST, Mechanisms, Planner
 from netqos.agent.ovs.spec import port_spec
 from netqos.agent.ovs.state import OvsState
@@ -45,13 +45,14 @@ class OvsBackend(Backend):
     vif_type = "ovs"
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
-                 bridge: str = "br-int", ovsdb: str | None = None, rundir: str | None = None,
+                 bridge: str | None = None, ovsdb: str | None = None, rundir: str | None = None,
                  datapath_type: str | None = None, env: dict | None = None):
         if netns:
             raise ValueError("the ovs backend works in ovs-vswitchd's namespace (no --netns)")
+        bridge = bridge or "br-int"
         self.bridge = bridge
         self.uplink = uplink
-        self.db = Ovsdb(ovsdb or DEFAULT_DB, bridge)
+        self.db = Ovsdb(ovsdb, bridge)
         self.switch = Switch(bridge, rundir, env)
         self._memo: dict[tuple[str, str], object] = {}
         self._mech: Mechanisms | None = None

@@ -8,6 +8,7 @@ for ovs-vswitchd to reconfigure (next_cfg), like ovs-vsctl does.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,10 @@ from netqos.agent.ovs.state import (METER_KEY_PREFIX, PORT_KEY, UPLINK_KEY, Ifac
 
 LOG = logging.getLogger(__name__)
 TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "QoS", "Queue")
-DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
+
+
+def default_db() -> str:
+    return f"unix:{os.environ.get('OVS_RUNDIR', '/var/run/openvswitch')}/db.sock"
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class _Idl(connection.OvsdbIdl):
 class Ovsdb:
     """One OVSDB connection: read the replica, write transactions, watch changes."""
 
-    def __init__(self, remote: str = DEFAULT_DB, bridge: str = "br-int", timeout: float = 30):
+    def __init__(self, remote: str | None = None, bridge: str = "br-int", timeout: float = 30):
+        remote = remote or default_db()
         self.remote = remote
         self.bridge = bridge
         self._watchers: list[Callable[[], None]] = []
