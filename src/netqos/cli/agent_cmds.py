@@ -132,8 +132,6 @@ def run_agent(args: argparse.Namespace) -> int:
 
 def run_plan(args: argparse.Namespace) -> int:
     """Agent.plan(), step by step, so that a big host shows where the time goes."""
-    from netqos.agent import discover
-
     progress = Progress(4, f"plan {args.host}", True if args.progress else None)
     try:
         agent = build_agent(args)
