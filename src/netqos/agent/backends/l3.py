@@ -24,7 +24,7 @@ from netqos.agent.backends.base import ApplyResult, Backend, Change
 from netqos.agent.l3 import discover
 from netqos.agent.l3.model import RouterQos
 from netqos.agent.l3.observe import RouterState, observe
-from netqos.agent.l3.plan import P_TREE, RouterPlanner
+from netqos.agent.l3.plan import P_TREE, RouterPlanner, converged_memo
 from netqos.agent.l3.spec import router_spec
 from netqos.agent.tc.runner import Runner
 from netqos.qos.backends import L3_FIP
@@ -76,6 +76,9 @@ class L3Backend(Backend):
         self._managed = {r.namespace: (r.gw_port_id, r.gw_device) for r in desired}
         keep = {r.gw_port_id for r in desired}
         self._memo = {k: v for k, v in self._memo.items() if k[0] in keep}
+        for router in desired:
+            if router.gw_port_id not in result.errors:
+                self._memo.update(converged_memo(router_spec(router)))
         return changes, result
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:

@@ -180,6 +180,21 @@ class RouterPlanner:
                        (self.port_id, "redirect"), True)
 
 
+def converged_memo(spec: RouterSpec) -> dict[tuple[str, str], object]:
+    """What a router holds once it is at `spec`, in the planner's memo keys: recorded after
+    every clean pass (also one that changed nothing, as after a restart), so that a later
+    difference from it is drift, not an update."""
+    memo: dict[tuple[str, str], object] = {}
+    for direction, flows in (("egress", spec.egress), ("ingress", spec.ingress)):
+        if flows:
+            memo[(spec.port_id, f"{direction}:tree")] = True
+        for flow in flows:
+            memo[(spec.port_id, f"{direction}:{flow.key}")] = flow.shaper
+    if spec.ingress:
+        memo[(spec.port_id, "ifb")] = memo[(spec.port_id, "redirect")] = True
+    return memo
+
+
 def _nodes(flow: Flow, minor: int) -> list[int]:
     """u32 node ids of a flow's filters: unique within their bucket."""
     if flow.key == GATEWAY:
