@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 
@@ -26,7 +28,22 @@ def candidate_devices(port: PortQos) -> list[str]:
 
 
 def link_names(netns: str | None) -> set[str]:
-    """Every network device of the namespace, in one netlink dump."""
+    """Every network device of the namespace.
+
+    Names only, so not through pyroute2's full decoding of every link (1.6 s of CPU for
+    2000 devices): /sys/class/net lists the namespace's devices, read here directly or,
+    for another named namespace, through `ip netns exec` (which mounts its sysfs);
+    ~10 ms for 2000 devices. The netlink dump remains the fallback."""
+    try:
+        if not netns:
+            return set(os.listdir("/sys/class/net"))
+        if "/" not in netns:
+            out = subprocess.run(["ip", "netns", "exec", netns, "ls", "-1", "/sys/class/net"],
+                                 capture_output=True, text=True, timeout=30)
+            if out.returncode == 0:
+                return set(out.stdout.split())
+    except (OSError, subprocess.SubprocessError):
+        pass
     with _ipr(netns) as ipr:
         return {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
 

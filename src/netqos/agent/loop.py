@@ -179,7 +179,12 @@ class Agent:
         try:
             while not stop.is_set():
                 self._step()
-                self._wake.wait(self._timeout())
+                if self._backing_off(time.monotonic()):
+                    # Not on _wake: a wake-up that arrives now stays set for when the
+                    # back-off ends, and must not turn this wait into a busy loop.
+                    stop.wait(self._timeout())
+                else:
+                    self._wake.wait(self._timeout())
         finally:
             watcher.stop()
 
@@ -196,9 +201,12 @@ class Agent:
             due.append(self._retry_at)
         return max(0.01, min(due) - now)
 
+    def _backing_off(self, now: float) -> bool:
+        return self._retry_at is not None and now < self._retry_at and self._failures > 0
+
     def _step(self) -> None:
         now = time.monotonic()
-        if self._retry_at is not None and now < self._retry_at and self._failures:
+        if self._backing_off(now):
             return  # backing off after a failure: neither events nor dues may spin us
         try:
             woken = self._wake.is_set()
