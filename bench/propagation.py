@@ -132,6 +132,7 @@ def api_bench(n: int, workers: str) -> str:
     """bench/api.py's own functions, PostgreSQL only."""
     spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
     api = importlib.util.module_from_spec(spec)
+    sys.modules["bench_api"] = api   # dataclasses look their module up there
     spec.loader.exec_module(api)
     args = argparse.Namespace(n=n, clients=8, lists=10)
     rows = []
