@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change
@@ -56,6 +57,7 @@ class OvsBackend(Backend):
         self.switch = Switch(bridge, rundir, env)
         self._memo: dict[tuple[str, str], object] = {}
         self._mech: Mechanisms | None = None
+        self.timings: dict[str, float] = {}     # seconds per phase of the last apply
         state = self.db.snapshot()
         if not state.bridge_exists:
             dp = datapath_type or _default_datapath()
@@ -141,11 +143,15 @@ class OvsBackend(Backend):
             if c.action == "skip":
                 result.errors[c.port_id] = c.what
         work = [(i, c) for i, c in enumerate(changes) if c.action != "skip"]
-        self._transact(work, "db", failed)
-        self._meters(work, "meters", failed)
-        self._flows(work, failed)
-        self._meters(work, "meters_late", failed)
-        self._transact(work, "db_late", failed)
+        self.timings = {}
+        for phase, run in (("ovsdb", lambda: self._transact(work, "db", failed)),
+                           ("meters", lambda: self._meters(work, "meters", failed)),
+                           ("flows", lambda: self._flows(work, failed)),
+                           ("meters", lambda: self._meters(work, "meters_late", failed)),
+                           ("ovsdb", lambda: self._transact(work, "db_late", failed))):
+            started = time.perf_counter()
+            run()
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
         self._record(changes, failed, result)
         return result
 

@@ -75,7 +75,7 @@ class OpenFlowError(RuntimeError):
 class Channel:
     """One OpenFlow 1.3 connection to a bridge's management socket."""
 
-    def __init__(self, path: str, timeout: float = 10.0):
+    def __init__(self, path: str, timeout: float = 30.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
