@@ -14,8 +14,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from netqos.agent.lab import iperf3, sh
 from netqos.agent.model import PortQos
 from netqos.agent.ovs.lab import udp_pps

@@ -16,7 +16,7 @@ import re
 import socket
 import struct
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netqos.agent.ovs.state import Meter
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ovsdbapp.backend.ovs_idl import command, connection, event, idlutils
+from ovsdbapp.backend.ovs_idl import command, connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
 
 from netqos.agent.ovs.state import (METER_KEY_PREFIX, PORT_KEY, UPLINK_KEY, Iface,
