@@ -50,14 +50,22 @@ def _int(value) -> int | None:
         return None
 
 
+# Tables whose changes wake the agent, and the columns that matter (empty: all of them).
+RELEVANT = {"Interface": {"name", "ofport", "external_ids", "ingress_policing_rate",
+                         "ingress_policing_burst"},
+            "Port": {"name", "qos", "interfaces"},
+            "Bridge": {"ports", "external_ids", "datapath_type"},
+            "QoS": set(), "Queue": set()}
+
+
 class _Idl(connection.OvsdbIdl):
-    def __init__(self, remote, helper, on_change: Callable[[str, object], None]):
+    def __init__(self, remote, helper, on_change: Callable[..., None]):
         super().__init__(remote, helper)
         self.on_change = on_change
 
     def notify(self, event_name, row, updates=None):
         try:
-            self.on_change(event_name, row)
+            self.on_change(event_name, row, updates)
         except Exception:  # a watcher must never break the IDL's thread
             LOG.exception("OVSDB change callback failed")
 
@@ -92,11 +100,18 @@ class Ovsdb:
         if callback in self._watchers:
             self._watchers.remove(callback)
 
-    def _changed(self, event_name: str, row) -> None:
-        table = row._table.name
-        if table in ("Interface", "Port", "QoS", "Queue", "Bridge"):
-            for callback in list(self._watchers):
-                callback()
+    def _changed(self, event_name: str, row, updates=None) -> None:
+        """Wake the watchers on what can change a plan, not on statistics: ovs-vswitchd
+        rewrites every Interface's statistics every few seconds."""
+        columns = RELEVANT.get(row._table.name)
+        if columns is None:
+            return
+        if event_name == "update" and columns and updates is not None:
+            changed = set(getattr(updates, "_data", {}) or ())
+            if changed and not changed & columns:
+                return
+        for callback in list(self._watchers):
+            callback()
 
     # ---- reads ----
     def snapshot(self) -> OvsState:
