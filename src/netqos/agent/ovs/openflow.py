@@ -214,14 +214,23 @@ class Switch:
             return ch.batch([op.encode(0) for op in ops])
 
     def flow_bundle(self, lines: list[str]) -> str | None:
-        """`ovs-ofctl --bundle add-flows BR -`: atomic; None on success, else stderr."""
+        """`ovs-ofctl --bundle add-flows BR -`: atomic; None on success, else stderr.
+
+        A bridge limited to OpenFlow 1.3 (protocols=OpenFlow10,OpenFlow13, as Neutron
+        used to set on br-int) has no bundles: the same lines go in one plain add-flows,
+        still one process, no longer atomic."""
         if not lines:
             return None
+        err = self._ofctl(["-O", "OpenFlow14", "--bundle"], lines)
+        if err and "version negotiation failed" in err:
+            err = self._ofctl(["-O", "OpenFlow13"], lines)
+        return err
+
+    def _ofctl(self, options: list[str], lines: list[str]) -> str | None:
         self.processes += 1
-        proc = subprocess.run(
-            ["ovs-ofctl", "-O", "OpenFlow14", "--bundle", "add-flows",
-             f"unix:{self.mgmt}", "-"], input="\n".join(lines) + "\n", capture_output=True,
-            text=True, env=self.env)
+        proc = subprocess.run(["ovs-ofctl", *options, "add-flows", f"unix:{self.mgmt}", "-"],
+                              input="\n".join(lines) + "\n", capture_output=True, text=True,
+                              env=self.env)
         return None if proc.returncode == 0 else (proc.stderr.strip() or "ovs-ofctl failed")
 
 
