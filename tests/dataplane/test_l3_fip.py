@@ -164,6 +164,7 @@ def together(*runs) -> list[float]:
 
 
 def check(ratio: float, what: str) -> None:
+    print(f"{what}: goodput/limit {ratio:.3f}")   # shown with -s, for the record
     assert LOW <= ratio <= HIGH, f"{what}: goodput/limit {ratio:.3f}"
 
 
