@@ -45,6 +45,19 @@ def test_accuracy_and_live_changes_on_veth(lab, backend):
     assert handles == {"4e51:"}, "the limit changed in place, on the same qdisc"
 
 
+def test_an_explicit_burst_larger_than_the_queue_still_shapes(lab, backend):
+    """max_burst_kbps = 1 Mbit at 10 Mbit/s: the limiter must hold the burst, or TBF drops
+    what its bucket would pass (it once starved TCP to 58 kbit/s) and looks foreign."""
+    vm = lab.add_vm()
+    desired = [port(vm, bw(10_000, "egress", burst=1000), bw(10_000, "ingress", burst=1000))]
+    converge(backend, desired)
+    assert backend.plan(desired, backend.observe(desired)) == []   # it reads back as ours
+    for direction in ("egress", "ingress"):
+        ratio = _ratio(lab, vm, direction, 10_000)
+        # a 1 Mbit bucket may add ~1 Mbit over a 3 s window: up to 1.04 of the limit
+        assert LOW <= ratio <= 1.04, f"{direction}: goodput/limit {ratio:.3f}"
+
+
 def test_accuracy_through_a_linux_bridge(bridge_lab):
     lab, kbps = bridge_lab, 50_000
     vm = lab.add_vm()

@@ -48,3 +48,18 @@ def test_pps_burst():
 def test_close_enough():
     assert maths.close_enough(1010, 1000) and not maths.close_enough(1100, 1000)
     assert maths.close_enough(0, 0) and not maths.close_enough(1, 0)
+
+
+def test_the_limit_holds_the_burst_and_the_queue_behind_it():
+    ten = maths.kbit_to_bytes_per_s(10_000)
+    big_burst = maths.burst_bytes(ten, 1000)          # 1 Mbit of burst: 125000 B
+    assert big_burst == 125_000
+    # A limit below the burst starved TCP to 58 kbit/s at 10 Mbit/s (measured).
+    assert maths.limiter_limit_bytes(ten, big_burst) == 125_000 + maths.queue_limit_bytes(ten)
+
+
+def test_a_one_percent_rate_change_is_a_change_but_bucket_rounding_is_not():
+    ten = maths.kbit_to_bytes_per_s(10_000)
+    assert not maths.same_rate(ten, maths.kbit_to_bytes_per_s(10_100))
+    assert maths.same_rate(ten, ten)
+    assert maths.close_enough(12_498, 12_500)      # how tc reads a 12500 B bucket back

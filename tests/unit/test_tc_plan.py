@@ -33,7 +33,7 @@ def test_ingress_limit_becomes_a_tbf_root():
     changes = _plan([_port(_bw(10_000, "ingress"))], state)
     assert [c.action for c in changes] == ["create"]
     assert _lines(changes) == [f"qdisc replace dev {TAP} root handle 4e51: tbf rate "
-                               f"10000000bit burst 12500 limit 25000"]
+                               f"10000000bit burst 12500 limit 37500"]
 
 
 def test_matching_state_plans_nothing_and_changed_rate_updates_in_place():

@@ -214,8 +214,8 @@ class Planner:
                     ceil: int, burst: int, queue: int) -> tuple[list[Cmd], str]:
         have = tree.classes.get(minor)
         cmds: list[Cmd] = []
-        if have is None or not (maths.close_enough(have.rate_bytes_per_s, rate)
-                                and maths.close_enough(have.ceil_bytes_per_s, ceil)
+        if have is None or not (maths.same_rate(have.rate_bytes_per_s, rate)
+                                and maths.same_rate(have.ceil_bytes_per_s, ceil)
                                 and maths.close_enough(have.burst_bytes, burst)):
             cmds += _tc(P_CLASS, htb_class_line(tree.device, minor, parent, rate, ceil, burst))
         if have is None or have.queue_bytes is None \
@@ -314,8 +314,8 @@ class Planner:
                 UPLINK_DEFAULT_MINOR: (root, spare, capacity)}
         for minor, (parent, rate, ceil) in want.items():
             have = tree.classes.get(minor) if tree.present else None
-            if have is None or not (maths.close_enough(have.rate_bytes_per_s, rate)
-                                    and maths.close_enough(have.ceil_bytes_per_s, ceil)):
+            if have is None or not (maths.same_rate(have.rate_bytes_per_s, rate)
+                                    and maths.same_rate(have.ceil_bytes_per_s, ceil)):
                 cmds += _tc(P_TREE, htb_class_line(dev, minor, parent, rate, ceil, burst))
         if not tree.present or UPLINK_DEFAULT_MINOR not in tree.classes \
                 or tree.classes[UPLINK_DEFAULT_MINOR].queue_bytes is None:

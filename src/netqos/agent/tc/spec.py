@@ -23,11 +23,11 @@ class Shaper:
                 f"burst {self.burst_bytes}B queue {self.queue_bytes}B")
 
     def same_as(self, other: "Shaper | None") -> bool:
-        """Equal up to tc's rounding of rates and buckets."""
-        return other is not None and all(maths.close_enough(a, b) for a, b in (
-            (other.rate_bytes_per_s, self.rate_bytes_per_s),
-            (other.burst_bytes, self.burst_bytes),
-            (other.queue_bytes, self.queue_bytes)))
+        """Equal up to tc's rounding of buckets; rates must match."""
+        return (other is not None
+                and maths.same_rate(other.rate_bytes_per_s, self.rate_bytes_per_s)
+                and maths.close_enough(other.burst_bytes, self.burst_bytes)
+                and maths.close_enough(other.queue_bytes, self.queue_bytes))
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def shaper_of(rule: dict | None) -> Shaper | None:
     if rule is None:
         return None
     rate = maths.kbit_to_bytes_per_s(int(rule["max_kbps"]))
-    return Shaper(rate, maths.burst_bytes(rate, int(rule.get("max_burst_kbps") or 0)),
-                  maths.queue_limit_bytes(rate))
+    burst = maths.burst_bytes(rate, int(rule.get("max_burst_kbps") or 0))
+    return Shaper(rate, burst, maths.limiter_limit_bytes(rate, burst))
 
 
 def packet_limit_of(rule: dict | None) -> PacketLimit | None:
