@@ -138,3 +138,11 @@ def test_openflow_encoding_round_trip():
     entry = struct.pack("!HBxIIHHHH4xQQQ", 56, 0, 0, 0, 1, 0, 0, 0, 0x4E51000000000001, 0,
                         0) + struct.pack("!HH4x", 1, 4)   # + an empty OXM match
     assert parse_flow_cookies(entry) == {0x4E51000000000001}
+
+
+def test_userspace_tso_scales_the_egress_meter_to_the_wire():
+    tso = Mechanisms("netdev", True, True, userspace_tso=True)
+    (change,) = [c for c in plan([bw(10_000, "egress")], mech=tso) if "meter" in c.what]
+    assert change.payload.meters[0].rate == 9564 and "TSO" in change.detail
+    kernel = Mechanisms("system", True, True, userspace_tso=True)
+    assert not any(c.payload.meters for c in plan([bw(10_000, "egress")], mech=kernel))

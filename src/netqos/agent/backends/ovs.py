@@ -71,14 +71,15 @@ class OvsBackend(Backend):
     @property
     def mechanisms(self) -> Mechanisms:
         if self._mech is None:
-            dp = self.db.snapshot().datapath_type
+            snapshot = self.db.snapshot()
+            dp = snapshot.datapath_type
             try:
                 feats = self.switch.meter_features()
                 kbps, pktps = feats.kbps and feats.max_meter > 0, feats.pktps and feats.max_meter > 0
             except Exception as exc:   # no OpenFlow 1.3 meters on this switch
                 LOG.warning("meter features of %s: %s", self.bridge, exc)
                 kbps = pktps = False
-            self._mech = Mechanisms(dp, kbps, pktps)
+            self._mech = Mechanisms(dp, kbps, pktps, snapshot.userspace_tso)
         return self._mech
 
     @property
@@ -91,7 +92,8 @@ class OvsBackend(Backend):
         return {"datapath_netdev": not m.kernel, "meters_kbps": m.meters_kbps,
                 "meters_pktps": m.meters_pktps, "ingress_policing": m.kernel,
                 "set_queue": m.kernel, "egress_limit_by_meter": m.egress_limit == "meter",
-                "egress_limit_by_policing": m.egress_limit == "policing"}
+                "egress_limit_by_policing": m.egress_limit == "policing",
+                "meter_rate_scaled_for_tso": m.meter_scale != 1.0}
 
     # ---- discovery ----
     def locate(self, ports: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:

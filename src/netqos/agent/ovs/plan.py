@@ -22,6 +22,7 @@ from netqos.agent.ovs.spec import MeterSpec, PortSpec, QueueSpec
 from netqos.agent.ovs.state import Iface, OvsState, QosRow
 
 HOST = "(host)"
+TCP_PAYLOAD_PER_FRAME = 1448 / 1514
 KINDS = ("egress-kbps", "egress-pktps", "ingress-pktps")
 
 
@@ -41,6 +42,17 @@ class Mechanisms:
     datapath_type: str
     meters_kbps: bool
     meters_pktps: bool
+    userspace_tso: bool = False
+
+    @property
+    def meter_scale(self) -> float:
+        """Rate factor of egress kbps meters. With userspace TSO a TCP sender's packets
+        reach the meter as segments of up to 64 KB with one set of headers: the meter
+        counts about the payload, and TCP got 1.02 of the limit as goodput (wire 1.07).
+        Scaled by 1448/1514 the wire rate of TCP lands on the limit (measured goodput
+        0.94-0.98 at 10 and 100 Mbit/s); other traffic then gets 0.956 of it: under, never
+        over."""
+        return TCP_PAYLOAD_PER_FRAME if self.userspace_tso and not self.kernel else 1.0
 
     @property
     def kernel(self) -> bool:
@@ -124,7 +136,9 @@ class Planner:
     def _wanted_meters(self, spec: PortSpec) -> dict[str, MeterSpec]:
         out = {}
         if spec.egress_bw and self.mech.egress_limit == "meter":
-            out["egress-kbps"] = spec.egress_bw
+            out["egress-kbps"] = MeterSpec("kbps", round(spec.egress_bw.rate
+                                                         * self.mech.meter_scale),
+                                           spec.egress_bw.burst)
         if spec.egress_pps:
             out["egress-pktps"] = spec.egress_pps
         if spec.ingress_pps:
@@ -163,8 +177,8 @@ class Planner:
                                                                    have.burst))
                 self._emit(spec.port_id, "create" if have is None else "update",
                            f"{_meter_purpose(kind)}: OpenFlow meter {meter_id}",
-                           f"{before} -> {want}", (spec.port_id, f"meter-{kind}"), want,
-                           db=db, meters=(op,))
+                           f"{before} -> {want}{_scaled(kind, self.mech)}",
+                           (spec.port_id, f"meter-{kind}"), want, db=db, meters=(op,))
         for meter_id, owner in sorted(self.actual.registry.items()):
             if owner in wanted_owners:
                 continue
@@ -296,6 +310,12 @@ class Planner:
             self._emit("(flows)", "delete", f"{len(leftovers)} stale flow(s)",
                        "of ports gone or changed", flows=tuple(fl.delete_line(c)
                                                                for c in leftovers))
+
+
+def _scaled(kind: str, mech: Mechanisms) -> str:
+    if kind != "egress-kbps" or mech.meter_scale == 1.0:
+        return ""
+    return f" (limit x {mech.meter_scale:.4f}: userspace TSO hides TCP headers from meters)"
 
 
 def _meter_purpose(kind: str) -> str:

@@ -11,7 +11,9 @@ Why these bursts (measured on this project's machines, netdev datapath, userspac
   super-packets (up to 64 KB each) and some time at the rate. A bucket of 0.05 s of the
   rate gave 0.25 of the limit, 0.1 s 0.5, 0.2 s 0.89-0.97, 0.5 s 0.975, 0.8 s 0.99 (TCP
   goodput / limit, 10 and 100 Mbit/s). Default: METER_BURST_MS of the rate, and never
-  less than METER_MIN_BURST_KBIT, even when the rule asks for less.
+  less than METER_MIN_BURST_KBIT, even when the rule asks for less. (The planner also
+  scales the meter's rate when userspace TSO hides TCP headers from it: see
+  plan.Mechanisms.meter_scale.)
 - The HTB queue (into the VM) shapes; its own default burst (one MTU at the rate's tick)
   reaches 0.95 of the limit; a rule's max_burst_kbps is passed on as the queue's burst.
 """

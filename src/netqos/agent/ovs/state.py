@@ -61,6 +61,7 @@ class QosRow:
 class OvsState:
     bridge_exists: bool = False
     datapath_type: str = ""
+    userspace_tso: bool = False        # Open_vSwitch other_config:userspace-tso-enable
     ifaces: dict[str, Iface] = field(default_factory=dict)        # port id -> interface
     port_names: set[str] = field(default_factory=set)             # Ports on the bridge
     qos: dict[str, QosRow] = field(default_factory=dict)          # ours only, by uuid
