@@ -120,7 +120,7 @@ def limits_on(tap: str) -> tuple[int | None, bool]:
     rate, redirected = None, False
     for q in json.loads(_tc("-j", "qdisc", "show", "dev", tap).stdout or "[]"):
         if q.get("kind") == "tbf" and q.get("handle") == OUR_TBF:
-            rate = q["options"]["rate"]
+            rate = q["options"]["rate"] * 8   # tc -j gives bytes/s
         if q.get("kind") == "clsact" and q.get("ingress_block") == 0x4E51:
             redirected = True
     return rate, redirected
