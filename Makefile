@@ -14,8 +14,8 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-RUN_DEBS  := iproute2 nftables
-TEST_DEBS := $(RUN_DEBS) iperf3 openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils \
+RUN_DEBS  := iproute2 nftables iperf3
+TEST_DEBS := $(RUN_DEBS) openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils \
              libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static libvirt-dev pkg-config
 
 .PHONY: run test bench clean debs-run debs-test
