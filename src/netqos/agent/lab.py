@@ -36,30 +36,25 @@ class Vm:
     gw6: str
 
 
-@dataclass
-class Lab:
-    prefix: str = field(default_factory=lambda: f"nq-{os.getpid()}-")
-    cc: str = "cubic"                 # TCP congestion control in every namespace
-    vms: list[Vm] = field(default_factory=list)
-    namespaces: list[str] = field(default_factory=list)
+class Namespaces:
+    """What every lab shares: the namespaces it made (self.namespaces, TCP congestion
+    control self.cc, both declared by the lab) and close(), which deletes them all —
+    their veths go with them."""
 
-    def __post_init__(self):
-        self.host = self._netns("h")
-        self.bridge: str | None = None
+    namespaces: list[str]
+    cc: str
 
-    # ---- namespaces ----
-    def _netns(self, suffix: str) -> str:
-        ns = self.prefix + suffix
-        sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "netns", "add", ns)
-        self.namespaces.append(ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    def new_netns(self, name: str) -> str:
+        sh("ip", "netns", "del", name, check=False)
+        sh("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
         for key, value in (("net.ipv4.tcp_congestion_control", self.cc),
                            ("net.ipv4.ip_forward", "1"),
                            ("net.ipv6.conf.all.forwarding", "1"),
                            ("net.ipv6.conf.default.accept_dad", "0")):
-            sh(*in_ns(ns, "sysctl", "-qw", f"{key}={value}"), check=False)
-        return ns
+            sh(*in_ns(name, "sysctl", "-qw", f"{key}={value}"), check=False)
+        return name
 
     def close(self) -> None:
         for ns in reversed(self.namespaces):
@@ -71,6 +66,21 @@ class Lab:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@dataclass
+class Lab(Namespaces):
+    prefix: str = field(default_factory=lambda: f"nq-{os.getpid()}-")
+    cc: str = "cubic"                 # TCP congestion control in every namespace
+    vms: list[Vm] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.host = self._netns("h")
+        self.bridge: str | None = None
+
+    def _netns(self, suffix: str) -> str:
+        return self.new_netns(self.prefix + suffix)
 
     # ---- wiring ----
     def with_bridge(self) -> "Lab":

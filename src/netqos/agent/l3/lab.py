@@ -18,7 +18,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from netqos.agent.lab import _iperf_summary, _wait_port, in_ns, sh
+from netqos.agent.lab import Namespaces, _iperf_summary, _wait_port, in_ns, sh
 
 EXT4, EXT6 = "198.18.200.254", "fd00:198:18:c8::fe"   # the outside host
 
@@ -31,7 +31,7 @@ class LabVm:
 
 
 @dataclass
-class RouterLab:
+class RouterLab(Namespaces):
     router_id: str
     gw_port_id: str
     gw_ips: tuple[str, ...]                 # with prefix length, e.g. "198.18.200.2/24"
@@ -42,8 +42,8 @@ class RouterLab:
     cc: str = "cubic"
 
     def __post_init__(self):
-        self.router = self._netns("qrouter-" + self.router_id)
-        self.ext = self._netns(self.prefix + "ext")
+        self.router = self.new_netns("qrouter-" + self.router_id)
+        self.ext = self.new_netns(self.prefix + "ext")
         self.qg = "qg-" + self.gw_port_id[:11]
         sh("ip", "-n", self.router, "link", "add", self.qg, "type", "veth", "peer", "name",
            "eth0", "netns", self.ext)
@@ -54,30 +54,6 @@ class RouterLab:
         for ns, dev in ((self.router, self.qg), (self.ext, "eth0")):
             sh("ip", "-n", ns, "link", "set", dev, "up")
         self._nat()
-
-    # ---- namespaces ----
-    def _netns(self, name: str) -> str:
-        sh("ip", "netns", "del", name, check=False)
-        sh("ip", "netns", "add", name)
-        self.namespaces.append(name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-        for key, value in (("net.ipv4.tcp_congestion_control", self.cc),
-                           ("net.ipv4.ip_forward", "1"),
-                           ("net.ipv6.conf.all.forwarding", "1"),
-                           ("net.ipv6.conf.default.accept_dad", "0")):
-            sh(*in_ns(name, "sysctl", "-qw", f"{key}={value}"), check=False)
-        return name
-
-    def close(self) -> None:
-        for ns in reversed(self.namespaces):
-            sh("ip", "netns", "del", ns, check=False)
-        self.namespaces.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     @staticmethod
     def _addr(ns: str, dev: str, cidr: str) -> None:
@@ -90,7 +66,7 @@ class RouterLab:
         """A VM namespace behind qr-<iface[:11]>: `gateways` are the router's CIDRs on it
         (e.g. 198.18.201.1/24), `addresses` the VM's (IPv4, IPv6) fixed IPs."""
         i = len(self.vms) + 1
-        ns, qr = self._netns(f"{self.prefix}v{i}"), "qr-" + iface_port_id[:11]
+        ns, qr = self.new_netns(f"{self.prefix}v{i}"), "qr-" + iface_port_id[:11]
         sh("ip", "-n", self.router, "link", "add", qr, "type", "veth", "peer", "name", "eth0",
            "netns", ns)
         for g in gateways:
