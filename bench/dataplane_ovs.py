@@ -68,10 +68,10 @@ def accuracy(lab: OvsLab) -> tuple[list[str], list[str]]:
     for kbps in (10_000, 100_000):
         converge(backend, [PortQos(vm.port_id, kbps, vm.mac, rules=(
             bw(kbps, "egress"), bw(kbps, "ingress"))), PortQos(peer.port_id, 1, peer.mac)])
-        for direction, mech in (("egress", "OpenFlow meter (kbps, drop)"),
-                                ("ingress", "linux-htb queue 0")):
-            g = goodput(vm, peer, direction, kbps)
-            rows.append(f"| {kbps // 1000} Mbit/s | {direction} (out of / into the VM) | "
+        for direction, mech in (("egress (out of the VM)", "OpenFlow meter (kbps, drop)"),
+                                ("ingress (into the VM)", "linux-htb queue 0")):
+            g = goodput(vm, peer, direction.split()[0], kbps)
+            rows.append(f"| {kbps // 1000} Mbit/s | {direction} | "
                         f"{mech} | {g:.3f} | {g / GOODPUT_PER_WIRE:.3f} |")
             print(rows[-1], file=sys.stderr, flush=True)
     bursts = ["| limit | meter burst | goodput / limit |", "|---|---|---|"]
@@ -82,7 +82,9 @@ def accuracy(lab: OvsLab) -> tuple[list[str], list[str]]:
                 bw(kbps, "egress", burst),)), PortQos(peer.port_id, 1, peer.mac)])
             g = goodput(vm, peer, "egress", kbps)
             tag = " (default)" if ms == ovs_spec.METER_BURST_MS else ""
-            bursts.append(f"| {kbps // 1000} Mbit/s | {ms} ms = {burst} kbit{tag} | {g:.3f} |")
+            used = ovs_spec.kbps_meter(bw(kbps, "egress", burst)).burst
+            tag += " (floor)" if used != burst else ""
+            bursts.append(f"| {kbps // 1000} Mbit/s | {ms} ms = {used} kbit{tag} | {g:.3f} |")
             print(bursts[-1], file=sys.stderr, flush=True)
     converge(backend, [])
     backend.close()
@@ -97,21 +99,20 @@ def desired(rows, kbps: int, mark: int) -> list[PortQos]:
     return [PortQos(pid, 1, mac, rules=rules) for pid, _, mac in rows]
 
 
-def timed(backend: OvsBackend, ports) -> tuple[float, int, dict]:
+def timed(backend: OvsBackend, ports) -> tuple[float, int, str, dict]:
     sw, db = backend.switch, backend.db
     before = (sw.processes, sw.connections, db.transactions)
     t = time.perf_counter()
     changes = converge(backend, ports)
     dt = time.perf_counter() - t
-    phases = ", ".join(f"{k} {v * 1000:.0f}" for k, v in backend.timings.items()
-                       if v >= 0.0005)
-    print(f"phases (ms): {phases}", file=sys.stderr)
-    return dt, len(changes), {"ovs-ofctl": sw.processes - before[0],
+    phases = " / ".join(f"{backend.timings.get(k, 0) * 1000:.0f}"
+                        for k in ("ovsdb", "meters", "flows")) if changes else "-"
+    return dt, len(changes), phases, {"ovs-ofctl": sw.processes - before[0],
                               "OpenFlow conns": sw.connections - before[1],
                               "OVSDB txns": db.transactions - before[2]}
 
 
-def per_operation(lab: OvsLab, rows, kbps: int, mark: int) -> tuple[float, int]:
+def per_operation(lab: OvsLab, rows, kbps: int, mark: int) -> tuple[float, int, dict]:
     """The same state, one ovs-vsctl / ovs-ofctl process per operation (as a script or a
     naive agent would): per port one ovs-vsctl (QoS + queue + port), two add-meter and
     four add-flow."""
@@ -120,6 +121,7 @@ def per_operation(lab: OvsLab, rows, kbps: int, mark: int) -> tuple[float, int]:
                         "interface")
     ofports = {n: o for n, o in (ln.split(",") for ln in listing.split())}
     n = 0
+    spent = {"ovs-vsctl": 0.0, "ovs-ofctl": 0.0}
     t = time.perf_counter()
     for i, (pid, dev, mac) in enumerate(rows):
         ofp = ofports[dev]
@@ -146,7 +148,9 @@ def per_operation(lab: OvsLab, rows, kbps: int, mark: int) -> tuple[float, int]:
              "NORMAL"],
         ]
         for argv in cmds:
+            started = time.perf_counter()
             subprocess.run(argv, env=env, check=True, capture_output=True)
+            spent[argv[0]] += time.perf_counter() - started
             n += 1
     dt = time.perf_counter() - t
     # undo
@@ -156,7 +160,7 @@ def per_operation(lab: OvsLab, rows, kbps: int, mark: int) -> tuple[float, int]:
     for _, dev, _ in rows:
         args += ["--", "clear", "port", dev, "qos"]
     lab.vsctl(*args, "--", "--all", "destroy", "qos", "--", "--all", "destroy", "queue")
-    return dt, n
+    return dt, n, spent
 
 
 def cost(server: OvsServer) -> list[str]:
@@ -170,21 +174,24 @@ def cost(server: OvsServer) -> list[str]:
             time.sleep(0.5)
         backend.observe()
         _ = backend.mechanisms
-        table = ["| operation (500 ports) | netqos: wall time | per port | changes | "
-                 "processes / connections / transactions |", "|---|---|---|---|---|"]
+        table = ["| operation (500 ports) | wall time | per port | changes | "
+                 "of which OVSDB / meters / flows (ms) | processes / connections / "
+                 "transactions |", "|---|---|---|---|---|---|"]
         for label, ports in (("create", desired(rows, 20_000, 18)),
                              ("no-op resync", desired(rows, 20_000, 18)),
                              ("change rates and DSCP", desired(rows, 30_000, 26)),
                              ("remove all", [])):
-            dt, n, used = timed(backend, ports)
-            table.append(f"| {label} | {dt * 1000:.0f} ms | {dt * 1000 / PORTS:.2f} ms | {n} | "
+            dt, n, phases, used = timed(backend, ports)
+            table.append(f"| netqos: {label} | {dt * 1000:.0f} ms | {dt * 1000 / PORTS:.2f} ms "
+                         f"| {n} | {phases} | "
                          + ", ".join(f"{v} {k}" for k, v in used.items()) + " |")
             print(table[-1], file=sys.stderr, flush=True)
         backend.close()
-        dt, n = per_operation(lab, rows, 20_000, 18)
-        table.append(f"| create, one subprocess per operation ({n} ovs-vsctl/ovs-ofctl) | "
-                     f"{dt * 1000:.0f} ms | {dt * 1000 / PORTS:.2f} ms | {n} | "
-                     f"{n} processes |")
+        dt, n, spent = per_operation(lab, rows, 20_000, 18)
+        table.append(f"| create, one process per operation | {dt * 1000:.0f} ms | "
+                     f"{dt * 1000 / PORTS:.2f} ms | {n} | ovs-vsctl {spent['ovs-vsctl']:.1f} s "
+                     f"({PORTS} runs), ovs-ofctl {spent['ovs-ofctl']:.1f} s ({n - PORTS} runs) "
+                     f"| {n} processes |")
         print(table[-1], file=sys.stderr, flush=True)
         return table
 
