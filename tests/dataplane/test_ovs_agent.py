@@ -67,8 +67,9 @@ def test_agent_enforces_an_api_policy_on_ovs(api, ovs_lab, ovs_agent):
         assert 0.90 <= r / (kbps * 1000) <= 1.02, (direction, r)
 
     # the agent reported its backend: the server now refuses what netdev cannot enforce
-    agents = api.http.get("/agents", params={"host": host}).json()["agents"]
-    assert agents and agents[0]["configurations"] is not None
+    agents = [a for a in api.http.get("/agents").json()["agents"] if a["host"] == host]
+    assert agents and agents[0]["backends"] == ["openvswitch-netdev"], agents
+    assert agents[0]["capabilities"]["egress_limit_by_meter"], agents
     r = api.http.post(f"/qos/policies/{policy['id']}/minimum_bandwidth_rules",
                       json={"minimum_bandwidth_rule": {"min_kbps": 1000,
                                                        "direction": "egress"}})
