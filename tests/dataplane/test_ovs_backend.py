@@ -146,16 +146,21 @@ def test_killed_apply_then_restart_adopts_without_duplicates(ovs_lab, tmp_path):
     path = tmp_path / "ports.json"
     path.write_text(json.dumps([p.to_wire() for p in _desired(rows, 20_000)]))
     partial = []
-    for delay in (0.8, 1.5):
+    for _round in range(2):   # killed mid-apply twice, the second time from a partial state
         proc = subprocess.Popen([sys.executable, "-m", "netqos.agent.ovs", "--bridge",
                                  ovs_lab.bridge, "--ovsdb", ovs_lab.db, "--chunk", "10",
                                  str(path)], env=ovs_lab.env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        seen = counts(ovs_lab)["meters"]
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline \
+                and counts(ovs_lab)["meters"] <= seen:
+            time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         partial.append(counts(ovs_lab))
-    assert any(0 < p["meters"] for p in partial), partial
+    print("state when killed:", partial)
+    assert 0 < partial[0]["meters"], partial
     # a fresh backend converges on another state: 80 ports, another rate
     desired = _desired(rows[:80], 30_000)
     backend = make_backend(ovs_lab)
