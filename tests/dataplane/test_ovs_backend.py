@@ -24,8 +24,15 @@ from tests.dataplane.test_marking_and_rates import _capture_tos, _send_from
 LOW, HIGH = 0.90, 1.02
 
 
-def converge(backend, ports):
+def converge(backend, ports, timeout: float = 5.0):
+    # The backend sees OVSDB through its IDL, which hears of a just-plugged Interface (and
+    # of the ofport ovs-vswitchd gives it) a moment after ovs-vsctl returns; the agent
+    # waits for that row event, so the test waits too.
+    deadline = time.monotonic() + timeout
     here, missing = backend.locate(ports)
+    while missing and time.monotonic() < deadline:
+        time.sleep(0.05)
+        here, missing = backend.locate(ports)
     assert not missing, [p.port_id for p in missing]
     changes, result = backend.sync(here)
     assert not result.errors, result.errors

@@ -19,10 +19,12 @@ import os
 import subprocess
 import sys
 
-from netqos.agent.lab import Vm, in_ns, sh
+from netqos.agent.lab import Namespaces, Vm, in_ns, sh
 
 
-class OvsLab:
+class OvsLab(Namespaces):
+    cc = "cubic"
+
     def __init__(self, env: dict[str, str], db: str, bridge: str | None = None,
                  datapath_type: str = "netdev", prefix: str | None = None):
         self.env, self.db = env, db
@@ -47,15 +49,9 @@ class OvsLab:
         port_id = port_id or f"{os.getpid() & 0xFFFFF:05x}{i:03x}-c612-4000-8000-{os.urandom(6).hex()}"
         ns, dev = f"{self.prefix}v{i}", "tap" + port_id[:11]
         mac = mac or f"02:00:c6:12:{os.getpid() % 251:02x}:{i:02x}"
-        sh("ip", "netns", "del", ns, check=False)
         sh("ip", "link", "del", dev, check=False)
-        sh("ip", "netns", "add", ns)
-        self.namespaces.append(ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        for key, value in (("net.ipv4.tcp_congestion_control", "cubic"),
-                           ("net.ipv6.conf.default.accept_dad", "0"),
-                           ("net.ipv6.conf.all.accept_dad", "0")):
-            sh(*in_ns(ns, "sysctl", "-qw", f"{key}={value}"), check=False)
+        self.new_netns(ns)
+        sh(*in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"), check=False)
         sh("ip", "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", ns)
         self.devices.append(dev)
         sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
@@ -84,16 +80,8 @@ class OvsLab:
                         "del-br", self.bridge], env=self.env, capture_output=True)
         for dev in self.devices:
             sh("ip", "link", "del", dev, check=False)
-        for ns in reversed(self.namespaces):
-            sh("ip", "netns", "del", ns, check=False)
-        self.namespaces.clear()
         self.devices.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
 
     def many_ports(self, count: int, tag: str = "m") -> list[tuple[str, str, str]]:
