@@ -7,7 +7,7 @@ minimal list of changes from desired and actual state (pure: it changes nothing,
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from netqos.agent.model import PortQos
@@ -36,6 +36,24 @@ class ApplyResult:
     applied: list[str] = field(default_factory=list)        # port ids now at desired state
     errors: dict[str, str] = field(default_factory=dict)    # port id -> reason
     drift_repaired: dict[str, list[str]] = field(default_factory=dict)
+
+
+def record_outcome(changes: Sequence[Change], failed: Mapping[int, str], result: ApplyResult,
+                   memo: dict, is_port: Callable[[str], bool] = lambda port_id: True) -> None:
+    """Fold an apply's outcome into `result`: errors per port (`failed` maps a change's
+    index to its reason), ports now at the desired state, drift repaired; and remember in
+    `memo` what was written, which is how a backend later tells drift from its own work."""
+    for i, reason in failed.items():
+        result.errors.setdefault(changes[i].port_id, reason)
+    for i, change in enumerate(changes):
+        if change.action == "skip" or i in failed:
+            continue
+        memo.update(change.payload.memo)
+        if is_port(change.port_id) and change.port_id not in result.errors \
+                and change.port_id not in result.applied:
+            result.applied.append(change.port_id)
+        if change.drift:
+            result.drift_repaired.setdefault(change.port_id, []).append(change.what)
 
 
 class Backend(abc.ABC):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
 from netqos.agent.l3 import discover
 from netqos.agent.l3.model import RouterQos
 from netqos.agent.l3.observe import RouterState, observe
@@ -95,17 +95,7 @@ class L3Backend(Backend):
             self._batch(runner, "ip", changes, indexes, lambda p: p < P_TREE, failed)
             self._batch(runner, "tc", changes, indexes, lambda p: True, failed)
             self._batch(runner, "ip", changes, indexes, lambda p: p >= P_TREE, failed)
-        for i, reason in failed.items():
-            result.errors.setdefault(changes[i].port_id, reason)
-        for i, c in enumerate(changes):
-            if c.action == "skip" or i in failed:
-                continue
-            for key, value in c.payload.memo:
-                self._memo[key] = value
-            if c.port_id not in result.errors and c.port_id not in result.applied:
-                result.applied.append(c.port_id)
-            if c.drift:
-                result.drift_repaired.setdefault(c.port_id, []).append(c.what)
+        record_outcome(changes, failed, result, self._memo)
         return result
 
     @staticmethod

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
 from netqos.agent.model import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch, failed_cookies
@@ -206,18 +206,8 @@ class OvsBackend(Backend):
 
     def _record(self, changes: Sequence[Change], failed: dict[int, str],
                 result: ApplyResult) -> None:
-        for i, reason in failed.items():
-            result.errors.setdefault(changes[i].port_id, reason)
-        for i, c in enumerate(changes):
-            if c.action == "skip" or i in failed:
-                continue
-            for key, value in c.payload.memo:
-                self._memo[key] = value
-            if not c.port_id.startswith("(") and c.port_id not in result.errors \
-                    and c.port_id not in result.applied:
-                result.applied.append(c.port_id)
-            if c.drift:
-                result.drift_repaired.setdefault(c.port_id, []).append(c.what)
+        record_outcome(changes, failed, result, self._memo,
+                       is_port=lambda port_id: not port_id.startswith("("))
 
 
 class _OvsdbWatcher:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
 from netqos.agent.model import PortQos
 from netqos.agent.tc.observe import observe
 from netqos.agent.tc.plan import HOST, P_TREE, Planner
@@ -119,20 +119,8 @@ class TcBackend(Backend):
 
     def _record(self, changes: Sequence[Change], failed: dict[int, str],
                 result: ApplyResult) -> None:
-        bad_ports = {changes[i].port_id for i in failed}
-        for i, reason in failed.items():
-            result.errors.setdefault(changes[i].port_id, reason)
-        for i, c in enumerate(changes):
-            if c.action == "skip" or i in failed:
-                continue
-            for key, value in c.payload.memo:
-                self._memo[key] = value
-            if c.port_id != HOST and not c.port_id.startswith("(") \
-                    and c.port_id not in bad_ports and c.port_id not in result.errors:
-                if c.port_id not in result.applied:
-                    result.applied.append(c.port_id)
-            if c.drift:
-                result.drift_repaired.setdefault(c.port_id, []).append(c.what)
+        record_outcome(changes, failed, result, self._memo,
+                       is_port=lambda port_id: port_id != HOST and not port_id.startswith("("))
 
     def forget(self, keep_ports: set[str]) -> None:
         """Drop what we remember of ports no longer desired (so a return is not 'drift')."""
