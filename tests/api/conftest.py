@@ -116,3 +116,14 @@ def new_policy(api):
     factory = PolicyFactory(api)
     yield factory
     factory.cleanup()
+
+
+@pytest.fixture
+def conn(api_server):
+    """The real, unmodified openstacksdk, as against a Neutron in noauth mode."""
+    import openstack
+
+    c = openstack.connect(auth_type="none", network_endpoint_override=api_server.url + "/",
+                          load_yaml_config=False, load_envvars=False)
+    yield c
+    c.close()

@@ -23,14 +23,6 @@ RULE_CALLS = {
 
 
 @pytest.fixture
-def conn(api_server):
-    c = openstack.connect(auth_type="none", network_endpoint_override=api_server.url + "/",
-                          load_yaml_config=False, load_envvars=False)
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def policy(conn):
     p = conn.network.create_qos_policy(name="sdk-" + uuid.uuid4().hex[:8], description="d")
     yield p

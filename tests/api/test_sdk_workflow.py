@@ -16,14 +16,6 @@ from tests.api.helpers_core import next_v4  # noqa: E402
 
 
 @pytest.fixture
-def conn(api_server):
-    c = openstack.connect(auth_type="none", network_endpoint_override=api_server.url + "/",
-                          load_yaml_config=False, load_envvars=False)
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def agent_api(api_server):
     with httpx.Client(base_url=api_server.url, timeout=10) as client:
         yield client

@@ -14,9 +14,8 @@ import subprocess
 import sys
 import time
 
-from netqos.agent.lab import iperf3, sh
+from netqos.agent.lab import iperf3, sh, udp_flood_pps
 from netqos.agent.model import PortQos
-from netqos.agent.ovs.lab import udp_pps
 from tests.dataplane.helpers import bw, dscp, port, pps
 from tests.dataplane.ovs_fixtures import make_backend, ovs_backend, ovs_lab  # noqa: F401
 from tests.dataplane.test_marking_and_rates import _capture_tos, _send_from
@@ -111,7 +110,7 @@ def test_packet_rate_limit_both_directions(ovs_lab, ovs_backend):
     for direction, limit in (("egress", 2000), ("ingress", 5000)):
         src, dst, addr = ((vm.ns, peer.ns, peer.ip4) if direction == "egress"
                           else (peer.ns, vm.ns, vm.ip4))
-        sent, got = udp_pps(src, dst, addr, pps=3 * limit)
+        sent, got = udp_flood_pps(src, dst, addr, pps=3 * limit)
         print(direction, limit, sent, got)
         assert sent > 2 * limit, "the flood really exceeded the limit"
         assert 0.90 * limit <= got <= 1.05 * limit, (direction, sent, got)

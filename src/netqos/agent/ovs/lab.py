@@ -106,34 +106,3 @@ class OvsLab(Namespaces):
 
 
 # ---- packet rate: a UDP flood of small datagrams and a counting sink ----
-
-_SINK = ("import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-         "s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,8<<20)\n"
-         "s.bind(('0.0.0.0',int(sys.argv[1])))\nprint('ready',flush=True)\nn=0\n"
-         "first=last=None\ns.settimeout(5)\nwhile True:\n try: s.recv(2048)\n"
-         " except OSError: break\n last=time.perf_counter(); first=first or last; n+=1;"
-         " s.settimeout(1)\nprint(n, (last-first) if first else 0)")
-_FLOOD = ("import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-          "addr=(sys.argv[1],int(sys.argv[2])); pps=int(sys.argv[3]); secs=float(sys.argv[4])\n"
-          "t0=time.perf_counter(); sent=0; d=b'x'*64\nwhile True:\n"
-          " now=time.perf_counter()-t0\n if now>=secs: break\n"
-          " due=int(now*pps)\n while sent<due:\n  s.sendto(d,addr); sent+=1\n"
-          " time.sleep(0.0005)\nprint(sent)")
-
-
-def udp_pps(src_ns: str, dst_ns: str, dst_addr: str, pps: int, seconds: float = 3,
-            port: int = 7100) -> tuple[float, float]:
-    """64-byte datagrams at `pps` for `seconds`: (sent pps, delivered pps), counted by the
-    receiving socket; no control connection rides the limited path."""
-    sink = subprocess.Popen(in_ns(dst_ns, sys.executable, "-c", _SINK, str(port)),
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        sink.stdout.readline()
-        sent = int(sh(*in_ns(src_ns, sys.executable, "-c", _FLOOD, dst_addr, str(port),
-                             str(pps), str(seconds))).stdout)
-        got, span = sink.communicate(timeout=15)[0].split()
-        return sent / seconds, int(got) / max(float(span), 1e-3)
-    finally:
-        if sink.poll() is None:
-            sink.kill()
-        sink.wait()
