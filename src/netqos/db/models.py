@@ -20,26 +20,35 @@ class Base(DeclarativeBase):
     pass
 
 
-class QosPolicy(Base):
+class StandardAttrs:
+    """revision_number, created_at and updated_at, as every Neutron resource has them."""
+
+    revision_number: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        # The service bumps revision_number itself (repo.bump_revision); SQLAlchemy still
+        # checks the old value in the UPDATE's WHERE clause, so of two concurrent writers
+        # one raises StaleDataError: no lost update.
+        return {"version_id_col": cls.__table__.c.revision_number,
+                "version_id_generator": False}
+
+
+class QosPolicy(StandardAttrs, Base):
     __tablename__ = "qos_policies"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(String(255), default="")
-    revision_number: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     rules: Mapped[list["QosRule"]] = relationship(
         back_populates="policy", cascade="all, delete-orphan", passive_deletes=True,
         order_by="(QosRule.type, QosRule.direction)")
     default_of: Mapped["QosPolicyDefault | None"] = relationship(
         cascade="all, delete-orphan", passive_deletes=True)
-
-    # The service bumps revision_number itself (bump_revision); SQLAlchemy still checks the
-    # old value in the UPDATE's WHERE clause, so a concurrent writer raises StaleDataError.
-    __mapper_args__ = {"version_id_col": revision_number, "version_id_generator": False}
 
 
 class QosPolicyDefault(Base):
@@ -105,20 +114,6 @@ class RbacEntry(Base):
     revision_number: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
-
-
-class StandardAttrs:
-    """revision_number, created_at and updated_at, as every Neutron resource has them."""
-
-    revision_number: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
-
-    @declared_attr.directive
-    def __mapper_args__(cls):
-        # As for policies: optimistic locking on revision_number, bumped by the service.
-        return {"version_id_col": cls.__table__.c.revision_number,
-                "version_id_generator": False}
 
 
 class Network(StandardAttrs, Base):
