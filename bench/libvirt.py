@@ -61,10 +61,8 @@ def main() -> int:
     try:
         image = lv.build_guest()
         virt = lv.virt_type(image, bridge)
-        n = os.getpid() % 100000
-        guest = lv.Guest(f"nqlvb{n}", image, bridge, f"{bridge.subnet}.2",
-                         f"52:54:00:c7:{n >> 8 & 255:02x}:{n & 255:02x}", f"nqvb{n}",
-                         virt=virt, log=tmp / "console.log").define()
+        guest = lv.process_guest(image, bridge, virt, "nqlvb", "nqvb", 0xc7,
+                                 tmp / "console.log").define()
         api = httpx.Client(base_url=server.url + "/v2.0", timeout=30)
         host = f"bench-{uuid.uuid4().hex[:6]}"
         net = api.post("/networks", json={"network": {"name": host}}).json()["network"]

@@ -59,10 +59,8 @@ def vm(tmp_path_factory):
     try:
         image = lv.build_guest()
         virt = lv.virt_type(image, bridge)
-        n = os.getpid() % 100000
-        guest = lv.Guest(f"nqlv{n}", image, bridge, f"{bridge.subnet}.2",
-                         f"52:54:00:c6:{n >> 8 & 255:02x}:{n & 255:02x}", f"nqvm{n}",
-                         virt=virt, log=tmp / "console.log")
+        guest = lv.process_guest(image, bridge, virt, "nqlv", "nqvm", 0xc6,
+                                 tmp / "console.log")
         guest.define().start()
         guest.wait_ready(120)
         yield guest

@@ -424,6 +424,16 @@ def _tail(path: Path, n: int = 30) -> str:
         return f"(no console log: {exc})"
 
 
+def process_guest(image: GuestImage, bridge: Bridge, virt: str, name: str, tap: str,
+                  mac_byte: int, log: Path) -> Guest:
+    """The guest of this test process: names, tap and MAC carry the pid, so two runs side
+    by side never collide; it takes .2 on the bridge."""
+    n = os.getpid() % 100000
+    return Guest(f"{name}{n}", image, bridge, f"{bridge.subnet}.2",
+                 f"52:54:00:{mac_byte:02x}:{n >> 8 & 255:02x}:{n & 255:02x}", f"{tap}{n}",
+                 virt=virt, log=log)
+
+
 # ---- kvm or qemu -------------------------------------------------------------------
 
 def virt_type(image: GuestImage, bridge: Bridge, cache: Path = CACHE,
