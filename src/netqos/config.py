@@ -30,6 +30,8 @@ class Settings:
     database: str = dataclasses.field(default_factory=default_database)
     auth: str = "noauth"                 # noauth | tokens
     token_file: str | None = None
+    insecure_noauth: bool = False        # let noauth listen beyond loopback (never do)
+    max_body_size: int = 1 << 20         # bytes; a larger request body is a 413
     workers: int = 1
     backends: tuple[str, ...] = DEFAULT_LOADED   # loaded backends, for rule-types
     transport_url: str | None = None     # rabbit://user:pass@host:5672/ (cluster mode)
@@ -88,8 +90,10 @@ def _from_env(env: dict) -> dict:
 
 
 def _convert(name: str, value):
-    if name == "workers":
+    if name in ("workers", "max_body_size"):
         return int(value)
+    if name == "insecure_noauth" and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
     if name == "backends" and isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return value

@@ -1,13 +1,39 @@
 """The agent's view of the server: pull a host's desired state, poll its revision, report.
 
 All calls are plain HTTP against the same API operators use (the /v2.0/netqos/hosts
-endpoints), so an agent needs nothing but the server's URL and, with token auth, a token.
+endpoints), so an agent needs nothing but the server's URL and, with token auth, a token:
+its host's credential, read from a file or the environment (`read_token`), never from the
+command line, where every user of the host could read it.
 """
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 
 from netqos.agent.model import PortQos
+
+
+TOKEN_ENV = "NETQOS_AUTH_TOKEN"
+
+
+class TokenError(Exception):
+    pass
+
+
+def read_token(path: str | None, env: Mapping[str, str] = os.environ) -> str | None:
+    """The agent's token: the first line of `path`, else $NETQOS_AUTH_TOKEN, else None."""
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise TokenError(f"cannot read the token file {path}: {exc.strerror}") from None
+        if not token:
+            raise TokenError(f"the token file {path} is empty")
+        return token
+    return env.get(TOKEN_ENV) or None
 
 
 class ServerClient:

@@ -4,13 +4,21 @@ from __future__ import annotations
 import json
 import re
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from netqos.api.deps import agent_context, context
 from netqos.qos.errors import HTTPBadRequest
+from netqos.service.context import Context
 
 
-async def raw_body(request: Request) -> bytes:
-    """A FastAPI dependency: the body bytes, so sync handlers can parse them."""
+async def raw_body(request: Request, _ctx: Context = Depends(context)) -> bytes:
+    """A FastAPI dependency: the body bytes, so sync handlers can parse them. It depends on
+    the caller, so a credential the route refuses is refused before the body is read."""
+    return await request.body()
+
+
+async def agent_raw_body(request: Request, _ctx: Context = Depends(agent_context)) -> bytes:
+    """raw_body for the agent endpoints, whose callers may be host-bound."""
     return await request.body()
 
 

@@ -10,7 +10,9 @@ from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
+from netqos.api.auth import caller
 from netqos.db.engine import begin_write, writer_lock
+from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service.context import Context
 from netqos.service.txn import Txn
 
@@ -20,7 +22,19 @@ RETRIES = 5
 
 
 def context(request: Request) -> Context:
-    return request.app.state.authenticate(request)
+    """The caller of every resource but the agent endpoints: an agent's host-bound
+    credential is refused here, whatever the resource."""
+    ctx = caller(request)
+    if ctx.host is not None:
+        route = request.scope.get("route")
+        raise PolicyNotAuthorized(action=getattr(route, "name", None) or request.url.path)
+    return ctx
+
+
+def agent_context(request: Request) -> Context:
+    """The caller of the agent endpoints (/v2.0/netqos/hosts/{host}/…); the service
+    checks that it acts for that host (service/hosts.py authorize)."""
+    return caller(request)
 
 
 def transact(request: Request, ctx: Context, work: Callable[[Txn], T], write: bool = True) -> T:

@@ -61,8 +61,21 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bridge", help="openvswitch backend: the bridge of the VM ports (br-int)")
     p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
                    "(unix:$OVS_RUNDIR/db.sock)")
-    p.add_argument("--token", default=os.environ.get("NETQOS_TOKEN"),
-                   help="X-Auth-Token for a server in tokens mode (env NETQOS_TOKEN)")
+    p.add_argument("--auth-token-file", metavar="FILE",
+                   default=os.environ.get("NETQOS_AUTH_TOKEN_FILE"),
+                   help="file holding this host's agent token, for a server in tokens mode "
+                   "(env NETQOS_AUTH_TOKEN_FILE; or the token itself in NETQOS_AUTH_TOKEN)")
+    p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+
+
+class _NoSecretFlag(argparse.Action):
+    """`--token T` would show the secret to every user of the host (ps, /proc)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--token is not accepted: a token on the command line is visible to "
+                     "every user of this host; use --auth-token-file FILE or the "
+                     "NETQOS_AUTH_TOKEN environment variable")
 
 
 def parse_uplinks(values: list[str]) -> dict[str, int]:
@@ -90,7 +103,17 @@ def build_agent(args: argparse.Namespace, **intervals):
     extra = {k: v for k in ("bridge", "ovsdb") if (v := getattr(args, k, None))}
     backend = backend_cls(netns=args.netns, uplink=uplink, **extra)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    return Agent(config, ServerClient(server_url(args), args.token), backend)
+    return Agent(config, ServerClient(server_url(args), agent_token(args)), backend)
+
+
+def agent_token(args: argparse.Namespace) -> str | None:
+    from netqos.agent.client import TokenError, read_token
+    from netqos.cli.client import UsageError
+
+    try:
+        return read_token(args.auth_token_file)
+    except TokenError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run_agent(args: argparse.Namespace) -> int:

@@ -41,6 +41,12 @@ class NotAuthorized(NetqosError):
     message = "Not authorized."
 
 
+class PolicyNotAuthorized(NotAuthorized):
+    """oslo.policy's refusal, as Neutron words it."""
+
+    message = "rule:%(action)s is disallowed by policy"
+
+
 class NotFound(NetqosError):
     message = "%(resource)s %(id)s could not be found."
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from netqos.agent.model import PortQos
 from netqos.db.models import Agent, Port, utcnow
 from netqos.qos.attributes import Dict, IntRange, ListOf, Schema, String
-from netqos.qos.errors import NotAuthorized
+from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service import bindings, changes, views
 from netqos.service.txn import Txn
 
@@ -34,14 +34,15 @@ PORT_REPORT = Schema("port", (
 ))
 
 
-def _admin(txn: Txn) -> None:
-    if not txn.ctx.is_admin:
-        raise NotAuthorized("Only agents (admin) may use the host endpoints.")
+def authorize(txn: Txn, host: str, action: str) -> None:
+    """The agent endpoints of `host`: its own agent's credential, or an admin."""
+    if not txn.ctx.acts_for_host(host):
+        raise PolicyNotAuthorized(action=action)
 
 
 def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
     """{"host", "revision", "ports": [PortQos wire dicts]} for every port on the host."""
-    _admin(txn)
+    authorize(txn, host, "get_host_ports")
     stmt = (select(Port).options(selectinload(Port.network), selectinload(Port.fixed_ips))
             .where(Port.host == host).order_by(Port.id))
     if port_id:
@@ -65,13 +66,13 @@ def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
 
 
 def revision(txn: Txn, host: str) -> dict:
-    _admin(txn)
+    authorize(txn, host, "get_host_revision")
     return {"host": host, "revision": changes.host_revision(txn, host)}
 
 
 def report(txn: Txn, host: str, body: dict) -> dict:
-    """An agent's heartbeat and per-port results."""
-    _admin(txn)
+    """An agent's heartbeat and per-port results; it touches `host`'s rows only."""
+    authorize(txn, host, "report_host")
     values = REPORT_SCHEMA.for_create(body)
     if values["agent"] is not None:
         _heartbeat(txn, host, values["agent"])
@@ -131,4 +132,8 @@ def agent_view(agent: Agent) -> dict:
 
 
 def list_agents(txn: Txn) -> list[dict]:
+    """Admin only (Neutron's get_agent): others see an empty list, as Neutron filters a
+    listing by the show rule."""
+    if not txn.ctx.is_admin:
+        return []
     return [agent_view(a) for a in txn.session.scalars(select(Agent).order_by(Agent.host))]
