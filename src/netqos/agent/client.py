@@ -36,6 +36,21 @@ def read_token(path: str | None, env: Mapping[str, str] = os.environ) -> str | N
     return env.get(TOKEN_ENV) or None
 
 
+class ServerRefused(httpx.HTTPStatusError):
+    """The server answered with an error; the message carries its NeutronError."""
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> "ServerRefused":
+        try:
+            err = response.json()["NeutronError"]
+            said = f"{err['type']}: {err['message']}"
+        except (ValueError, KeyError, TypeError):
+            said = response.reason_phrase
+        request = response.request
+        return cls(f"server refused {request.method} {request.url.path}: "
+                   f"{response.status_code} {said}", request=request, response=response)
+
+
 class ServerClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0):
         headers = {"X-Auth-Token": token} if token else {}
@@ -62,7 +77,8 @@ class ServerClient:
 
     def _json(self, method: str, path: str, body: dict | None = None) -> dict:
         response = self.http.request(method, path, json=body)
-        response.raise_for_status()
+        if response.is_error:
+            raise ServerRefused.of(response)
         return response.json()
 
     def close(self) -> None:

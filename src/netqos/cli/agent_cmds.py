@@ -155,11 +155,17 @@ def run_agent(args: argparse.Namespace) -> int:
 
 def run_plan(args: argparse.Namespace) -> int:
     """Agent.plan(), step by step, so that a big host shows where the time goes."""
+    from netqos.agent.client import ServerRefused
+    from netqos.cli.client import ApiError
+
     progress = Progress(4, f"plan {args.host}", True if args.progress else None)
     try:
         agent = build_agent(args)
         progress.stage(f"plan {args.host}: pulling the desired state from {server_url(args)}")
-        _, desired = agent.client.desired(args.host)
+        try:
+            _, desired = agent.client.desired(args.host)
+        except ServerRefused as exc:
+            raise ApiError(exc.response.status_code, "", str(exc)) from None
         progress.stage(f"plan {args.host}: {len(desired)} port(s); finding their devices")
         here, missing = agent.backend.locate(desired)
         progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} port(s)")
