@@ -29,18 +29,25 @@ class Context:
         every host; an agent credential for its own host only."""
         return self.is_admin or (self.host is not None and self.host == host)
 
+    @property
+    def in_project(self) -> bool:
+        """A project's user; a host-bound agent credential belongs to none, whatever
+        project the authenticator saw (Keystone's service project)."""
+        return self.host is None
+
     def owns(self, project_id: str) -> bool:
-        return self.is_admin or project_id == self.project_id
+        return self.is_admin or (self.in_project and project_id == self.project_id)
 
     def may_manage(self, project_id: str) -> bool:
         """Neutron's default: admin anywhere, a project manager in its own project."""
-        return self.is_admin or (project_id == self.project_id and "manager" in self.roles)
+        return self.is_admin or (self.in_project and project_id == self.project_id
+                                 and "manager" in self.roles)
 
     def may_write(self, project_id: str) -> bool:
         """Neutron's default for networks, subnets, ports, routers, floating IPs, RBAC
         entries: admin anywhere, a project's member (or manager) in its own project;
         a reader only reads."""
-        return self.is_admin or (project_id == self.project_id
+        return self.is_admin or (self.in_project and project_id == self.project_id
                                  and bool(self.roles & {"member", "manager"}))
 
     @classmethod
