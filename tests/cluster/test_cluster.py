@@ -134,7 +134,7 @@ def test_server_restart_mid_batch_loses_no_acknowledged_write(bed):
 
     def writer():
         i = 0
-        with httpx.Client(base_url=c.server.url, timeout=10) as client:
+        with c.client(timeout=10) as client:
             while not stop.is_set():
                 i += 1
                 name = f"restart-{i}"
@@ -185,8 +185,6 @@ def test_concurrent_if_match_updates_of_one_rule(bed):
     412, and the final state is the last successful write, enforced on every port."""
     import threading
 
-    import httpx
-
     c = bed.cluster
     pid, rid = bed.policy["id"], bed.rule["id"]
     path = f"/v2.0/qos/policies/{pid}"
@@ -196,7 +194,7 @@ def test_concurrent_if_match_updates_of_one_rule(bed):
     lock = threading.Lock()
 
     def client(n: int):
-        with httpx.Client(base_url=c.server.url, timeout=30) as api:
+        with c.client() as api:
             for attempt in range(6):
                 rev = api.get(path).json()["policy"]["revision_number"]
                 kbps = rate_of(n * 6 + attempt)
