@@ -10,10 +10,9 @@ import uuid
 
 import httpx
 import pytest
-import yaml
 
 from tests.api.conftest import POLICIES, assert_error
-from tests.harness.server import ServerProcess
+from tests.harness.server import token_server
 
 HOST_A = "cred-a-" + uuid.uuid4().hex[:6]
 HOST_B = "cred-b-" + uuid.uuid4().hex[:6]
@@ -36,14 +35,8 @@ def as_(who: str | None) -> dict:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("credentials")
-    token_file = tmp / "tokens.yaml"
-    token_file.write_text(yaml.safe_dump({"tokens": TOKENS}))
-    srv = ServerProcess(f"sqlite:///{tmp / 'netqos.sqlite'}", auth="tokens",
-                        extra_args=["--token-file", str(token_file)], log_dir=tmp)
-    srv.start()
-    yield srv
-    srv.stop()
+    with token_server(tmp_path_factory.mktemp("credentials"), TOKENS) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.cli.conftest import run_netqos
-from tests.harness.server import ServerProcess
+from tests.harness.server import ServerProcess, token_server
 from tests.harness.util import free_port
 
 
@@ -43,11 +43,8 @@ def test_insecure_noauth_is_the_explicit_way_out(tmp_path):
 
 
 def test_tokens_mode_may_listen_anywhere(tmp_path):
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(yaml.safe_dump({"tokens": {"a": {"project_id": "p",
-                                                       "roles": ["admin"]}}}))
-    srv = ServerProcess(f"sqlite:///{tmp_path / 'x.sqlite'}", auth="tokens", log_dir=tmp_path)
-    srv.extra_args = ("--token-file", str(tokens), "--bind", f"0.0.0.0:{srv.port}")
+    srv = token_server(tmp_path, {"a": {"project_id": "p", "roles": ["admin"]}})
+    srv.extra_args += ("--bind", f"0.0.0.0:{srv.port}")
     with srv:
         assert httpx.get(srv.url + "/v2.0/qos/policies").status_code == 401
         assert httpx.get(srv.url + "/v2.0/qos/policies",
@@ -99,33 +96,29 @@ def test_agent_token_file_must_be_readable(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def token_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("agent-tokens")
-    tokens = tmp / "tokens.yaml"
-    tokens.write_text(yaml.safe_dump({"tokens": {
-        "t-host-a": {"roles": ["agent"], "host": "cli-host-a"}}}))
-    srv = ServerProcess(f"sqlite:///{tmp / 'x.sqlite'}", auth="tokens",
-                        extra_args=["--token-file", str(tokens)], log_dir=tmp)
-    with srv:
+def agent_token_server(tmp_path_factory):
+    with token_server(tmp_path_factory.mktemp("agent-tokens"), {
+            "t-host-a": {"roles": ["agent"], "host": "cli-host-a"}}) as srv:
         yield srv
 
 
-def test_plan_with_a_host_token_from_file_or_environment(token_server, tmp_path):
+def test_plan_with_a_host_token_from_file_or_environment(agent_token_server, tmp_path):
+    url = agent_token_server.url
     token_file = tmp_path / "agent.token"
     token_file.write_text("t-host-a\n")
     token_file.chmod(0o600)
     netns = ("--netns", "nq-absent-ns")   # nothing on this host is read or changed
     res = run_netqos("plan", "--host", "cli-host-a", "--auth-token-file", token_file,
-                     *netns, url=token_server.url, timeout=60)
+                     *netns, url=url, timeout=60)
     assert res.returncode == 0 and "at the desired state" in res.stdout, res
-    res = run_netqos("plan", "--host", "cli-host-a", *netns, url=token_server.url,
+    res = run_netqos("plan", "--host", "cli-host-a", *netns, url=url,
                      env={"NETQOS_AUTH_TOKEN": "t-host-a"}, timeout=60)
     assert res.returncode == 0 and "at the desired state" in res.stdout, res
     # Another host's state: refused, said plainly.
     res = run_netqos("plan", "--host", "cli-host-b", "--auth-token-file", token_file,
-                     *netns, url=token_server.url, timeout=60)
+                     *netns, url=url, timeout=60)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res
     assert "403 PolicyNotAuthorized" in res.stderr, res
     # No token at all: 401.
-    res = run_netqos("plan", "--host", "cli-host-a", *netns, url=token_server.url, timeout=60)
+    res = run_netqos("plan", "--host", "cli-host-a", *netns, url=url, timeout=60)
     assert res.returncode == 1 and "401" in res.stderr, res

@@ -12,7 +12,7 @@ import yaml
 
 from netqos.agent.lab import sh
 from tests.dataplane.test_agent_api import NETQOS, AgentProcess, Api, applied, wait_for
-from tests.harness.server import ServerProcess
+from tests.harness.server import ServerProcess, token_server
 
 ADMIN = "t-admin"
 
@@ -42,20 +42,15 @@ def hosts():
 
 
 @pytest.fixture(scope="module")
-def token_server(tmp_path_factory, hosts):
-    tmp = tmp_path_factory.mktemp("agent-cred")
-    tokens = tmp / "tokens.yaml"
-    tokens.write_text(yaml.safe_dump({"tokens": {
-        ADMIN: {"project_id": "ops", "roles": ["admin"]},
-        "t-host-a": {"roles": ["agent"], "host": hosts["a"]}}}))
-    srv = ServerProcess(f"sqlite:///{tmp / 'netqos.sqlite'}", auth="tokens",
-                        extra_args=["--token-file", str(tokens)], log_dir=tmp)
-    with srv:
+def agent_server(tmp_path_factory, hosts):
+    with token_server(tmp_path_factory.mktemp("agent-cred"), {
+            ADMIN: {"project_id": "ops", "roles": ["admin"]},
+            "t-host-a": {"roles": ["agent"], "host": hosts["a"]}}) as srv:
         yield srv
 
 
-def test_agent_with_a_host_token_converges_its_host_only(token_server, hosts, lab, tmp_path):
-    api = admin_api(token_server.url)
+def test_agent_with_a_host_token_converges_its_host_only(agent_server, hosts, lab, tmp_path):
+    api = admin_api(agent_server.url)
     port_a = limited_port(api, hosts["a"], 8000)
     port_b = limited_port(api, hosts["b"], 8000)
     vm_a, vm_b = lab.add_vm(port_id=port_a["id"]), lab.add_vm(port_id=port_b["id"])
@@ -66,7 +61,7 @@ def test_agent_with_a_host_token_converges_its_host_only(token_server, hosts, la
     agents = []
     try:
         for host in (hosts["a"], hosts["b"]):   # both hold host A's token
-            agent = AgentProcess(token_server.url, host, lab.host,
+            agent = AgentProcess(agent_server.url, host, lab.host,
                                  tmp_path / f"agent-{host}.log")
             agent.argv += ["--auth-token-file", str(token), "--heartbeat-interval", "1"]
             agents.append(agent.start())
