@@ -11,6 +11,7 @@ meter is forgotten only once it is gone.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -79,6 +80,7 @@ class Planner:
         self.changes: list[Change] = []
         self._meter_ids = dict(actual.registry)      # id -> (port, kind), as allocated
         self._by_owner = {v: k for k, v in actual.registry.items()}
+        self._into_macs: Counter = Counter()           # into-VM MAC -> ports present
 
     # ---- helpers ----
     def _emit(self, port: str, action: str, what: str, detail: str, key=None, value=None,
@@ -102,6 +104,7 @@ class Planner:
                 self._skip(spec.port_id, "no interface with this iface-id on the bridge")
             else:
                 present.append((spec, iface))
+        self._into_macs = Counter(s.mac or i.mac for s, i in present)
         present = [(s, i) for s, i in present if self._admissible(s, i)]
         meters = self._meters(present)
         queues = self._uplink(present)
@@ -119,8 +122,13 @@ class Planner:
                            "nor kbps meters")
         if (spec.egress_pps or spec.ingress_pps) and not self.mech.meters_pktps:
             reasons.append("packet_rate_limit: this switch has no pktps meters")
-        if (spec.ingress_pps or spec.ingress_bw) and not (spec.mac or iface.mac):
+        into_mac = spec.mac or iface.mac
+        if (spec.ingress_pps or spec.ingress_bw) and not into_mac:
             reasons.append("into-VM limits match the port's MAC, which is unknown")
+        elif (spec.ingress_pps or spec.ingress_bw) and self._into_macs[into_mac] > 1:
+            # dl_dst cannot tell the ports apart: one's limit would take the other's traffic
+            reasons.append(f"into-VM limits match the port's MAC {into_mac}, which another "
+                           "port on this bridge also has")
         if spec.min_egress_kbps:
             if not self.mech.kernel:
                 reasons.append(f"minimum_bandwidth is unsupported on the {self.mech.datapath_type}"
