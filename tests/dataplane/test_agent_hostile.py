@@ -242,3 +242,16 @@ def test_runner_never_sends_a_line_with_a_control_character(lab):
     assert tbf_rate(lab.host, vm.device) == 1_000_000
     assert root_qdisc(lab.host, "lo").get("kind") != "tbf" and tripped(lab.host) == []
     assert runner.nft(["add table inet nqx" + injection(vm.device)]) is not None
+
+
+def test_plan_names_the_refused_ports_and_plans_the_others(lab, stub):
+    from .test_agent_api import NETQOS
+
+    vm = lab.add_vm()
+    bad = str(uuid.uuid4())
+    stub.publish(ports=[wire_port(vm.port_id, vm.mac, bw(10000)),
+                        wire_port(bad, "fa:16:3e:00:00:01\n", bw(5000))])
+    res = sh(NETQOS, "plan", "--server", stub.url, "--host", stub.host, "--netns", lab.host)
+    assert f"port {bad}: refused by the agent: mac_address" in res.stderr, res.stderr
+    assert vm.port_id[:13] in res.stdout and "Traceback" not in res.stderr
+    assert root_qdisc(lab.host, vm.device).get("kind") != "tbf"   # a plan changes nothing
