@@ -150,17 +150,22 @@ def test_userspace_tso_scales_the_egress_meter_to_the_wire():
 
 def test_into_vm_limits_are_refused_for_a_mac_two_ports_share():
     """Into-VM flows match dl_dst: with two ports on the bridge having one MAC, a limit
-    would take the other port's traffic too, so neither gets a dl_dst flow."""
+    would take the other port's traffic too, so neither gets a dl_dst flow; both keep
+    their from-VM limits."""
     other = "99999999-2222-4333-8444-555555555555"
     st = state()
     st.ifaces[other] = Iface("tap99999999-22", other, 6, MAC, "tap99999999-22")
-    specs = [port_spec(PortQos(PID, 1, MAC, rules=(bw(10_000, "ingress"),))),
-             port_spec(PortQos(other, 1, MAC, rules=(bw(10_000, "ingress"),)))]
+    rules = (bw(10_000, "ingress"), bw(5_000, "egress"))
+    specs = [port_spec(PortQos(PID, 1, MAC, rules=rules)),
+             port_spec(PortQos(other, 1, MAC, rules=rules))]
     changes = Planner(specs, st, {}, NETDEV).plan()
     skips = {c.port_id: c.what for c in changes if c.action == "skip"}
     assert set(skips) == {PID, other} and "another port" in skips[PID]
-    assert not any(f"dl_dst={MAC}" in ln for c in changes
-                   for ln in getattr(c.payload, "flows", ()) or ())
+    flows = [ln for c in changes for ln in getattr(c.payload, "flows", ()) or ()]
+    assert not any(f"dl_dst={MAC}" in ln for ln in flows)
+    assert not any("set_queue:0" in ln for ln in flows)
+    assert any("in_port=5,actions=meter:" in ln for ln in flows)     # from-VM limits stay
+    assert any("in_port=6,actions=meter:" in ln for ln in flows)
     # one MAC each: both get their flow
     st.ifaces[other] = Iface("tap99999999-22", other, 6, "02:00:00:00:00:02", "x")
     specs[1] = port_spec(PortQos(other, 1, "02:00:00:00:00:02", rules=(bw(10_000, "ingress"),)))

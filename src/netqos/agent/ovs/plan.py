@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import Change
@@ -105,6 +106,7 @@ class Planner:
             else:
                 present.append((spec, iface))
         self._into_macs = Counter(s.mac or i.mac for s, i in present)
+        present = [(self._unshared_into_vm(s, i), i) for s, i in present]
         present = [(s, i) for s, i in present if self._admissible(s, i)]
         meters = self._meters(present)
         queues = self._uplink(present)
@@ -122,13 +124,8 @@ class Planner:
                            "nor kbps meters")
         if (spec.egress_pps or spec.ingress_pps) and not self.mech.meters_pktps:
             reasons.append("packet_rate_limit: this switch has no pktps meters")
-        into_mac = spec.mac or iface.mac
-        if (spec.ingress_pps or spec.ingress_bw) and not into_mac:
+        if (spec.ingress_pps or spec.ingress_bw) and not (spec.mac or iface.mac):
             reasons.append("into-VM limits match the port's MAC, which is unknown")
-        elif (spec.ingress_pps or spec.ingress_bw) and self._into_macs[into_mac] > 1:
-            # dl_dst cannot tell the ports apart: one's limit would take the other's traffic
-            reasons.append(f"into-VM limits match the port's MAC {into_mac}, which another "
-                           "port on this bridge also has")
         if spec.min_egress_kbps:
             if not self.mech.kernel:
                 reasons.append(f"minimum_bandwidth is unsupported on the {self.mech.datapath_type}"
@@ -139,6 +136,18 @@ class Planner:
             self._skip(spec.port_id, "; ".join(reasons))
             return False
         return True
+
+    def _unshared_into_vm(self, spec: PortSpec, iface: Iface) -> PortSpec:
+        """Into-VM limits match dl_dst, which cannot tell apart two ports on the bridge
+        with one MAC (a project chooses its port's MAC): one port's limit would take the
+        other's traffic. Such ports keep their from-VM QoS; their into-VM limits are
+        refused, reported, and not written."""
+        mac = spec.mac or iface.mac
+        if not (spec.ingress_pps or spec.ingress_bw) or self._into_macs[mac] < 2:
+            return spec
+        self._skip(spec.port_id, f"into-VM limits refused: they match the port's MAC {mac},"
+                   " which another port on this bridge also has")
+        return dataclasses.replace(spec, ingress_pps=None, ingress_bw=None)
 
     # ---- meters ----
     def _wanted_meters(self, spec: PortSpec) -> dict[str, MeterSpec]:
