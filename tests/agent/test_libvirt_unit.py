@@ -177,3 +177,9 @@ def test_mac_fallback_only_for_a_mac_unique_on_the_host():
     mine = qos("p-tap", "52:54:00:00:00:01", device="vnet1")
     found, _ = match([mine, attacker], nics)
     assert [(p.port_id, n.tap) for p, n in found] == [("p-tap", "vnet1")]
+
+
+def test_a_nic_with_a_malformed_mac_or_tap_is_never_formatted():
+    nics = parse_domain(xml(nic("52:54:00:00:00:01\nx", "vnet1")
+                            + nic("52:54:00:00:00:02", "vnet 2 root")))
+    assert [(n.mac, n.tap) for n in nics] == [("", "vnet1"), ("52:54:00:00:00:02", None)]

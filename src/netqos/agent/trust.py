@@ -63,6 +63,15 @@ def mac(value: Any, field: str = "mac_address") -> str:
     return value.lower()
 
 
+def mac_or_unknown(value: Any) -> str:
+    """A MAC the host itself holds (OVSDB's attached-mac, a libvirt domain's NIC), lower
+    case; '' (unknown) when it is not one, so it is never formatted."""
+    try:
+        return mac(value, "mac")
+    except Untrusted:
+        return ""
+
+
 def ip_address(value: Any, field: str = "ip_address") -> str:
     """An IPv4 or IPv6 address without scope id, returned canonical."""
     if not isinstance(value, str) or "%" in value or not value.isascii():

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from netqos.agent import trust
 from netqos.agent.model import PortQos
 
 LOG = logging.getLogger(__name__)
@@ -55,17 +56,25 @@ def parse_domain(xml: str) -> list[Nic]:
     nics = []
     interfaces = root.findall("devices/interface")
     for i, iface in enumerate(interfaces):
-        mac = (iface.find("mac").get("address", "") if iface.find("mac") is not None
-               else "").lower()
+        # The MAC and tap become tc text: only well-formed ones (netqos.agent.trust).
+        mac = trust.mac_or_unknown(iface.find("mac").get("address", "")
+                                   if iface.find("mac") is not None else "")
         target = iface.find("target")
         source = iface.find("source")
         src = ""
         if source is not None:
             src = source.get("bridge") or source.get("network") or source.get("dev") or ""
         port_id = named.get(mac) or (unnamed[0] if len(interfaces) == 1 and unnamed else None)
-        nics.append(Nic(name, uuid, i, mac, target.get("dev") if target is not None else None,
-                        src, port_id))
+        nics.append(Nic(name, uuid, i, mac, _tap(target), src, port_id))
     return nics
+
+
+def _tap(target: ET.Element | None) -> str | None:
+    try:
+        return trust.device_name(target.get("dev")) if target is not None else None
+    except trust.Untrusted as exc:
+        LOG.warning("libvirt: ignoring a NIC: %s", exc)
+        return None
 
 
 def match(desired: Iterable[PortQos], nics: Sequence[Nic]
