@@ -29,13 +29,18 @@ def hold(runner: Runner, ports: Sequence[PortQos], up: bool) -> dict[str, str]:
     if not ports:
         return {}
     state = up_devices(runner)
-    wanted, owners = [], []
+    wanted, owners, errors = [], [], {}
     for port in ports:
-        if port.device in state and state[port.device] != up:
+        if port.device not in state or state[port.device] == up:
+            continue
+        try:   # a name discovery found (OVSDB, libvirt) is checked like a pulled one
             device = trust.device_name(port.device)
-            wanted.append(f"link set dev {device} {'up' if up else 'down'}")
-            owners.append(port.port_id)
-    if not wanted:
-        return {}
-    return {owner: f"cannot set the link {'up' if up else 'down'}: {reason}"
-            for owner, reason in runner.batch("ip", wanted).blame(owners).items()}
+        except trust.Untrusted as exc:
+            errors[port.port_id] = f"cannot set the link {'up' if up else 'down'}: {exc}"
+            continue
+        wanted.append(f"link set dev {device} {'up' if up else 'down'}")
+        owners.append(port.port_id)
+    if wanted:
+        errors.update({owner: f"cannot set the link {'up' if up else 'down'}: {reason}"
+                       for owner, reason in runner.batch("ip", wanted).blame(owners).items()})
+    return errors
