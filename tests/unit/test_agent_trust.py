@@ -34,6 +34,9 @@ def test_a_good_port_is_decoded_canonical():
                         "direction": "egress"},)          # nothing the agent does not use
     assert p.profile == {"pci_slot": "0000:3b:10.1"}     # unknown keys dropped
     assert PortQos.from_wire(p.to_wire()) == p
+    # empty optional names are absent, as before: the port's own tap is its device
+    p = PortQos.from_wire(port(device="", profile={"device": "", "pci_slot": None}))
+    assert p.device is None and p.profile == {}
 
 
 HOSTILE_PORTS = {

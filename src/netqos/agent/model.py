@@ -46,7 +46,7 @@ class PortQos:
                    fixed_ips=trust.each(d.get("fixed_ips", ()), trust.ip_address,
                                         "fixed_ips"),
                    vnic_type=trust.word(d.get("vnic_type", "normal"), "vnic_type"),
-                   device=trust.optional(trust.device_name, d.get("device"), "device"),
+                   device=trust.optional(trust.device_name, d.get("device") or None, "device"),
                    policy_id=trust.optional(trust.identifier, d.get("policy_id"),
                                             "policy_id"),
                    rules=trust.rules(d.get("rules", ())),

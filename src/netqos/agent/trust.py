@@ -32,9 +32,7 @@ _PCI = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % (IFNAMSIZ - 1))
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")    # a file in /run/netns
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{1,64}")    # ids (UUIDs) in names, cookies, reports
-_WORD = re.compile(r"[a-z0-9_-]{1,64}")             # vnic types, physical networks
-PROFILE_KEYS = {"device": "device_name", "pci_slot": "pci_address",
-                "physical_network": "word"}
+_WORD = re.compile(r"[a-z0-9_-]{1,64}")             # vnic types
 
 
 class Untrusted(ValueError):
@@ -187,9 +185,10 @@ def profile(value: Any, field: str = "binding:profile") -> dict:
     if value is None:
         return {}
     value = record(value, field)
-    checks = {"device_name": device_name, "pci_address": pci_address, "word": word}
-    return {key: checks[check](value[key], f"{field}.{key}")
-            for key, check in PROFILE_KEYS.items() if value.get(key) is not None}
+    # the keys the agent formats; the others (physical_network…) it never reads
+    checks = {"device": device_name, "pci_slot": pci_address}
+    return {key: check(value[key], f"{field}.{key}")
+            for key, check in checks.items() if value.get(key) not in (None, "")}
 
 
 # ---- decoding a pulled list: the good ones, and the refused ones to report ----
