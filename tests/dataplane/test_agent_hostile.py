@@ -95,6 +95,9 @@ def test_tc_agent_shapes_good_ports_and_reports_each_hostile_one(lab, stub, tmp_
                                       rules={"type": "bandwidth_limit"}),
         "revision-a-string": wire_port(str(uuid.uuid4()), "fa:16:3e:00:00:0a", bw(5000),
                                        revision="1\n"),
+        # a well-formed name, but another port's device: that port keeps it
+        "takes-another-device": wire_port(str(uuid.uuid4()), "fa:16:3e:00:00:0c", bw(1000),
+                                          device=target),
     }
     unreportable = [wire_port("id with\nnewline", "fa:16:3e:00:00:0b", bw(5000)), "junk", 7]
     ports = [wire_port(good[0].port_id, good[0].mac, bw(10000)),
@@ -121,6 +124,7 @@ def test_tc_agent_shapes_good_ports_and_reports_each_hostile_one(lab, stub, tmp_
         assert "mac_address" in status[hostile["mac-newline"]["port_id"]]["reason"]
         assert "fixed_ips" in status[hostile["scope-id"]["port_id"]]["reason"]
         assert "device" in status[hostile["device-space"]["port_id"]]["reason"]
+        assert good[0].port_id in status[hostile["takes-another-device"]["port_id"]]["reason"]
         # no kernel state for the refused ports whose devices exist here
         for vm in victims:
             assert root_qdisc(lab.host, vm.device).get("kind") != "tbf", vm.device
