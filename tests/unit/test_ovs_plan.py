@@ -170,3 +170,14 @@ def test_into_vm_limits_are_refused_for_a_mac_two_ports_share():
     st.ifaces[other] = Iface("tap99999999-22", other, 6, "02:00:00:00:00:02", "x")
     specs[1] = port_spec(PortQos(other, 1, "02:00:00:00:00:02", rules=(bw(10_000, "ingress"),)))
     assert not [c for c in Planner(specs, st, {}, NETDEV).plan() if c.action == "skip"]
+
+
+def test_a_flow_with_a_control_character_is_never_sent_and_names_its_cookie():
+    from netqos.agent.ovs.openflow import Switch, failed_cookies
+
+    switch = Switch("br-x", "/nonexistent")       # nothing may be run: no ovs-ofctl here
+    switch._ofctl = lambda *a: (_ for _ in ()).throw(AssertionError("sent"))
+    err = switch.flow_bundle(["add cookie=0x4e51000000000001,table=0,in_port=1,actions=NORMAL",
+                              "add cookie=0x4e51000000000002,dl_dst=02:00:00:00:00:01\n"
+                              "table=0,actions=drop"])
+    assert failed_cookies(err) == {0x4e51000000000002}

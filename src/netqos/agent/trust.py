@@ -33,6 +33,8 @@ _DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % (IFNAMSIZ - 1))
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")    # a file in /run/netns
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{1,64}")    # ids (UUIDs) in names, cookies, reports
 _WORD = re.compile(r"[a-z0-9_-]{1,64}")             # vnic types
+# In a line of a batch (tc, ip, nft, ovs-ofctl), any of these would cut it into several.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Untrusted(ValueError):

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from netqos.agent import trust
+
 _FAILED = re.compile(r"Command failed -:(\d+)")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 T = TypeVar("T")
 
 
@@ -59,7 +60,7 @@ class Runner:
         # and numbers would stop matching: it is never sent, it fails as itself.
         # (Values are checked when pulled, netqos.agent.trust; this is the last guard.)
         unsafe = {n: "refused: a control character in the command"
-                  for n, line in enumerate(lines, 1) if _CONTROL.search(line)}
+                  for n, line in enumerate(lines, 1) if trust.CONTROL.search(line)}
         sent = [n for n in range(1, len(lines) + 1) if n not in unsafe]
         result = BatchResult(failed_lines=dict(unsafe), ok=not unsafe)
         if not sent:
@@ -82,7 +83,7 @@ class Runner:
         """One atomic nft transaction; None on success, the error text otherwise."""
         if not lines:
             return None
-        if any(_CONTROL.search(line) for line in lines):   # see batch()
+        if any(trust.CONTROL.search(line) for line in lines):   # see batch()
             return "refused: a control character in an nft command"
         proc = self.run("nft", "-f", "-", stdin="\n".join(lines) + "\n")
         return None if proc.returncode == 0 else (proc.stderr.strip() or "nft failed")
