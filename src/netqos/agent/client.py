@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from netqos.agent import discover, trust
 from netqos.agent.model import PortQos
 
 
@@ -54,22 +55,36 @@ class ServerRefused(httpx.HTTPStatusError):
 class ServerClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0):
         headers = {"X-Auth-Token": token} if token else {}
+        self.refused: list[trust.Refused] = []   # of the last pull, reported as ERROR
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
                                  timeout=timeout)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:
+        """(host revision, the host's ports that pass the agent's checks); the others
+        are in `refused` until the next pull."""
         doc = self._json("GET", f"/hosts/{host}/ports")
-        return doc["revision"], [PortQos.from_wire(p) for p in doc["ports"]]
+        ports, refused = trust.decode_all(doc.get("ports"), PortQos.from_wire, "port_id",
+                                          "ports")
+        ports, shared = trust.unshared_devices(ports, discover.candidate_devices)
+        self.refused = refused + shared
+        return self._revision(doc), ports
 
     def routers(self, host: str) -> tuple[int, list]:
         """The L3 role's desired state: routers whose gateway is bound to `host`."""
         from netqos.agent.l3.model import RouterQos
 
         doc = self._json("GET", f"/hosts/{host}/routers")
-        return doc["revision"], [RouterQos.from_wire(r) for r in doc["routers"]]
+        routers, self.refused = trust.decode_all(doc.get("routers"), RouterQos.from_wire,
+                                                 "gw_port_id", "routers")
+        return self._revision(doc), routers
 
     def revision(self, host: str) -> int:
-        return self._json("GET", f"/hosts/{host}/revision")["revision"]
+        return self._revision(self._json("GET", f"/hosts/{host}/revision"))
+
+    @staticmethod
+    def _revision(doc: dict) -> int:
+        return trust.integer(trust.record(doc, "response").get("revision"), "revision",
+                             maximum=trust.MAX_REVISION)
 
     def report(self, host: str, agent: dict | None, ports: list[dict]) -> None:
         self._json("POST", f"/hosts/{host}/report", {"report": {"agent": agent,

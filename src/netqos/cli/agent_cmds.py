@@ -176,6 +176,8 @@ def run_plan(args: argparse.Namespace) -> int:
         progress.close()
     for change in changes:
         print(change)
+    for port in agent.client.refused:
+        print(f"port {port.port_id}: {port.reason}", file=sys.stderr)
     if missing:
         print(f"{len(missing)} port(s) of host {args.host} have no device here: "
               f"{', '.join(p.port_id for p in missing[:5])}{' …' if len(missing) > 5 else ''}",

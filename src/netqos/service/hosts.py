@@ -55,14 +55,15 @@ def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
 
 def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
     policy_id = bindings.effective_id(port)
-    # Ports administratively down carry no QoS to enforce.
-    enforce = rules.get(policy_id, []) if port.admin_state_up else []
+    # An administratively down port keeps its QoS: the agent holds its link down, and
+    # nothing is removed that would let its traffic pass unshaped.
+    enforce = rules.get(policy_id, [])
     return PortQos(port_id=port.id, revision=port.qos_revision, mac_address=port.mac_address,
                    fixed_ips=tuple(a.ip_address for a in port.fixed_ips),
                    vnic_type=port.vnic_type, device=(port.profile or {}).get("device"),
                    policy_id=policy_id,
                    rules=tuple({k: v for k, v in r.items() if k != "id"} for r in enforce),
-                   profile=port.profile or {})
+                   profile=port.profile or {}, admin_state_up=port.admin_state_up)
 
 
 def revision(txn: Txn, host: str) -> dict:
