@@ -100,3 +100,10 @@ class RuleTypeNotFound(NotFound):
 
 class PolicyRemoveAuthorizationError(NotAuthorized):
     message = "Failed to remove provided policy %(policy_id)s because you are not authorized."
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    """Neutron's refusal by a policy rule; `action` is the rule's name (create_port,
+    create_port:binding:host_id), as oslo.policy names it."""
+
+    message = "rule:%(action)s is disallowed by policy"
