@@ -236,7 +236,11 @@ class PrintableString(String):
 
 @dataclass(frozen=True)
 class HostId(Field):
-    """binding:host_id: '' (unbound) or a host name; it also appears in URL paths."""
+    """binding:host_id: '' (unbound) or a host name; it also appears in URL paths.
+    Null unbinds too (Nova sends it when it unplugs a port)."""
+
+    def convert(self, value: Any) -> str:
+        return "" if value is None else self._convert(value)
 
     def _convert(self, value: Any) -> str:
         if value == "":
