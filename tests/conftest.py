@@ -27,7 +27,7 @@ import pytest
 
 from tests.harness import ovs, postgres, rabbitmq
 from tests.harness.server import ServerProcess
-from tests.harness.util import in_ci
+from tests.harness.util import SUMMARY_LINES, in_ci
 
 STRICT_MARKERS = ("dataplane", "cluster", "postgres")
 
@@ -65,6 +65,11 @@ def pytest_runtest_makereport(item, call):
     report.longrepr = (
         f"CI=true: a {'/'.join(markers)} test must run, not skip. Skip reason: {reason}"
     )
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in SUMMARY_LINES:
+        terminalreporter.write_line(line)
 
 
 def unavailable(reason: str):
