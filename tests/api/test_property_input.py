@@ -5,9 +5,11 @@ and PostgreSQL (the api_server fixture runs the module once per database).
 Every writable attribute of policies, the five rule types, networks, subnets, ports,
 routers, floating IPs and RBAC entries is drawn from property_strategies (plausible values,
 the same with a newline or a '%scope' spliced in, arbitrary JSON), for create, update and
-list queries, plus tags. Runs are derandomized (the same examples every run, for CI), and
-bounded: NETQOS_PROPERTY_EXAMPLES examples per resource and operation (default 30; a third of that per attribute in test_hostile_attribute). The
-counts of requests, resources and attributes exercised are printed at the end.
+list queries, plus tags; and each attribute alone made hostile in an otherwise valid body.
+Runs are derandomized (the same examples every run, for CI), and bounded:
+NETQOS_PROPERTY_EXAMPLES examples per resource and operation (default 30; a third of that
+per attribute). The counts of requests, resources and attributes exercised are printed in
+pytest's summary.
 """
 from __future__ import annotations
 
