@@ -48,5 +48,5 @@ def test_in_ci_marker_and_run_time_skips_fail(tmp_path):
     assert result.returncode != 0, result.stdout
     # A skipif marker acts in setup, so it shows as an error; a pytest.skip() as a failure.
     assert "1 failed, 1 passed, 1 error" in result.stdout, result.stdout
-    assert "Skip reason: module skipif" in result.stdout
-    assert "Skip reason: no server here" in result.stdout
+    assert "Skip reason: Skipped: module skipif" in result.stdout
+    assert "Skip reason: Skipped: no server here" in result.stdout
