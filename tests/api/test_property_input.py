@@ -314,6 +314,22 @@ def test_tags(caller, world, resource):
     run()
 
 
+@pytest.mark.parametrize("action", ["add_router_interface", "remove_router_interface"])
+def test_router_interface_bodies(caller, world, action):
+    """The router actions take a plain body: {subnet_id} or {port_id}, or anything else."""
+    ids = st.sampled_from([world.ids["subnet"], world.ids["subnet6"], world.ids["port"]])
+    bodies = st.fixed_dictionaries({}, optional={"subnet_id": ids | JUNK,
+                                                 "port_id": ids | JUNK}) | JUNK
+
+    @SETTINGS
+    @given(body=bodies, role=st.sampled_from(["member", "admin"]))
+    def run(body, role):
+        _count("routers", action, {})
+        caller(role, "PUT", f"{ROUTERS}/{world.ids['router']}/{action}", json=body)
+
+    run()
+
+
 def _report_line(stats: Counter, attributes: set) -> str:
     verbs = {}
     for verb in ("create", "update", "list", "tags", "hostile"):

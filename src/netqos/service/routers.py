@@ -210,8 +210,11 @@ def add_interface(txn: Txn, router_id: str, body: dict) -> dict:
     return _interface_info(router, port)
 
 
+_INTERFACE_IDS = (Uuid("subnet_id", nullable=True), Uuid("port_id", nullable=True))
+
+
 def _interface_target(body: dict) -> tuple[str | None, str | None]:
-    subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+    subnet_id, port_id = (f.convert(body.get(f.name)) for f in _INTERFACE_IDS)
     if bool(subnet_id) == bool(port_id):
         raise BadRequest("Bad router request: Either subnet_id or port_id must be specified")
     return subnet_id, port_id
