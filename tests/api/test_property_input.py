@@ -215,8 +215,7 @@ def test_update(caller, world, resource):
     if resource.endswith("_rules"):
         target = _a_rule(caller, path, member)
     else:
-        target = world.ids[{"policies": "policy", "rbac-policies": "rbac"}.get(
-            resource, resource.rstrip("s"))]
+        target = _world_id(world, resource)
 
     @SETTINGS
     @given(body=world.body(resource, creating=False), role=st.sampled_from(["member", "admin"]))
@@ -297,8 +296,7 @@ TAGGED = [r for r, (_, _, taggable) in RESOURCES.items() if taggable]
 
 @pytest.mark.parametrize("resource", TAGGED)
 def test_tags(caller, world, resource):
-    path = f"{RESOURCES[resource][1]}/" + world.ids[
-        {"policies": "policy"}.get(resource, resource.rstrip("s"))]
+    path = f"{RESOURCES[resource][1]}/" + _world_id(world, resource)
 
     @SETTINGS
     @given(tag=st.text(max_size=300) | st.sampled_from(["a" * 256, "t\n", "x/y"]),
@@ -330,15 +328,74 @@ def test_router_interface_bodies(caller, world, action):
     run()
 
 
+@pytest.mark.parametrize("resource", list(RESOURCES))
+def test_paths_and_show_fields(caller, world, resource):
+    """Any id in the path (show, update, delete), and any `fields` on a show."""
+    member = RESOURCES[resource][0]
+    path = collection_path(world, resource)
+    real = _world_id(world, resource) if not resource.endswith("_rules") else None
+
+    @SETTINGS
+    @given(obj_id=st.text(max_size=40) | st.just(real or ""),
+           fields=st.lists(QUERY_VALUES | st.sampled_from(["id", "name", "tenant_id"]),
+                           max_size=3),
+           body=JUNK, role=st.sampled_from(["member", "admin"]))
+    def run(obj_id, fields, body, role):
+        _count(resource, "path", {})
+        item = f"{path}/{quote(obj_id, safe='')}"
+        caller(role, "GET", item, params=[("fields", f) for f in fields])
+        if obj_id != real:  # the world's objects stay
+            caller(role, "PUT", item, json={member: body})
+            caller(role, "DELETE", item)
+
+    run()
+
+
+AGENT_INFO = st.fixed_dictionaries({}, optional={
+    "agent_type": st.sampled_from(["netqos", "netqos-l3"]) | JUNK,
+    "started": st.booleans() | JUNK,
+    "backends": st.lists(st.sampled_from(["linuxtc", "openvswitch"]), max_size=2) | JUNK,
+    "capabilities": st.dictionaries(st.text(max_size=5), JUNK, max_size=2) | JUNK,
+    "uplinks": st.dictionaries(st.sampled_from(["eth0", "bond0"]),
+                               st.integers(0, 10**8) | JUNK, max_size=2) | JUNK,
+    "configurations": st.dictionaries(st.sampled_from(["heartbeat_interval", "netns"]),
+                                      JUNK, max_size=2) | JUNK}) | JUNK
+
+
+def test_host_report(caller, world):
+    """What an agent reports (heartbeat, uplink capacities, per-port results)."""
+    host = world.host + "-report"
+
+    @SETTINGS
+    @given(agent=AGENT_INFO, ports=st.lists(st.fixed_dictionaries(
+        {"port_id": st.just(world.ids["port"]) | JUNK, "revision": st.integers(0, 9) | JUNK},
+        optional={"status": st.sampled_from(["ACTIVE", "ERROR"]) | JUNK, "reason": JUNK,
+                  "drift": JUNK}), max_size=2) | JUNK)
+    def run(agent, ports):
+        _count("hosts", "report", {})
+        report = {"agent": agent, "ports": ports}
+        caller("admin", "POST", f"/v2.0/netqos/hosts/{host}/report", json={"report": report})
+        caller("admin", "GET", "/v2.0/agents")
+
+    run()
+
+
+def _world_id(world: World, resource: str) -> str:
+    return world.ids[{"policies": "policy", "rbac-policies": "rbac"}.get(
+        resource, resource.rstrip("s"))]
+
+
 def _report_line(stats: Counter, attributes: set) -> str:
-    verbs = {}
-    for verb in ("create", "update", "list", "tags", "hostile"):
-        tried = sum(v for k, v in stats.items() if k.startswith(verb + " ")
-                    and not k.endswith(" accepted"))
-        accepted = sum(v for k, v in stats.items() if k.startswith(verb + " ")
-                       and k.endswith(" accepted"))
-        verbs[verb] = f"{tried}" + (f" ({accepted} accepted)" if verb != "tags" else "")
+    """One line: requests, resources, attributes, and examples per operation (with how
+    many the server accepted, so a run where everything is refused shows as such)."""
+    tried: Counter = Counter()
+    accepted: Counter = Counter()
+    for key, n in stats.items():
+        if key != "requests":
+            verb = key.split()[0]
+            (accepted if key.endswith(" accepted") else tried)[verb] += n
     resources = {r for r, _ in attributes}
     return (f"property test: {stats['requests']} requests, {len(resources)} resources, "
-            f"{len(attributes)} attributes; examples: "
-            + ", ".join(f"{verb} {n}" for verb, n in verbs.items()))
+            f"{len(attributes)} attributes; examples: " + ", ".join(
+                f"{verb} {n}" + (f" ({accepted[verb]} accepted)" if verb in accepted else "")
+                for verb, n in sorted(tried.items())))
