@@ -150,6 +150,14 @@ def world(caller) -> World:
     added = caller("member", "PUT", f"{ROUTERS}/{ids['router']}/add_router_interface",
                    json={"subnet_id": ids["subnet"]})
     assert added.status_code == 200, added.text
+    # Its gateway on the world's host, as the L3 scheduler would: the host's L3 document
+    # then carries the router's and its floating IPs' addresses.
+    gw = caller("admin", "GET", PORTS, params={"device_id": ids["router"],
+                                               "device_owner": "network:router_gateway"})
+    [gw_port] = gw.json()["ports"]
+    bound = caller("admin", "PUT", f"{PORTS}/{gw_port['id']}",
+                   json={"port": {"binding:host_id": host}})
+    assert bound.status_code == 200, bound.text
     ids["floatingip"] = make("member", FLOATINGIPS, "floatingip",
                              {"floating_network_id": ids["ext_network"]})["id"]
     ids["rbac"] = make("admin", RBAC, "rbac_policy", {
@@ -168,6 +176,15 @@ def collection_path(world: World, resource: str) -> str:
 def check_created(caller: Caller, world: World, resource: str, view: dict) -> None:
     """What was stored is clean, in the API's view and in the agent's host document."""
     assert_clean(view, AGENT_FIELDS.get(resource, ()), resource)
+    if resource in ("routers", "floatingips"):
+        doc = caller("admin", "GET", f"/v2.0/netqos/hosts/{world.host}/routers")
+        assert doc.status_code == 200, doc.text
+        for router in doc.json()["routers"]:  # none once an update removed the gateway
+            assert not any(CONTROL.search(t) for t in strings_in(router)), router
+            addresses = [*router["gw_ips"], *(a for f in router["floatingips"]
+                                               for a in (f["floating_ip_address"],
+                                                         f["fixed_ip_address"]) if a)]
+            assert not any("%" in a for a in addresses), router
     host = view.get("binding:host_id")
     if resource == "ports" and host:
         doc = caller("admin", "GET", f"/v2.0/netqos/hosts/{quote(host, safe='')}/ports")
