@@ -93,3 +93,15 @@ def test_member_cannot_switch_off_its_qos_by_unbinding(api, core, member_net):
         assert_error(core.update(PORTS, port["id"], "port", headers=headers,
                                  **{attr: empty}), 403, "PolicyNotAuthorized")
     assert ok(api.get(f"{PORTS}/{port['id']}"))["port"]["binding:host_id"] == host
+
+
+def test_refusal_names_every_rule_as_neutron_does(api, member_net):
+    headers, net = member_net
+    body = {"network_id": net["id"], "binding:host_id": "h", "binding:profile": {},
+            "binding:vnic_type": "normal"}
+    err = assert_error(api.post(PORTS, json={"port": body}, headers=headers), 403,
+                       "PolicyNotAuthorized")
+    assert err["message"] == (
+        "(((rule:create_port and rule:create_port:binding:host_id) and "
+        "rule:create_port:binding:profile) and rule:create_port:binding:vnic_type) "
+        "is disallowed by policy")

@@ -103,7 +103,7 @@ class PolicyRemoveAuthorizationError(NotAuthorized):
 
 
 class PolicyNotAuthorized(NotAuthorized):
-    """Neutron's refusal by a policy rule; `action` is the rule's name (create_port,
-    create_port:binding:host_id), as oslo.policy names it."""
+    """A refusal by policy rules, worded as oslo.policy words it for Neutron: `rule` is
+    the check that failed, e.g. "(rule:create_port and rule:create_port:binding:host_id)"."""
 
-    message = "rule:%(action)s is disallowed by policy"
+    message = "%(rule)s is disallowed by policy"

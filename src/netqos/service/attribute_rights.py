@@ -13,7 +13,7 @@ Where netqos differs from Neutron 2026.x defaults, the table says so:
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service.context import Context
@@ -55,11 +55,15 @@ def floatingip_rights() -> dict[str, Who]:
 
 def check(ctx: Context, action: str, body: dict, rights: dict[str, Who],
           prefix: str = "") -> None:
-    """Refuse if `body` names an attribute `ctx` may not set (`action`: create_port)."""
-    for name in _named(body, rights):
-        if not rights[name](ctx):
-            raise PolicyNotAuthorized(action=f"{action}:{prefix}{name}")
+    """Refuse if `body` names an attribute `ctx` may not set (`action`: create_port).
 
-
-def _named(body: dict, rights: dict) -> Iterable[str]:
-    return [name for name in rights if name in body]
+    The message is Neutron's: the base rule and-ed with the rule of every attribute the
+    body names, "((rule:create_port and rule:create_port:a) and rule:create_port:b) is
+    disallowed by policy"."""
+    named = [name for name in rights if name in body]
+    if all(rights[name](ctx) for name in named):
+        return
+    rule = f"rule:{action}"
+    for name in named:
+        rule = f"({rule} and rule:{action}:{prefix}{name})"
+    raise PolicyNotAuthorized(rule=rule)
