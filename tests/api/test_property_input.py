@@ -208,21 +208,25 @@ def _accepted(resource: str, verb: str) -> None:
 
 @pytest.mark.parametrize("resource", list(RESOURCES))
 def test_create(caller, world, resource):
-    member = RESOURCES[resource][0]
-
     @SETTINGS
     @given(body=world.body(resource, creating=True), role=st.sampled_from(["member", "admin"]))
     def run(body, role):
-        _count(resource, "create", body)
-        path = collection_path(world, resource)
-        resp = caller(role, "POST", path, json={member: body})
-        if resp.status_code == 201:
-            _accepted(resource, "create")
-            view = resp.json()[member]
-            check_created(caller, world, resource, view)
-            caller("admin", "DELETE", f"{path}/{view['id']}")
+        create_and_check(caller, world, resource, role, body, "create")
 
     run()
+
+
+def create_and_check(caller: Caller, world: World, resource: str, role: str, body: dict,
+                     verb: str) -> None:
+    """POST the body; if it was accepted, check what was stored, then delete it."""
+    _count(resource, verb, body)
+    member, path = RESOURCES[resource][0], collection_path(world, resource)
+    resp = caller(role, "POST", path, json={member: body})
+    if resp.status_code == 201:
+        _accepted(resource, verb)
+        view = resp.json()[member]
+        check_created(caller, world, resource, view)
+        caller("admin", "DELETE", f"{path}/{view['id']}")
 
 
 @pytest.mark.parametrize("resource", list(RESOURCES))
@@ -257,19 +261,10 @@ def _attribute_names() -> list[tuple[str, str]]:
 def test_hostile_attribute(caller, world, resource, attribute):
     """Each attribute hostile in an otherwise plausible body, as admin (whom authorization
     lets through, so only validation stands between the value and the database)."""
-    member = RESOURCES[resource][0]
-    path = collection_path(world, resource)
-
     @settings(SETTINGS, max_examples=HOSTILE_EXAMPLES)
     @given(body=world.with_hostile(resource, attribute))
     def run(body):
-        _count(resource, "hostile", body)
-        resp = caller("admin", "POST", path, json={member: body})
-        if resp.status_code == 201:
-            _accepted(resource, "hostile")
-            view = resp.json()[member]
-            check_created(caller, world, resource, view)
-            caller("admin", "DELETE", f"{path}/{view['id']}")
+        create_and_check(caller, world, resource, "admin", body, "hostile")
 
     run()
 
