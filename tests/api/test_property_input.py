@@ -392,6 +392,27 @@ def test_host_report(caller, world):
     run()
 
 
+OTHER_GETS = ["/v2.0/agents", "/v2.0/qos/rule-types", "/v2.0/qos/rule-types/{text}",
+              "/v2.0/extensions", "/v2.0/extensions/{text}", "/v2.0/netqos/hosts/{text}/ports",
+              "/v2.0/netqos/hosts/{text}/routers", "/v2.0/netqos/hosts/{text}/revision",
+              "/v2.0/qos/alias_bandwidth_limit_rules/{text}"]
+
+
+@pytest.mark.parametrize("template", OTHER_GETS)
+def test_other_reads(caller, world, template):
+    """The reads outside the five-operation resources, with any path text and query."""
+    @SETTINGS
+    @given(text=st.text(max_size=20), params=st.lists(st.tuples(
+        st.sampled_from(["port_id", "router_id", "fields", "limit", "marker"])
+        | st.text(max_size=6), QUERY_VALUES), max_size=3),
+        role=st.sampled_from(["member", "admin"]))
+    def run(text, params, role):
+        _count("other", "read", {})
+        caller(role, "GET", template.format(text=quote(text, safe="") or "x"), params=params)
+
+    run()
+
+
 def _world_id(world: World, resource: str) -> str:
     return world.ids[{"policies": "policy", "rbac-policies": "rbac"}.get(
         resource, resource.rstrip("s"))]
