@@ -104,6 +104,7 @@ class World:
     ext_v4_prefix: str
     ids: dict[str, str]     # network, subnet, subnet6, ext_network, ext_subnet, port, ...
     host: str               # a host the world's bound port lives on
+    project: str = ""       # the callers' project
 
     def id_of(self, *names: str) -> st.SearchStrategy[str]:
         return st.sampled_from([self.ids[n] for n in names])
@@ -134,7 +135,9 @@ class World:
 
     def attributes(self, resource: str) -> tuple[dict[str, st.SearchStrategy], tuple]:
         """({attribute: plausible values}, required attributes) of `resource`."""
-        common = {"name": NAMES, "description": NAMES}
+        owner = st.sampled_from([self.project, "proj-other"])
+        common = {"name": NAMES, "description": NAMES, "project_id": owner,
+                  "tenant_id": owner}
         direction = st.sampled_from(["egress", "ingress"])
         ext_ip = self.ip4(self.ext_v4_prefix)
         table = {
@@ -185,7 +188,7 @@ class World:
                                        "external_fixed_ips": st.lists(st.fixed_dictionaries(
                                            {"subnet_id": self.id_of("ext_subnet"),
                                             "ip_address": ext_ip}), max_size=1)})}, ()),
-            "floatingips": ({"description": NAMES,
+            "floatingips": ({"description": NAMES, "project_id": owner,
                              "floating_network_id": self.id_of("ext_network"),
                              "floating_ip_address": ext_ip,
                              "port_id": self.id_of("port") | st.none(),
@@ -195,7 +198,8 @@ class World:
             "rbac-policies": ({"object_type": st.just("qos_policy"),
                                "object_id": self.id_of("policy"),
                                "action": st.just("access_as_shared"),
-                               "target_tenant": st.sampled_from(["*", "proj-b", "proj-c"])},
+                               "target_tenant": st.sampled_from(["*", "proj-b", "proj-c"]),
+                               "project_id": owner},
                               ("object_type", "object_id", "action", "target_tenant")),
         }
         return table[resource]
@@ -208,7 +212,9 @@ class World:
 
     def body(self, resource: str, creating: bool) -> st.SearchStrategy[dict]:
         attrs, required = self.attributes(resource)
-        if not creating:
-            attrs = {k: v for k, v in attrs.items() if k not in required or k == "max_kbps"
-                     or k.startswith(("min_", "max_", "dscp")) or k == "target_tenant"}
+        if not creating:  # what a PUT may change (the owner and references stay)
+            attrs = {k: v for k, v in attrs.items()
+                     if k not in ("project_id", "tenant_id")
+                     and (k not in required or k == "target_tenant"
+                          or k.startswith(("min_", "max_", "dscp")))}
         return body(attrs, required if creating else ())

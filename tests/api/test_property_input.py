@@ -164,7 +164,8 @@ def world(caller) -> World:
         "object_type": "qos_policy", "object_id": ids["policy"],
         "action": "access_as_shared", "target_tenant": new_project()})["id"]
     return World(v4_prefix=v4.rsplit(".", 1)[0] + ".", v6_prefix=v6.split("/")[0],
-                 ext_v4_prefix=ext4.rsplit(".", 1)[0] + ".", ids=ids, host=host)
+                 ext_v4_prefix=ext4.rsplit(".", 1)[0] + ".", ids=ids, host=host,
+                 project=caller.headers["member"]["X-Project-Id"])
 
 
 def collection_path(world: World, resource: str) -> str:
