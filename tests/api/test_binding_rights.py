@@ -105,3 +105,45 @@ def test_refusal_names_every_rule_as_neutron_does(api, member_net):
         "(((rule:create_port and rule:create_port:binding:host_id) and "
         "rule:create_port:binding:profile) and rule:create_port:binding:vnic_type) "
         "is disallowed by policy")
+
+
+# -- addresses: the network's owner chooses them (create_port:mac_address, ...) ---------
+
+@pytest.fixture
+def shared_net(core):
+    """An admin's network shared with everyone, with one subnet, and a member elsewhere."""
+    net = core.network(shared=True)
+    subnet = core.subnet(net, cidr="198.18.246.0/24")
+    return who(new_project(), "member"), net, subnet
+
+
+@pytest.mark.parametrize("attrs,rule", [
+    ({"mac_address": "fa:16:3e:46:00:01"}, "create_port:mac_address"),
+    ({"fixed_ips": [{"ip_address": "198.18.246.20"}]}, "create_port:fixed_ips:ip_address"),
+    ({"allowed_address_pairs": [{"ip_address": "10.0.0.1"}]},
+     "create_port:allowed_address_pairs"),
+])
+def test_tenant_on_a_shared_network_may_not_choose_addresses(api, shared_net, attrs, rule):
+    member, net, _ = shared_net
+    assert_error(api.post(PORTS, json={"port": {"network_id": net["id"], **attrs}},
+                          headers=member), 403, "PolicyNotAuthorized", rule)
+
+
+def test_tenant_on_a_shared_network_may_pick_the_subnet(core, shared_net):
+    member, net, subnet = shared_net
+    port = core.port(net, headers=member, fixed_ips=[{"subnet_id": subnet["id"]}])
+    assert [ip["subnet_id"] for ip in port["fixed_ips"]] == [subnet["id"]]
+    assert_error(core.update(PORTS, port["id"], "port", headers=member,
+                             fixed_ips=[{"subnet_id": subnet["id"],
+                                         "ip_address": "198.18.246.30"}]),
+                 403, "PolicyNotAuthorized", "update_port:fixed_ips")
+
+
+def test_network_owner_may_choose_addresses(core, member_net):
+    headers, net = member_net
+    subnet = core.subnet(net, headers=headers, cidr="198.18.245.0/24")
+    port = core.port(net, headers=headers, mac_address="fa:16:3e:45:00:01",
+                     fixed_ips=[{"subnet_id": subnet["id"], "ip_address": "198.18.245.9"}],
+                     allowed_address_pairs=[{"ip_address": "10.0.0.1"}])
+    assert port["mac_address"] == "fa:16:3e:45:00:01"
+    assert [ip["ip_address"] for ip in port["fixed_ips"]] == ["198.18.245.9"]

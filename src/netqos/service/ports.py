@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from netqos.db import repo
 from netqos.db.listing import Attr
-from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
+from netqos.db.models import FloatingIp, IpAllocation, Port, RbacEntry, Router, Subnet
 from netqos.qos.attributes import Boolean, Choice, ListOf, Schema, String, Uuid
 from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
 from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId, MacAddress,
@@ -110,8 +110,9 @@ def list_ports(txn: Txn, q: ListQuery) -> Page:
 def create_port(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.pop_owner(txn.ctx, values)
-    attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.port_rights())
     net = networks.find(txn, values["network_id"])
+    attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.port_rights(True),
+                           _target(txn, net))
     _check_device_owner(txn, values, net)
     common.check_policy_change(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
@@ -131,6 +132,14 @@ def create_port(txn: Txn, body: dict) -> dict:
     changes.touch(txn, "port", port.id, [port])
     txn.session.refresh(port, ["fixed_ips"])
     return view(txn, port)
+
+
+def _target(txn: Txn, net) -> attribute_rights.Target:
+    shared = txn.session.scalar(select(RbacEntry.id).where(
+        RbacEntry.object_type == networks.OBJECT_TYPE, RbacEntry.object_id == net.id,
+        RbacEntry.action == repo.SHARED,
+        RbacEntry.target_project.in_((repo.EVERYONE, txn.ctx.project_id))).limit(1))
+    return attribute_rights.Target(network_owner=net.project_id, network_shared=bool(shared))
 
 
 def _check_device_owner(txn: Txn, values: dict, net) -> None:
@@ -192,7 +201,8 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     values = SCHEMA.for_update(body)
     port = find_owned(txn, port_id)
     common.check_revision(port, if_match)
-    attribute_rights.check(txn.ctx, "update_port", body, attribute_rights.port_rights())
+    attribute_rights.check(txn.ctx, "update_port", body, attribute_rights.port_rights(False),
+                           _target(txn, port.network))
     _check_device_owner(txn, values, port.network)
     old_host = port.host
     if "qos_policy_id" in values:
