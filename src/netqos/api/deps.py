@@ -27,7 +27,8 @@ def context(request: Request) -> Context:
     ctx = caller(request)
     if ctx.host is not None:
         route = request.scope.get("route")
-        raise PolicyNotAuthorized(action=getattr(route, "name", None) or request.url.path)
+        raise PolicyNotAuthorized(
+            rule=f"rule:{getattr(route, 'name', None) or request.url.path}")
     return ctx
 
 

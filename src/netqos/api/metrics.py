@@ -115,7 +115,7 @@ def install(app) -> None:
         # Behind the API's authentication (api/auth.py), for admins: the counts span
         # every project. In noauth mode (loopback only) a request without headers is one.
         if not caller(request).is_admin:
-            raise PolicyNotAuthorized(action="get_metrics")
+            raise PolicyNotAuthorized(rule="rule:get_metrics")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)

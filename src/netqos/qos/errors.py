@@ -41,12 +41,6 @@ class NotAuthorized(NetqosError):
     message = "Not authorized."
 
 
-class PolicyNotAuthorized(NotAuthorized):
-    """oslo.policy's refusal, as Neutron words it."""
-
-    message = "rule:%(action)s is disallowed by policy"
-
-
 class NotFound(NetqosError):
     message = "%(resource)s %(id)s could not be found."
 
@@ -106,3 +100,10 @@ class RuleTypeNotFound(NotFound):
 
 class PolicyRemoveAuthorizationError(NotAuthorized):
     message = "Failed to remove provided policy %(policy_id)s because you are not authorized."
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    """A refusal by policy rules, worded as oslo.policy words it for Neutron: `rule` is
+    the check that failed, e.g. "(rule:create_port and rule:create_port:binding:host_id)"."""
+
+    message = "%(rule)s is disallowed by policy"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from netqos.agent.model import PortQos
 from netqos.db.models import Agent, Port, utcnow
-from netqos.qos.attributes import Dict, IntRange, ListOf, Schema, String
+from netqos.qos.attributes import Boolean, Dict, IntRange, ListOf, Schema, String
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service import bindings, changes, views
 from netqos.service.txn import Txn
@@ -21,6 +21,22 @@ from netqos.service.txn import Txn
 DEAD_AFTER = timedelta(seconds=75)  # Neutron's agent_down_time, for agents that do not
 MISSED_HEARTBEATS = 3                # report their heartbeat_interval; else 3 missed ones
 
+class Uplinks(Dict):
+    """{device: capacity in kbps} of a host's uplinks (feeds minimum-bandwidth admission)."""
+
+    def _convert(self, value) -> dict[str, int]:
+        capacity = IntRange("uplinks", minimum=0, maximum=2**62)
+        return {str(k): capacity.convert(v) for k, v in super()._convert(value).items()}
+
+
+AGENT_SCHEMA = Schema("agent", (
+    String("agent_type", default=bindings.AGENT_TYPE),
+    Boolean("started", default=False),
+    ListOf("backends", default=None, nullable=True, item=String("backend")),
+    Dict("capabilities", default=None, nullable=True),
+    Uplinks("uplinks", default=None, nullable=True),
+    Dict("configurations", default=None, nullable=True),
+))
 REPORT_SCHEMA = Schema("report", (
     Dict("agent", default=None, nullable=True),
     ListOf("ports", default=None, nullable=True, item=Dict("port")),
@@ -37,7 +53,7 @@ PORT_REPORT = Schema("port", (
 def authorize(txn: Txn, host: str, action: str) -> None:
     """The agent endpoints of `host`: its own agent's credential, or an admin."""
     if not txn.ctx.acts_for_host(host):
-        raise PolicyNotAuthorized(action=action)
+        raise PolicyNotAuthorized(rule=f"rule:{action}")
 
 
 def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
@@ -76,7 +92,7 @@ def report(txn: Txn, host: str, body: dict) -> dict:
     authorize(txn, host, "report_host")
     values = REPORT_SCHEMA.for_create(body)
     if values["agent"] is not None:
-        _heartbeat(txn, host, values["agent"])
+        _heartbeat(txn, host, AGENT_SCHEMA.for_create(values["agent"]))
     reports = [PORT_REPORT.for_create(r) for r in values["ports"] or []]
     ports = {p.id: p for p in txn.session.scalars(
         select(Port).where(Port.host == host, Port.id.in_([r["port_id"] for r in reports])))}
@@ -95,18 +111,18 @@ def report(txn: Txn, host: str, body: dict) -> dict:
 
 
 def _heartbeat(txn: Txn, host: str, info: dict) -> None:
-    agent_type = str(info.get("agent_type") or bindings.AGENT_TYPE)
+    agent_type = info["agent_type"] or bindings.AGENT_TYPE
     agent = txn.session.scalar(select(Agent).where(Agent.host == host,
                                                    Agent.agent_type == agent_type))
     if agent is None:
         agent = Agent(id=str(uuid.uuid4()), host=host, agent_type=agent_type)
         txn.session.add(agent)
-    if info.get("started"):
+    if info["started"]:
         agent.started_at = utcnow()
-    agent.backends = list(info.get("backends") or [])
-    agent.capabilities = dict(info.get("capabilities") or {})
-    agent.uplinks = {str(k): int(v) for k, v in (info.get("uplinks") or {}).items()}
-    agent.configurations = dict(info.get("configurations") or {})
+    agent.backends = info["backends"] or []
+    agent.capabilities = info["capabilities"] or {}
+    agent.uplinks = info["uplinks"] or {}
+    agent.configurations = info["configurations"] or {}
     agent.heartbeat_at = utcnow()
 
 
@@ -114,7 +130,7 @@ def dead_after(agent: Agent) -> timedelta:
     interval = (agent.configurations or {}).get("heartbeat_interval")
     try:
         return timedelta(seconds=MISSED_HEARTBEATS * float(interval))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return DEAD_AFTER
 
 
