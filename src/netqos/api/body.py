@@ -6,7 +6,7 @@ import re
 
 from fastapi import Request
 
-from netqos.qos.errors import HTTPBadRequest
+from netqos.qos.errors import HTTPBadRequest, MalformedRequestBody
 
 
 async def raw_body(request: Request) -> bytes:
@@ -35,11 +35,11 @@ def parse_plain(raw: bytes) -> dict:
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise HTTPBadRequest("Malformed JSON in request body") from None
+        raise MalformedRequestBody(reason="Cannot understand JSON") from None
     if (_SURROGATE_ESCAPE.search(raw) or b"\x00" in raw) and not _encodable(doc):
-        raise HTTPBadRequest("Malformed JSON in request body: unpaired UTF-16 surrogate")
+        raise MalformedRequestBody(reason="Cannot understand JSON: unpaired UTF-16 surrogate")
     if not isinstance(doc, dict):
-        raise HTTPBadRequest("Invalid format: the request body must be an object")
+        raise HTTPBadRequest("Body contains invalid data")
     return doc
 
 

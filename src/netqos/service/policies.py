@@ -11,8 +11,8 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
-from netqos.qos.errors import (NotAuthorized, QoSPolicyDefaultAlreadyExists,
-                               QosPolicyNotFound)
+from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized,
+                               QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
 from netqos.service import bindings, changes, common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -46,17 +46,27 @@ def find(txn: Txn, policy_id: str) -> QosPolicy:
     return resources.find(txn, KIND, policy_id)
 
 
-def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPolicy:
-    """The policy, if the caller may change it.
-
-    Another project's shared policy is visible but not the caller's to change: updating or
-    deleting the policy itself answers 404 (as Neutron does), changing its rules 403.
-    """
+def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
+    """The policy, for the caller to update or delete, refused as Neutron refuses it:
+    invisible → 404 QosPolicyNotFound; another project's shared one → 404 HTTPNotFound;
+    its own project's without the manager role → 403."""
     policy = find(txn, policy_id)
     if not txn.ctx.may_manage(policy.project_id):
-        if invisible_if_foreign and not txn.ctx.owns(policy.project_id):
-            raise QosPolicyNotFound(policy_id=policy_id)
-        raise NotAuthorized(f"The caller may not change QoS policy {policy_id}.")
+        if not txn.ctx.owns(policy.project_id):
+            raise HTTPNotFound()
+        raise PolicyNotAuthorized(action=action)
+    return policy
+
+
+def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
+    """The policy whose rules the caller changes. Neutron authorizes a rule action before
+    it looks the policy up: a caller without the manager role gets 403 even for a policy
+    it cannot see; a manager gets 404 for an invisible policy, 403 for a foreign one."""
+    if not (txn.ctx.is_admin or "manager" in txn.ctx.roles):
+        raise PolicyNotAuthorized(action=action)
+    policy = find(txn, policy_id)
+    if not txn.ctx.may_manage(policy.project_id):
+        raise PolicyNotAuthorized(action=action)
     return policy
 
 
@@ -79,7 +89,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     if not txn.ctx.may_manage(project_id):
-        raise NotAuthorized("Only a project manager or an admin may create QoS policies.")
+        raise PolicyNotAuthorized(action="create_policy")
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
                        description=values["description"], revision_number=1)
     txn.session.add(policy)
@@ -94,7 +104,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
     values = SCHEMA.for_update(body)
-    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    policy = find_managed(txn, policy_id, "update_policy")
     common.check_revision(policy, if_match)
     for attr in ("name", "description"):
         if attr in values:
@@ -123,7 +133,7 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
 
 
 def delete_policy(txn: Txn, policy_id: str) -> None:
-    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    policy = find_managed(txn, policy_id, "delete_policy")
     usage.check_unused(txn.session, policy.id)
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
                                                 RbacEntry.object_id == policy.id))
