@@ -12,6 +12,7 @@ from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
+from netqos.service.segment_pools import SegmentPools
 
 ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
 
@@ -22,6 +23,7 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
                   redoc_url=None)
     engine = make_engine(settings.database)
     app.state.settings = settings
+    app.state.segment_pools = SegmentPools.from_settings(settings)
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.bus = bus or make_bus(settings)

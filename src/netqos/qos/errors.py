@@ -71,6 +71,12 @@ class InUse(Conflict):
     message = "The resource is in use."
 
 
+class ServiceUnavailable(NetqosError):
+    """A resource pool is exhausted (Neutron answers 503)."""
+
+    message = "The service is unavailable."
+
+
 class PreconditionFailed(NetqosError):
     message = "Precondition failed: %(msg)s"
 

@@ -55,16 +55,28 @@ def _standard(obj, tags: list[str]) -> dict:
             "created_at": timestamp(obj.created_at), "updated_at": timestamp(obj.updated_at)}
 
 
-def network_view(net, shared: bool, tags: list[str]) -> dict:
-    return {
+def network_view(net, shared: bool, tags: list[str], provider: bool = False) -> dict:
+    """`provider`: show the segment (an admin's view)."""
+    view = {
         "id": net.id, "name": net.name, "description": net.description,
         "project_id": net.project_id, "tenant_id": net.project_id,
         "admin_state_up": net.admin_state_up, "status": "ACTIVE", "shared": shared,
         "router:external": net.router_external, "mtu": net.mtu,
         "subnets": [s.id for s in net.subnets], "qos_policy_id": net.qos_policy_id,
         "availability_zones": [], "availability_zone_hints": [],
+        "ipv4_address_scope": None, "ipv6_address_scope": None,
+        "port_security_enabled": True, "is_default": False,
         **_standard(net, tags),
     }
+    if provider:
+        view.update(segment_view(net))
+    return view
+
+
+def segment_view(net) -> dict:
+    return {"provider:network_type": net.network_type,
+            "provider:physical_network": net.physical_network,
+            "provider:segmentation_id": net.segmentation_id}
 
 
 def subnet_view(subnet, tags: list[str]) -> dict:
