@@ -19,6 +19,9 @@ class PortQos:
     policy_id: str | None = None        # effective policy (own, else the network's)
     rules: tuple[dict, ...] = ()        # rule dicts with "type" and their value fields
     profile: dict = field(default_factory=dict, compare=False, hash=False)
+    # The port's network and its segment, for the L2 role: {"network_id", "network_type",
+    # "physical_network", "segmentation_id", "mtu"}; None from a server that predates it.
+    network: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def tap_name(self) -> str:
@@ -39,11 +42,11 @@ class PortQos:
                    fixed_ips=tuple(d.get("fixed_ips", ())),
                    vnic_type=d.get("vnic_type", "normal"), device=d.get("device"),
                    policy_id=d.get("policy_id"), rules=tuple(d.get("rules", ())),
-                   profile=d.get("profile") or {})
+                   profile=d.get("profile") or {}, network=d.get("network"))
 
     def to_wire(self) -> dict:
         return {"port_id": self.port_id, "revision": self.revision,
                 "mac_address": self.mac_address, "fixed_ips": list(self.fixed_ips),
                 "vnic_type": self.vnic_type, "device": self.device,
                 "policy_id": self.policy_id, "rules": list(self.rules),
-                "profile": self.profile}
+                "profile": self.profile, "network": self.network}
