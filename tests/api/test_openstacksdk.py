@@ -164,3 +164,29 @@ def test_extensions_probe(conn):
     aliases = {e.alias for e in conn.network.extensions()}
     assert {"qos", "qos-default", "qos-rule-type-details"} <= aliases
     assert conn.network.find_extension("qos") is not None
+
+
+def test_policy_tags(conn, policy):
+    """The SDK's tag calls on a QoS policy; Neutron's tag extension also serves them at
+    /v2.0/policies/{id}/tags, where older SDKs send them: both paths hold the same tags."""
+    conn.network.set_tags(policy, ["gold", "eu"])
+    assert sorted(conn.network.get_qos_policy(policy.id).tags) == ["eu", "gold"]
+    conn.network.add_tag(policy, "tier1")
+    conn.network.remove_tag(policy, "eu")
+    assert sorted(conn.network.get_qos_policy(policy.id).tags) == ["gold", "tier1"]
+    assert sorted(conn.network.get_tags(policy)) == ["gold", "tier1"]
+    assert [p.id for p in conn.network.qos_policies(tags="tier1")] == [policy.id]
+
+    other_path = f"/policies/{policy.id}/tags"
+    assert sorted(conn.network.get(other_path).json()["tags"]) == ["gold", "tier1"]
+    resp = conn.network.put(other_path, json={"tags": ["via-policies"]})
+    assert resp.status_code == 200, resp.text
+    assert conn.network.get_qos_policy(policy.id).tags == ["via-policies"]
+    assert conn.network.put(f"{other_path}/second").status_code == 201
+    assert conn.network.get(f"{other_path}/second").status_code == 204
+    assert conn.network.delete(f"{other_path}/via-policies").status_code == 204
+    assert conn.network.get_qos_policy(policy.id).tags == ["second"]
+    missing = conn.network.get("/policies/9f1c2d3e-0000-4000-8000-000000000000/tags",
+                               raise_exc=False)
+    assert missing.status_code == 404
+    assert missing.json()["NeutronError"]["type"] == "QosPolicyNotFound"

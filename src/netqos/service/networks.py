@@ -78,7 +78,7 @@ def view(txn: Txn, net: Network) -> dict:
 
 def render(txn: Txn, nets: list[Network]) -> list[dict]:
     ids = [n.id for n in nets]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids, viewer=txn.ctx.project_id)
     tags = repo.tags_by_id(txn.session, ids)
     # Provider attributes are an admin's to see, as in Neutron.
     provider = txn.ctx.is_admin

@@ -72,7 +72,7 @@ def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
 
 def render(txn: Txn, rows: list[QosPolicy]) -> list[dict]:
     ids = [p.id for p in rows]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids, viewer=txn.ctx.project_id)
     tags = repo.tags_by_id(txn.session, ids)
     return [views.policy_view(p, p.id in shared, tags.get(p.id, [])) for p in rows]
 
