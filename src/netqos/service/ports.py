@@ -14,6 +14,7 @@ from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
 from netqos.qos.attributes import (Boolean, Choice, Dict, ListOf, Schema, String, Uuid)
 from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
+from netqos.qos import placement
 from netqos.qos.policy import SERVICE_OWNER_PREFIXES
 from netqos.service import bindings, changes, common, ipam, networks, resources, views
 from netqos.service.hosts import is_alive
@@ -64,7 +65,7 @@ SCHEMA = Schema("port", (
     String("tenant_id", default=None, allow_put=False),
 ), read_only=frozenset({"id", "status", "tags", "revision_number", "created_at",
                         "updated_at", "qos_network_policy_id", "binding:vif_type",
-                        "binding:vif_details", "netqos:qos_state"}))
+                        "binding:vif_details", "netqos:qos_state", "resource_request"}))
 
 KIND = resources.Kind(
     "port", Port,
@@ -90,9 +91,16 @@ def render(txn: Txn, ports: list[Port]) -> list[dict]:
     agents = bindings.host_agents(txn.session, (p.host for p in ports))
     tags = repo.tags_by_id(txn.session, [p.id for p in ports])
     alive = {host: is_alive(agent) for host, agent in agents.items()}
-    return [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []),
-                            alive.get(p.host))
-            for p in ports]
+    out = [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []),
+                           alive.get(p.host))
+           for p in ports]
+    if txn.ctx.is_admin:  # Neutron shows the placement request to admins (Nova) only
+        rules = bindings.rules_by_policy(txn.session, (bindings.effective_id(p) for p in ports))
+        for port, shown in zip(ports, out):
+            shown["resource_request"] = placement.resource_request(
+                port.id, port.vnic_type, port.network.physical_network,
+                rules.get(bindings.effective_id(port), []))
+    return out
 
 
 def _vif_type(port: Port, agent) -> str:

@@ -114,6 +114,7 @@ def port_view(port, vif_type: str, tags: list[str], agent_alive: bool | None = N
         "qos_policy_id": port.qos_policy_id,
         "qos_network_policy_id": port.network.qos_policy_id,
         "security_groups": [], "allowed_address_pairs": [], "extra_dhcp_opts": [],
+        "port_security_enabled": True,
         "netqos:qos_state": {
             "desired_revision": port.qos_revision,
             "applied_revision": port.qos_applied_revision,
