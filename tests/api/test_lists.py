@@ -56,7 +56,7 @@ def test_filters(api, five, new_policy):
     assert len(names(api.get(POLICIES, params={"shared": "false", "project_id": project}))) == 5
     assert names(api.get(POLICIES, params={"shared": "true", "project_id": project})) == []
     assert len(names(api.get(POLICIES, params={"is_default": "false", "project_id": project}))) == 5
-    assert len(names(api.get(POLICIES, params={"revision_number": 1, "project_id": project}))) \
+    assert len(names(api.get(POLICIES, params={"revision_number": 0, "project_id": project}))) \
         == 5
 
     shared = new_policy(project_id=project, name="s", shared=True, is_default=True)
@@ -88,7 +88,7 @@ def test_fields(api, five):
     assert resp.json() == {"policies": [{"id": made[0]["id"], "rules": []}]}
     resp = api.get(POLICIES, params={"fields": "id,revision_number", "name": "a"},
                    headers=member)
-    assert resp.json() == {"policies": [{"id": made[1]["id"], "revision_number": 1}]}
+    assert resp.json() == {"policies": [{"id": made[1]["id"], "revision_number": 0}]}
 
 
 def test_sorting(api, five):

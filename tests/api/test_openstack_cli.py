@@ -58,7 +58,7 @@ def test_policy_create_list_show_set_delete(cli, policy_name):
     assert row["ID"] == created["id"] and row["Shared"] is True
 
     shown = cli.json("network", "qos", "policy", "show", policy_name)
-    assert shown["id"] == created["id"] and shown["revision_number"] == 1
+    assert shown["id"] == created["id"] and shown["revision_number"] == 0
 
     cli.run("network", "qos", "policy", "set", policy_name, "--no-share",
             "--description", "changed", "--default")

@@ -35,7 +35,7 @@ def test_policy_lifecycle(conn):
     try:
         assert p.id and p.name == name and p.description == "first"
         assert p.is_shared is True and p.is_default is False
-        assert p.project_id == "fake_project_id" and p.revision_number == 1
+        assert p.project_id == "fake_project_id" and p.revision_number == 0
         assert p.rules == []
 
         assert conn.network.get_qos_policy(p.id).name == name
@@ -46,18 +46,18 @@ def test_policy_lifecycle(conn):
         assert [x.id for x in conn.network.qos_policies(name=name)] == [p.id]
 
         u = conn.network.update_qos_policy(p, description="second", shared=False)
-        assert u.description == "second" and u.is_shared is False and u.revision_number == 2
+        assert u.description == "second" and u.is_shared is False and u.revision_number == 1
         # openstacksdk accepts if_revision for QoS policies but, as QoSPolicy is not one of
         # its NetworkResources, sends no If-Match: the update simply applies.
-        u = conn.network.update_qos_policy(p.id, name=name + "-x", if_revision=2)
-        assert u.name == name + "-x" and u.revision_number == 3
+        u = conn.network.update_qos_policy(p.id, name=name + "-x", if_revision=1)
+        assert u.name == name + "-x" and u.revision_number == 2
         # If-Match through the SDK's own session, as scripts send it.
         stale = conn.network.put(f"/qos/policies/{p.id}", json={"policy": {"name": "stale"}},
-                                 headers={"If-Match": "revision_number=2"}, raise_exc=False)
+                                 headers={"If-Match": "revision_number=1"}, raise_exc=False)
         assert stale.status_code == 412
         assert stale.json()["NeutronError"]["type"] == "RevisionNumberConstraintFailed"
         fresh = conn.network.put(f"/qos/policies/{p.id}", json={"policy": {"name": "fresh"}},
-                                 headers={"If-Match": "revision_number=3"}, raise_exc=False)
+                                 headers={"If-Match": "revision_number=2"}, raise_exc=False)
         assert fresh.status_code == 200, fresh.text
         assert conn.network.get_qos_policy(p.id).name == "fresh"
     finally:

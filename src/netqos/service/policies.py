@@ -91,7 +91,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
     if not txn.ctx.may_manage(project_id):
         raise PolicyNotAuthorized(action="create_policy")
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=1)
+                       description=values["description"], revision_number=0)  # as Neutron
     txn.session.add(policy)
     txn.session.flush()
     if values["shared"]:
@@ -106,18 +106,27 @@ def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) ->
     values = SCHEMA.for_update(body)
     policy = find_managed(txn, policy_id, "update_policy")
     common.check_revision(policy, if_match)
+    # As Neutron: a new revision when the policy's own attributes change; sharing is an
+    # RBAC entry's change, and an update that changes nothing is no revision.
+    revised = False
     for attr in ("name", "description"):
-        if attr in values:
+        if attr in values and values[attr] != getattr(policy, attr):
             setattr(policy, attr, values[attr])
+            revised = True
     if values.get("shared") is True:
         _share(txn, policy)
     elif values.get("shared") is False:
         usage.unshare(txn, policy)
-    if values.get("is_default") is True:
+    if values.get("is_default") is True and policy.default_of is None:
         _make_default(txn, policy)
-    elif values.get("is_default") is False:
+        revised = True
+    elif values.get("is_default") is False and policy.default_of is not None:
         policy.default_of = None
-    changed(txn, policy)
+        revised = True
+    if revised:
+        changed(txn, policy)
+    else:
+        txn.session.flush()
     return view(txn, policy)
 
 
