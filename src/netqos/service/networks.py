@@ -109,7 +109,8 @@ def create_network(txn: Txn, body: dict) -> dict:
     txn.session.flush()
     if values["shared"]:
         _share(txn, net)
-    return view(txn, net)
+    # Neutron shows is_default (of auto-allocated topologies) in a create's answer only.
+    return {**view(txn, net), "is_default": False}
 
 
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")

@@ -98,6 +98,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
         _share(txn, policy)
     if values["is_default"]:
         _make_default(txn, policy)
+        repo.bump_revision(policy)  # as Neutron numbers a policy created as the default
     txn.session.flush()
     return view(txn, policy)
 

@@ -222,7 +222,7 @@ def _interface_target(body: dict) -> tuple[str | None, str | None]:
 
 def _interface_info(router: Router, port: Port) -> dict:
     ids = [a.subnet_id for a in port.fixed_ips]
-    return {"id": router.id, "tenant_id": router.project_id, "project_id": router.project_id,
+    return {"id": router.id, "project_id": router.project_id,
             "port_id": port.id, "network_id": port.network_id,
             "subnet_id": ids[0] if ids else None, "subnet_ids": ids}
 

@@ -65,7 +65,7 @@ def network_view(net, shared: bool, tags: list[str], provider: bool = False) -> 
         "subnets": [s.id for s in net.subnets], "qos_policy_id": net.qos_policy_id,
         "availability_zones": [], "availability_zone_hints": [],
         "ipv4_address_scope": None, "ipv6_address_scope": None,
-        "port_security_enabled": True, "is_default": False,
+        "port_security_enabled": True,
         **_standard(net, tags),
     }
     if provider:
@@ -87,7 +87,8 @@ def subnet_view(subnet, tags: list[str]) -> dict:
         "cidr": subnet.cidr, "gateway_ip": subnet.gateway_ip,
         "allocation_pools": subnet.allocation_pools, "enable_dhcp": subnet.enable_dhcp,
         "dns_nameservers": [], "host_routes": [], "ipv6_ra_mode": None,
-        "ipv6_address_mode": None, "subnetpool_id": None,
+        "ipv6_address_mode": None, "subnetpool_id": None, "service_types": [],
+        "router:external": subnet.network.router_external,
         **_standard(subnet, tags),
     }
 
