@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.conftest import BOTH_DATABASES, own_server
 from tests.api.conversation import load_golden, replay, summary
-from tests.harness.server import ServerProcess
 
 # Exchanges whose whole body matches Neutron's today: a change that loses one fails here.
 EXACT_AT_LEAST = 239
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
-                                                               marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def conversation_server(request, tmp_path_factory):
-    """A server of its own: the conversation lists every policy an admin sees."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("fresh_postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('conversation') / 'netqos.sqlite'}"
-    # The recording's external network is flat on physnet "public".
-    server = ServerProcess(url, extra_args=("--flat-networks", "public,physnet1"),
-                           log_dir=tmp_path_factory.mktemp("conversation-log"))
-    server.start()
-    yield server
-    server.stop()
+    """A server of its own: the conversation lists every policy an admin sees. The
+    recording's external network is flat on physnet "public"."""
+    yield from own_server(request, tmp_path_factory, "conversation",
+                          ("--flat-networks", "public,physnet1"))
 
 
 def test_every_exchange_has_neutrons_status_and_error_type(conversation_server):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.api.conftest import assert_error, who
+from tests.api.conftest import BOTH_DATABASES, assert_error, own_server, who
 from tests.api.helpers_core import HOSTS, NETWORKS, PORTS, ok, unique
 from tests.harness.server import ServerProcess
 
@@ -20,17 +20,9 @@ POOLS = ("--tenant-network-types", "vxlan,vlan", "--vni-ranges", "100:102",
 MEMBER = who("aa" * 16, "member", "reader")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
-                                                               marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def server(request, tmp_path_factory):
-    if request.param == "postgresql":
-        url = request.getfixturevalue("fresh_postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('provider') / 'netqos.sqlite'}"
-    srv = ServerProcess(url, extra_args=POOLS, log_dir=tmp_path_factory.mktemp("provider-log"))
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from own_server(request, tmp_path_factory, "provider", POOLS)
 
 
 @pytest.fixture
