@@ -60,7 +60,15 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.load(vars(args))
+    from netqos.cli.client import CliError
+    from netqos.service.segment_pools import SegmentPools
+
+    settings = Settings.load(vars(args))
+    try:   # a bad range is the operator's to fix before anything starts
+        SegmentPools.from_settings(settings)
+    except ValueError as exc:
+        raise CliError(f"bad segment setting: {exc}") from None
+    return settings
 
 
 def prepare_database(settings: Settings) -> None:

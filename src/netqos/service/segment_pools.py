@@ -100,7 +100,8 @@ def _range(text: str, limits: tuple[int, int], setting: str) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"{setting}: {text!r} is not FIRST:LAST") from None
     if not limits[0] <= first <= last <= limits[1]:
-        raise ValueError(f"{setting}: {text!r} is outside {limits[0]}:{limits[1]}")
+        raise ValueError(f"{setting}: {text!r} is not FIRST:LAST with "
+                         f"{limits[0]} <= FIRST <= LAST <= {limits[1]}")
     return first, last
 
 
