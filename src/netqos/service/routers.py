@@ -64,7 +64,8 @@ def find_owned(txn: Txn, router_id: str) -> Router:
 
 def render(txn: Txn, routers: list[Router]) -> list[dict]:
     tags = repo.tags_by_id(txn.session, [r.id for r in routers])
-    return [views.router_view(r, _gateway_ips(r), tags.get(r.id, [])) for r in routers]
+    return [views.router_view(r, _gateway_ips(r), tags.get(r.id, []), txn.ctx.is_admin)
+            for r in routers]
 
 
 def _gateway_ips(router: Router) -> list[dict]:
@@ -92,6 +93,7 @@ def create_router(txn: Txn, body: dict) -> dict:
     txn.session.flush()
     if values["external_gateway_info"]:
         _set_gateway(txn, router, values["external_gateway_info"])
+        _revised(txn, router)   # Neutron counts the gateway as a change of its own
     return view(txn, router)
 
 
@@ -99,6 +101,7 @@ def update_router(txn: Txn, router_id: str, body: dict, if_match: int | None) ->
     values = SCHEMA.for_update(body)
     router = find_owned(txn, router_id)
     common.check_revision(router, if_match)
+    before = _state(router)
     for attr in ("name", "description", "admin_state_up"):
         if attr in values:
             setattr(router, attr, values[attr])
@@ -108,9 +111,19 @@ def update_router(txn: Txn, router_id: str, body: dict, if_match: int | None) ->
             _set_gateway(txn, router, info)
         else:
             _clear_gateway(txn, router)
+    if _state(router) != before:   # an update that changes nothing is no revision
+        _revised(txn, router)
+    return view(txn, router)
+
+
+def _state(router: Router) -> tuple:
+    return (router.name, router.description, router.admin_state_up, router.gw_port_id,
+            router.enable_snat, router.gw_qos_policy_id)
+
+
+def _revised(txn: Txn, router: Router) -> None:
     repo.bump_revision(router)
     txn.session.flush()
-    return view(txn, router)
 
 
 def _gateway_values(info: dict) -> dict:
@@ -208,7 +221,7 @@ def add_interface(txn: Txn, router_id: str, body: dict) -> dict:
         txn.session.flush()
         # A router interface is a service port: its network's policy stops applying.
         changes.touch(txn, "port", port.id, [port])
-    txn.session.flush()
+    _revised(txn, router)
     txn.session.refresh(port, ["fixed_ips"])
     return _interface_info(router, port)
 
@@ -244,7 +257,7 @@ def remove_interface(txn: Txn, router_id: str, body: dict) -> dict:
     if port.host:
         changes.touch(txn, "port", port.id, [], hosts=[port.host])
     txn.session.delete(port)
-    txn.session.flush()
+    _revised(txn, router)
     return info
 
 

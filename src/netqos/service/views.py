@@ -140,18 +140,26 @@ def port_status(port) -> str:
     return port.qos_status or "DOWN"
 
 
-def router_view(router, gw_ips: list[dict], tags: list[str]) -> dict:
+def router_view(router, gw_ips: list[dict], tags: list[str], admin: bool = False) -> dict:
+    """As Neutron shows a router: the gateway's qos_policy_id only when it has one,
+    `distributed` and `ha` to admins only."""
     gateway = None
     if router.gw_port_id:
         gateway = {"network_id": router.gw_port.network_id, "enable_snat": router.enable_snat,
-                   "external_fixed_ips": gw_ips, "qos_policy_id": router.gw_qos_policy_id}
-    return {
+                   "external_fixed_ips": gw_ips}
+        if router.gw_qos_policy_id is not None:
+            gateway["qos_policy_id"] = router.gw_qos_policy_id
+    view = {
         "id": router.id, "name": router.name, "description": router.description,
         "project_id": router.project_id, "tenant_id": router.project_id,
         "admin_state_up": router.admin_state_up, "status": "ACTIVE",
-        "external_gateway_info": gateway, "routes": [], "distributed": False, "ha": False,
+        "external_gateway_info": gateway, "routes": [],
+        "availability_zones": [], "availability_zone_hints": [], "flavor_id": None,
         **_standard(router, tags),
     }
+    if admin:
+        view.update(distributed=False, ha=False)
+    return view
 
 
 def floatingip_view(fip, network_policy_id: str | None, tags: list[str]) -> dict:
