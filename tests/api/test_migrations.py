@@ -30,12 +30,20 @@ def test_upgrade_from_0001_keeps_networks_and_matches_the_models(database_url):
                 "router_external, mtu, revision_number, created_at, updated_at) VALUES "
                 "('n1', 'p', 'old', '', true, false, 1500, 1, CURRENT_TIMESTAMP, "
                 "CURRENT_TIMESTAMP)"))
+            # A subnet cascades from its network: a migration that rebuilt the networks
+            # table on SQLite would take it along.
+            conn.execute(text(
+                "INSERT INTO subnets (id, project_id, network_id, name, description, "
+                "ip_version, cidr, allocation_pools, enable_dhcp, revision_number, created_at, "
+                "updated_at) VALUES ('s1', 'p', 'n1', '', '', 4, '198.18.0.0/24', '[]', true, "
+                "1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
         upgrade(engine)
         with engine.connect() as conn:
             row = conn.execute(text("SELECT network_type, physical_network, segmentation_id "
                                     "FROM networks WHERE id = 'n1'")).one()
             assert tuple(row) == ("local", None, None)
             assert conn.execute(text("SELECT count(*) FROM segment_allocations")).scalar() == 0
+            assert conn.execute(text("SELECT network_id FROM subnets")).scalar() == "n1"
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], diff
     finally:
