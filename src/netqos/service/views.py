@@ -162,6 +162,14 @@ def router_view(router, gw_ips: list[dict], tags: list[str], admin: bool = False
     return view
 
 
+def port_details(port) -> dict | None:
+    if port is None:
+        return None
+    return {"name": port.name, "network_id": port.network_id, "mac_address": port.mac_address,
+            "admin_state_up": port.admin_state_up, "status": port_status(port),
+            "device_id": port.device_id, "device_owner": port.device_owner}
+
+
 def floatingip_view(fip, network_policy_id: str | None, tags: list[str]) -> dict:
     return {
         "id": fip.id, "description": fip.description,

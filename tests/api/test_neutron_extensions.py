@@ -1,5 +1,6 @@
-"""Each port's `resource_request` (Neutron's port-resource-request-groups): the placement
-request groups Nova reads, from the port's effective policy, network segment and vnic type."""
+"""Neutron extensions on ports and floating IPs: each port's `resource_request`
+(port-resource-request-groups: the placement request groups Nova reads, from the port's
+effective policy, network segment and vnic type) and a floating IP's `port_details`."""
 from __future__ import annotations
 
 import uuid
@@ -75,3 +76,21 @@ def test_no_guarantee_no_request_and_only_admins_see_it(api, core, new_policy):
     shown = ok(api.get(f"{PORTS}/{port['id']}"))["port"]
     assert shown["resource_request"]["request_groups"][0]["resources"] == {
         "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC": 5}
+
+
+def test_floating_ip_port_details(api, core):
+    """Neutron's fip-port-details: what an associated floating IP points at."""
+    ext, _ = core.external_network()
+    net = core.network()
+    sub = core.subnet(net)
+    router = core.router(external_gateway_info={"network_id": ext["id"]})
+    core.add_interface(router, subnet_id=sub["id"])
+    port = core.port(net, name="vm-port")
+    fip = core.floatingip(ext, port_id=port["id"])
+    assert fip["port_details"] == {
+        "name": "vm-port", "network_id": net["id"], "mac_address": port["mac_address"],
+        "admin_state_up": True, "status": "DOWN", "device_id": "", "device_owner": ""}
+    assert ok(api.get(f"/v2.0/floatingips/{fip['id']}"))["floatingip"]["port_details"] == \
+        fip["port_details"]
+    loose = core.floatingip(ext)
+    assert loose["port_details"] is None
