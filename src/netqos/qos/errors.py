@@ -47,12 +47,6 @@ class NotAuthorized(NetqosError):
     message = "Not authorized."
 
 
-class PolicyNotAuthorized(NotAuthorized):
-    """An action the caller's roles do not allow, as oslo.policy words the refusal."""
-
-    message = "rule:%(action)s is disallowed by policy"
-
-
 class NotFound(NetqosError):
     message = "%(resource)s %(id)s could not be found."
 
