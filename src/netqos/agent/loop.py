@@ -71,6 +71,7 @@ class Agent:
         self._failures = 0
         self.bus_info: str | None = None          # shown in the agent's configurations
         self.metrics = None                       # netqos.agent.metrics.AgentMetrics
+        self.ports_here: list[PortQos] = []       # with a device, as of the last pass
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
@@ -99,6 +100,7 @@ class Agent:
     # --- one pass -------------------------------------------------------------------
     def sync(self) -> PassResult:
         revision, here, missing = self._pull()
+        self.ports_here = here
         started = time.monotonic()
         changes, result = self.backend.sync(here)
         if self.metrics is not None:

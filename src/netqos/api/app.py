@@ -4,16 +4,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from netqos import __version__
-from netqos.api import (core, errors, extensions, hosts, metrics, policies, rule_types, rules,
-                        versions)
+from netqos.api import (core, errors, extensions, hosts, live, metrics, policies, rule_types,
+                        rules, versions)
 from netqos.api.auth import make_authenticator
 from netqos.api.sanitize import RefuseNul
 from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
+from netqos.service.live import LiveStore
+from netqos import ui
 
-ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
+ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts, live)
 
 
 def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
@@ -28,11 +30,14 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     # On a graceful stop, after the last request: send the events still queued.
     app.router.on_shutdown.append(app.state.bus.close)
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
+    app.state.live = LiveStore()   # per-port rates and the agents' journal (in memory)
     errors.install(app)
     app.add_middleware(RefuseNul)
     for module in ROUTERS:
         app.include_router(module.router)
     metrics.install(app)
+    app.state.metrics_registry.register(live.LiveCollector(app.state.live))
+    ui.install(app)
     return app
 
 

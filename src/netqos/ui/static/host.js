@@ -1,0 +1,91 @@
+// Host: its ports, their effective policy and revisions, and a live chart per port.
+// Rows are built once; charts of the rows on screen are redrawn every second.
+
+import { stream } from "./api.js";
+import { h, show } from "./dom.js";
+import { charts, RateChart } from "./chart.js";
+import { effective, limitsOf, policies, ports, status } from "./data.js";
+import { bps, ruleText } from "./units.js";
+
+export async function hostPage(host) {
+  const started = performance.now();
+  delete document.body.dataset.renderMs;
+  document.body.dataset.liveTicks = 0;
+  const [portList, policyMap] = await Promise.all([
+    ports(`?binding:host_id=${encodeURIComponent(host)}`), policies()]);
+  charts.clear();
+  const rows = portList.map((p) => portRow(p, policyMap));
+  const body = h("tbody", {}, rows.map((r) => r.tr));
+  const sort = h("select", { id: "sort", onchange: () => order() },
+    h("option", { value: "name" }, "name"),
+    h("option", { value: "usage" }, "closest to its limit"));
+  function order() {
+    const key = sort.value;
+    rows.sort(key === "usage" ? (a, b) => b.chart.usage - a.chart.usage
+      : (a, b) => a.name.localeCompare(b.name));
+    body.replaceChildren(...rows.map((r) => r.tr));
+  }
+  order();
+  show(h("h1", {}, `Host ${host}`),
+    h("p", {}, `${portList.length} port(s) · sort by `, sort),
+    h("table", { id: "ports" }, h("thead", {}, h("tr", {},
+      ["port", "status", "policy", "rules", "revision", "live (in / out)", "now", "of limit"]
+        .map((c) => h("th", {}, c)))), body));
+
+  // Only rows on screen are drawn: a host with thousands of ports stays cheap.
+  const visible = new Set();
+  const seen = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) { visible.add(e.target.rowRef); e.target.rowRef.redraw(); }
+      else visible.delete(e.target.rowRef);
+    }
+  });
+  for (const r of rows) { r.tr.rowRef = r; seen.observe(r.tr); }
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const live = stream(`/v2.0/netqos/live/stream?host=${encodeURIComponent(host)}`, (event, data) => {
+    for (const [id, v] of Object.entries(data.ports)) {
+      const row = byId.get(id);
+      if (!row) continue;
+      if (event === "window") row.chart.set(v.samples, v.limit);
+      else row.chart.add(v.sample, v.limit);
+      row.dirty = true;
+    }
+    for (const r of visible) if (r.dirty) r.redraw();
+    document.body.dataset.liveTicks = (+document.body.dataset.liveTicks || 0) + 1;
+  });
+  // Rendered = the first frame painted after the table went in (layout included).
+  requestAnimationFrame(() => setTimeout(() => {
+    document.body.dataset.renderMs = (performance.now() - started).toFixed(1);
+  }, 0));
+  return () => { live.close(); seen.disconnect(); };
+}
+
+function portRow(port, policyMap) {
+  const eff = effective(port);
+  const policy = policyMap.get(eff.id);
+  const state = port["netqos:qos_state"] || {};
+  const canvas = h("canvas", { class: "spark", dataset: { port: port.id } });
+  const chart = new RateChart(canvas, { axes: false });
+  chart.limit = limitsOf(policy);
+  charts.set(port.id, chart);
+  const now = h("td", { class: "num now" }), bar = h("span");
+  const tr = h("tr", { dataset: { port: port.id } },
+    h("td", {}, h("a", { href: `#/port/${port.id}` }, port.name || port.id.slice(0, 13))),
+    h("td", { class: `status-${status(port)}` }, status(port)),
+    h("td", {}, policy ? `${policy.name} (${eff.from})` : eff.id ? eff.id.slice(0, 8) : "none"),
+    h("td", {}, ((policy && policy.rules) || []).map(ruleText).join(" · ")),
+    h("td", { class: "num" }, `${state.applied_revision ?? "–"} / ${state.desired_revision ?? "–"}`),
+    h("td", {}, canvas), now, h("td", {}, h("div", { class: "bar" }, bar)));
+  const row = { id: port.id, name: port.name || port.id, tr, chart, dirty: true };
+  row.redraw = () => {
+    row.dirty = false;
+    chart.draw();
+    const s = chart.latest;
+    now.replaceChildren(h("span", { class: "in" }, bps(s && s[1])), " / ",
+      h("span", { class: "out" }, bps(s && s[2])));
+    const u = Math.min(1, chart.usage);
+    bar.style.width = `${(u * 100).toFixed(0)}%`;
+    bar.className = u > 0.9 ? "hot" : "";
+  };
+  return row;
+}
