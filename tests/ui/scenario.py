@@ -8,10 +8,12 @@ test_console_dataplane.py with real traffic.
 """
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 
@@ -101,3 +103,17 @@ def open_host_page(page, url: str, host: str, timeout_ms: int = 30_000) -> float
     page.wait_for_function("document.body.dataset.renderMs !== undefined",
                            timeout=timeout_ms)
     return float(page.evaluate("document.body.dataset.renderMs"))
+
+
+TRAFFIC_LOCK = "/tmp/netqos-traffic.lock"
+
+
+@contextmanager
+def traffic_lock():
+    """Measurements of engineers sharing this machine must not overlap (iperf3 runs)."""
+    with open(TRAFFIC_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -3,7 +3,8 @@ rates streamed to pages, the journal of what agents did, and who the caller is.
 
     POST /v2.0/netqos/hosts/{host}/counters   agents (admin): cumulative counters, 1/s
     GET  /v2.0/netqos/live/stream?host=H      server-sent events: one stream per page
-    GET  /v2.0/netqos/live/stream?port_id=P     ("window" first, then a "tick" per second)
+    GET  /v2.0/netqos/live/stream?port_id=P     ("window" first, then a "tick" as counters
+                                                 arrive, at least one per second)
     GET  /v2.0/netqos/live/ports/{id}         a port's window, kernel objects and history
     GET  /v2.0/netqos/events?since=SECONDS    revisions applied, drift repaired, errors
     GET  /v2.0/netqos/whoami                  the caller's identity, as the API sees it
@@ -35,7 +36,8 @@ from netqos.service.context import Context
 from netqos.service.live import SAMPLE_FIELDS
 
 router = APIRouter(tags=["live"])
-TICK_SECONDS = 1.0
+TICK_SECONDS = 1.0         # at least one event per second
+WAKE_SECONDS = 0.2         # how often a stream looks for new counters
 REFRESH_SECONDS = 5.0      # how often a stream re-reads which ports it may show
 MAX_PORTS = 50_000
 COUNTER_KEYS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "drops")
@@ -145,11 +147,18 @@ async def stream(request: Request, ctx: Context = Depends(context)):
     async def events():
         nonlocal ids
         yield _sse("window", {"fields": SAMPLE_FIELDS, "ports": store.series(ids)})
-        refreshed = time.monotonic()
+        refreshed = sent = time.monotonic()
+        version = store.version
         while not await request.is_disconnected():
-            await asyncio.sleep(TICK_SECONDS)
-            if time.monotonic() - refreshed > REFRESH_SECONDS:
-                ids, refreshed = await run_in_threadpool(allowed), time.monotonic()
+            await asyncio.sleep(WAKE_SECONDS)
+            now = time.monotonic()
+            # New counters go out at once (a fifth of a second late at most); without any,
+            # a tick per second still tells the page the stream is alive.
+            if store.version == version and now - sent < TICK_SECONDS:
+                continue
+            if now - refreshed > REFRESH_SECONDS:
+                ids, refreshed = await run_in_threadpool(allowed), now
+            version, sent = store.version, now
             yield _sse("tick", {"t": time.time(), "ports": store.latest(ids)})
 
     return StreamingResponse(events(), media_type="text/event-stream",

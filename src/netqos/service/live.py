@@ -84,6 +84,7 @@ class LiveStore:
         self._lock = threading.Lock()
         self._ports: dict[str, PortWindow] = {}
         self._journal: deque[Event] = deque(maxlen=JOURNAL_SIZE)
+        self.version = 0          # bumped by every ingest: streams send when it moves
 
     # --- counters ------------------------------------------------------------------------
     def ingest(self, host: str, at: float, entries: list[dict]) -> int:
@@ -100,6 +101,7 @@ class LiveStore:
                                 e["tx_packets"], e["drops"]), now)
                 if e.get("objects") is not None:
                     window.objects, window.objects_at = e["objects"], now
+            self.version += 1
         return len(entries)
 
     def latest(self, port_ids) -> dict[str, dict]:
