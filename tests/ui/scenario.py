@@ -102,6 +102,7 @@ def open_host_page(page, url: str, host: str, timeout_ms: int = 30_000) -> float
     page.goto(f"{url}/ui/#/host/{host}")
     page.wait_for_function("document.body.dataset.renderMs !== undefined",
                            timeout=timeout_ms)
+    print(f"host page: {page.evaluate('document.body.dataset.renderParts')}")
     return float(page.evaluate("document.body.dataset.renderMs"))
 
 

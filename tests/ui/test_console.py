@@ -107,7 +107,7 @@ def test_a_member_sees_only_its_project(page, tokens_server):
             assert "policy-of-a" in names and "policy-of-b" not in names, names
 
             render_ms = open_host_page(page, url, host)
-            rows = page.locator("#ports tbody tr").evaluate_all("els => els.map(e => e.dataset.port)")
+            rows = page.locator("#ports .row.port").evaluate_all("els => els.map(e => e.dataset.port)")
             assert sorted(rows) == sorted(made["a"]["ports"]), rows
             # The stream carries A's ports only (B's are fed too, on the same host).
             page.wait_for_function("+document.body.dataset.liveTicks >= 2", timeout=10_000)
@@ -134,16 +134,16 @@ def test_host_with_1000_ports_renders_fast_and_stays_live(page, ui_server, admin
         while feeder.posts < 2:
             time.sleep(0.1)
         render_ms = open_host_page(page, ui_server.url, host)
-        assert page.locator("#ports tbody tr").count() == 1000
+        assert page.locator("#ports .row.port").count() == 1000
         # Live: ticks keep arriving and the rows on screen show rates.
         page.wait_for_function("+document.body.dataset.liveTicks >= 4", timeout=15_000)
-        first = page.locator("#ports tbody tr").first           # vm-0000: 1 % of 10 Mbit/s
+        first = page.locator("#ports .row.port").first           # vm-0000: 1 % of 10 Mbit/s
         expect(first.locator(".now")).to_contain_text("100.0 kbit/s")
         in_bps = float(first.locator("canvas").get_attribute("data-in-bps"))
         assert in_bps == pytest.approx(100_000, rel=0.05)
         # Sorted by "closest to its limit": port i runs at (i % 100 + 1) % of the limit.
         page.select_option("#sort", "usage")
-        top = page.locator("#ports tbody tr").first.get_attribute("data-port")
+        top = page.locator("#ports .row.port").first.get_attribute("data-port")
         assert ports.index(top) % 100 == 99
         usage = page.evaluate(f"window.netqosCharts.get('{top}').usage")
         assert 0.9 < usage <= 1.05, usage

@@ -146,6 +146,7 @@ async def stream(request: Request, ctx: Context = Depends(context)):
 
     async def events():
         nonlocal ids
+        last = time.time()
         yield _sse("window", {"fields": SAMPLE_FIELDS, "ports": store.series(ids)})
         refreshed = sent = time.monotonic()
         version = store.version
@@ -158,8 +159,10 @@ async def stream(request: Request, ctx: Context = Depends(context)):
                 continue
             if now - refreshed > REFRESH_SECONDS:
                 ids, refreshed = await run_in_threadpool(allowed), now
-            version, sent = store.version, now
-            yield _sse("tick", {"t": time.time(), "ports": store.latest(ids)})
+            # Only the ports with a point the page has not had yet.
+            version, sent, since = store.version, now, time.time()
+            yield _sse("tick", {"t": since, "ports": store.latest(ids, newer_than=last)})
+            last = since
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

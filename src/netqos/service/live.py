@@ -88,8 +88,8 @@ class LiveStore:
 
     # --- counters ------------------------------------------------------------------------
     def ingest(self, host: str, at: float, entries: list[dict]) -> int:
-        now = self.clock()
         with self._lock:
+            now = self.clock()   # inside the lock: a reader never misses an older point
             for e in entries:
                 window = self._ports.get(e["port_id"])
                 if window is None or window.host != host:   # new, or moved to another host
@@ -104,13 +104,14 @@ class LiveStore:
             self.version += 1
         return len(entries)
 
-    def latest(self, port_ids) -> dict[str, dict]:
-        """{port_id: {"sample": [...], "limit": {...}}} of the newest point of each port."""
+    def latest(self, port_ids, newer_than: float = 0.0) -> dict[str, dict]:
+        """{port_id: {"sample": [...], "limit": {...}}} of the newest point of each port,
+        for the ports that have one newer than `newer_than`."""
         out = {}
         with self._lock:
             for pid in port_ids:
                 window = self._ports.get(pid)
-                if window is not None and window.samples:
+                if window is not None and window.samples and window.samples[-1].t > newer_than:
                     out[pid] = {"sample": window.samples[-1].wire(), "limit": window.limit}
         return out
 
