@@ -53,15 +53,25 @@ def test_policy_created_edited_and_bound_from_the_page(page, ui_server, admin):
     card.locator(".edit-rule button[type=submit]").click()
     expect(page.locator("#message")).to_contain_text("not a valid max_kbps")
 
-    # The overview counts the host and its port; the port page explains where QoS comes from.
+    # What the port's agent reports (an error, then a repaired drift) reaches the overview.
+    desired = admin.get(f"/v2.0/ports/{port_id}").json()["port"]["netqos:qos_state"][
+        "desired_revision"]
+    for status, reason, drift in (("ERROR", "tc refused the shaper", None),
+                                  ("ACTIVE", "", ["re-added the shaper deleted by hand"])):
+        admin.post(f"/v2.0/netqos/hosts/{host}/report", json={"report": {"ports": [{
+            "port_id": port_id, "revision": desired, "status": status, "reason": reason,
+            "drift": drift}]}}).raise_for_status()
     page.goto(f"{ui_server.url}/ui/#/")
     card = page.locator(f".host[data-host='{host}']")
     card.wait_for()
-    assert "1 total" in card.inner_text()
+    assert "1 total" in card.inner_text() and "1 enforced" in card.inner_text()
+    expect(page.locator("#events")).to_contain_text("tc refused the shaper")
+    expect(page.locator("#events")).to_contain_text("re-added the shaper deleted by hand")
     page.goto(f"{ui_server.url}/ui/#/port/{port_id}")
     page.locator("#chain").wait_for()
     assert page.locator("#chain .used").inner_text().startswith(f"port policy: {name}")
     assert page.locator("#effective").inner_text() == name
+    expect(page.locator("#history")).to_contain_text("re-added the shaper deleted by hand")
 
 
 @pytest.fixture(scope="module")

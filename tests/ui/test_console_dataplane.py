@@ -92,10 +92,10 @@ def chart_mean(page, port: str, since: float, until: float) -> tuple[float, int]
 
 def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
         page, ui_server, admin, lab, agent):
-    policy = create_policy(admin, uniq("ten"), 10_000)
+    policy = create_policy(admin, "demo", 10_000)   # the README walk-through's names
     net = admin.post("/v2.0/networks", json={"network": {"name": uniq("n")}}).json()["network"]
     port = admin.post("/v2.0/ports", json={"port": {
-        "network_id": net["id"], "name": "web-1", "binding:host_id": agent.host,
+        "network_id": net["id"], "name": "demo-vm", "binding:host_id": agent.host,
         "qos_policy_id": policy["id"]}}).json()["port"]
     vm = lab.add_vm(port_id=port["id"])
     sh("ip", "-n", vm.ns, "link", "set", "eth0", "address", port["mac_address"])
@@ -120,7 +120,8 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
             iperf3(lab, vm, "ingress", seconds=5)))
         traffic.start()
         page.wait_for_timeout(4000)   # the README's screenshot: the host page mid-run
-        page.screenshot(path=str(ARTIFACTS / "host-page-iperf3.png"))
+        page.screenshot(path=str(ARTIFACTS / "host-page-iperf3.png"),
+                        clip={"x": 0, "y": 0, "width": 1400, "height": 220})
         traffic.join(30)
         end = time.time()
     page.wait_for_timeout(1500)   # the last second's point reaches the page

@@ -31,7 +31,8 @@ class Telemetry:
 
     def tick(self) -> int:
         """Read and post once; returns the number of ports reported."""
-        ports = [p for p in self.agent.ports_here if p.device]
+        # Ports with a device of their own (the L3 role's routers have none: nothing to read).
+        ports = [p for p in self.agent.ports_here if getattr(p, "device", None)]
         if not ports:
             return 0
         read = counters.read(self.runner, ports)
