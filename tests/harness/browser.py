@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -40,9 +41,19 @@ class Browser:
         return self
 
     def page(self):
+        """A tab. Loads aborted because an address of this host changed (Chromium's
+        net::ERR_NETWORK_CHANGED, caused by other processes) are counted in
+        `page.network_changes`, not reported as the page's problems."""
         page = self.context.new_page()
-        page.on("console", lambda m: m.type == "error" and self.problems.append(
-            f"console error on {page.url}: {m.text}"))
+        page.network_changes = 0
+
+        def failed(request):
+            if NETWORK_CHANGED in (request.failure or ""):
+                page.network_changes += 1
+
+        page.on("requestfailed", failed)
+        page.on("console", lambda m: m.type == "error" and NETWORK_CHANGED not in m.text
+                and self.problems.append(f"console error on {page.url}: {m.text}"))
         page.on("pageerror", lambda e: self.problems.append(f"page error on {page.url}: {e}"))
         return page
 

@@ -96,10 +96,34 @@ class CounterFeeder:
         self.client.close()
 
 
+def visit(page, url: str, route: str | None = None, tries: int = 3) -> None:
+    """Open a console URL and wait until its page is shown (`route`: the hash it lands on,
+    if not the URL's own). Chromium aborts loads in flight when an address of this host
+    changes (net::ERR_NETWORK_CHANGED: other tests on a shared machine add and remove
+    interfaces); a visit that such an abort broke is tried again."""
+    from playwright.sync_api import Error
+
+    want = route if route is not None else ("#" + url.partition("#")[2] if "#" in url else "")
+    for attempt in range(1, tries + 1):
+        changes = page.network_changes
+        try:
+            if page.url == url:
+                page.goto("about:blank")   # the same URL again would not route anew
+            elif page.url.startswith("http"):
+                page.evaluate("delete document.body.dataset.route")
+            page.goto(url)
+            page.wait_for_function("want => document.body.dataset.route === want", arg=want,
+                                   timeout=15_000)
+            return
+        except Error:
+            if attempt == tries or page.network_changes == changes:
+                raise
+
+
 def open_host_page(page, url: str, host: str, timeout_ms: int = 30_000) -> float:
     """Open the host page and wait until its table is there; returns the page's own render
     time (ms: from the route to the table with every row, including its API reads)."""
-    page.goto(f"{url}/ui/#/host/{host}")
+    visit(page, f"{url}/ui/#/host/{host}")
     page.wait_for_function("document.body.dataset.renderMs !== undefined",
                            timeout=timeout_ms)
     print(f"host page: {page.evaluate('document.body.dataset.renderParts')}")

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests.ui.conftest import start_server
 from tests.ui.scenario import (CounterFeeder, create_policy, open_host_page, populate_host,
-                               uniq)
+                               uniq, visit)
 
 RENDER_BUDGET_MS = 1000
 
@@ -24,7 +24,7 @@ def test_policy_created_edited_and_bound_from_the_page(page, ui_server, admin):
     host = uniq("h")
     [port_id] = populate_host(admin, host, 1)
     name = uniq("gold")
-    page.goto(f"{ui_server.url}/ui/#/policies")
+    visit(page, f"{ui_server.url}/ui/#/policies")
     page.fill("#create-policy input[name=name]", name)
     page.click("#create-policy button[type=submit]")
     card = page.locator(f".policy[data-name='{name}']")
@@ -47,6 +47,17 @@ def test_policy_created_edited_and_bound_from_the_page(page, ui_server, admin):
         ("bandwidth_limit", 10_000, "ingress")]
     assert admin.get(f"/v2.0/ports/{port_id}").json()["port"]["qos_policy_id"] == policy["id"]
 
+    # Renamed and shared from the page; a policy in use cannot be deleted (the API's 409).
+    card = page.locator(f".policy[data-name='{name}']")
+    card.locator(".edit-policy input[name=name]").fill(name + "-v2")
+    card.locator(".edit-policy input[name=shared]").check()
+    card.locator(".edit-policy button[type=submit]").click()
+    name += "-v2"
+    expect(page.locator(f".policy[data-name='{name}'] h3")).to_contain_text("shared")
+    page.expected_statuses = (409,)
+    page.locator(f".policy[data-name='{name}'] .delete-policy").click()
+    expect(page.locator("#message")).to_contain_text(f"is used by port {port_id}")
+
     # A wrong value is the API's error on the page, not a broken page.
     card = page.locator(f".policy[data-name='{name}']")
     card.locator(".edit-rule input[name=value]").fill("fast")
@@ -61,13 +72,13 @@ def test_policy_created_edited_and_bound_from_the_page(page, ui_server, admin):
         admin.post(f"/v2.0/netqos/hosts/{host}/report", json={"report": {"ports": [{
             "port_id": port_id, "revision": desired, "status": status, "reason": reason,
             "drift": drift}]}}).raise_for_status()
-    page.goto(f"{ui_server.url}/ui/#/")
+    visit(page, f"{ui_server.url}/ui/#/")
     card = page.locator(f".host[data-host='{host}']")
     card.wait_for()
     assert "1 total" in card.inner_text() and "1 enforced" in card.inner_text()
     expect(page.locator("#events")).to_contain_text("tc refused the shaper")
     expect(page.locator("#events")).to_contain_text("re-added the shaper deleted by hand")
-    page.goto(f"{ui_server.url}/ui/#/port/{port_id}")
+    visit(page, f"{ui_server.url}/ui/#/port/{port_id}")
     page.locator("#chain").wait_for()
     assert page.locator("#chain .used").inner_text().startswith(f"port policy: {name}")
     assert page.locator("#effective").inner_text() == name
@@ -99,8 +110,7 @@ def test_a_member_sees_only_its_project(page, tokens_server):
         with CounterFeeder(url, host, everything, 10_000_000,
                            headers={"X-Auth-Token": "tok-admin"}):
             page.expected_statuses = (401, 404)   # a wrong token, B's port by its URL
-            page.goto(f"{url}/ui/")
-            page.wait_for_url("**/#/signin")
+            visit(page, f"{url}/ui/", route="#/signin")
             page.fill("#token", "wrong")
             page.click("#token-form button[type=submit]")
             expect(page.locator("[role=alert]")).to_contain_text("not valid")
@@ -110,7 +120,7 @@ def test_a_member_sees_only_its_project(page, tokens_server):
             expect(page.locator("#who")).to_contain_text("project project-a")
             assert "2 total" in page.locator(f".host[data-host='{host}']").inner_text()
 
-            page.goto(f"{url}/ui/#/policies")
+            visit(page, f"{url}/ui/#/policies")
             page.locator("#policies .policy").first.wait_for()
             names = page.locator("#policies .policy").evaluate_all(
                 "els => els.map(e => e.dataset.name)")
@@ -125,7 +135,7 @@ def test_a_member_sees_only_its_project(page, tokens_server):
                                      ".filter(([id, c]) => c.samples.length).map(([id]) => id)")
             assert set(streamed) == set(made["a"]["ports"]), streamed
             # B's port by its URL: the API's 404, shown as an error, not B's data.
-            page.goto(f"{url}/ui/#/port/{made['b']['ports'][0]}")
+            visit(page, f"{url}/ui/#/port/{made['b']['ports'][0]}")
             expect(page.locator("[role=alert]")).to_contain_text("could not be found")
             # And the stream itself refuses B's port for A.
             r = httpx.get(f"{url}/v2.0/netqos/live/stream",

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from netqos.agent.lab import Lab, iperf3, sh
 from tests.ui.conftest import ARTIFACTS
-from tests.ui.scenario import create_policy, traffic_lock, uniq
+from tests.ui.scenario import create_policy, traffic_lock, uniq, visit
 
 pytestmark = pytest.mark.dataplane
 CHART = "window.netqosCharts.get('{port}')"
@@ -107,7 +107,7 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
         return p["status"] == "ACTIVE" and s["applied_revision"] == s["desired_revision"]
     wait_for(applied, 30, f"the agent to apply the policy (log: {agent.log})")
 
-    page.goto(f"{ui_server.url}/ui/#/host/{agent.host}")
+    visit(page, f"{ui_server.url}/ui/#/host/{agent.host}")
     chart = CHART.format(port=port["id"])
     page.wait_for_function(f"{chart} && {chart}.limit.in_bps === 10000000", timeout=15_000)
 
@@ -133,7 +133,7 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
     assert page.evaluate(f"{chart}.limit.in_bps") == 10_000_000
 
     # The port page: where its QoS comes from, the shaper as the agent reads it back.
-    page.goto(f"{ui_server.url}/ui/#/port/{port['id']}")
+    visit(page, f"{ui_server.url}/ui/#/port/{port['id']}")
     expect(page.locator("#chain .used")).to_contain_text(f"port policy: {policy['name']}")
     expect(page.locator("#objects")).to_contain_text("tbf")
     expect(page.locator("#objects")).to_contain_text("rate_bps 10.0 Mbit/s")
@@ -141,7 +141,7 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
     page.wait_for_function(f"{chart}.samples.length > 5")
 
     # 2. 20 Mbit/s set on the policies page while traffic runs: kernel, then chart, ≤ 3 s.
-    page.goto(f"{ui_server.url}/ui/#/policies")
+    visit(page, f"{ui_server.url}/ui/#/policies")
     card = page.locator(f".policy[data-policy='{policy['id']}']")
     rule = card.locator(".rule[data-direction='ingress']")
     rule.locator("input[name=value]").fill("20mbit")
@@ -157,7 +157,7 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
             wait_for(lambda: tc_ingress_rate_bps(lab, vm.device) == 20_000_000, 3,
                      "tc to show 20 Mbit/s", step=0.05)
             in_kernel = time.monotonic() - clicked
-            page.goto(f"{ui_server.url}/ui/#/host/{agent.host}")
+            visit(page, f"{ui_server.url}/ui/#/host/{agent.host}")
             page.wait_for_function(
                 f"{chart} && {chart}.limit.in_bps === 20000000 && {chart}.latest "
                 f"&& {chart}.latest[1] > 13000000", timeout=10_000, polling=50)

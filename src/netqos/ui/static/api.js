@@ -26,7 +26,7 @@ function headers(extra = {}) {
 export async function api(method, path, body) {
   const init = { method, headers: headers(body ? { "Content-Type": "application/json" } : {}) };
   if (body !== undefined) init.body = JSON.stringify(body);
-  const res = await fetch(path, init);
+  const res = await send(method, path, init);
   if (res.status === 204) return null;
   const doc = await res.json().catch(() => ({}));
   if (!res.ok) {
@@ -38,6 +38,19 @@ export async function api(method, path, body) {
 }
 
 export const get = (path) => api("GET", path);
+
+// A read that fails in the network (Chromium aborts requests in flight when a host's
+// addresses change: ERR_NETWORK_CHANGED) is tried again; a write never is.
+async function send(method, path, init, tries = 3) {
+  for (let i = 1; ; i++) {
+    try {
+      return await fetch(path, init);
+    } catch (err) {
+      if (method !== "GET" || i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 200 * i));
+    }
+  }
+}
 
 export async function loadConfig() {
   session.config = await (await fetch("config.json")).json();

@@ -26,17 +26,17 @@ export async function route() {
     return;
   }
   whoBar();
-  for (const [pattern, page] of ROUTES) {
-    const m = pattern.exec(hash);
-    if (!m) continue;
+  delete document.body.dataset.route;
+  const found = ROUTES.find(([pattern]) => pattern.test(hash));
+  if (!found) show(h("p", {}, "No such page. ", h("a", { href: "#/" }, "Overview")));
+  else {
     try {
-      current = (await page(m)) || null;
+      current = (await found[1](found[0].exec(hash))) || null;
     } catch (err) {
       show(errorBox(err));
     }
-    return;
   }
-  show(h("p", {}, "No such page. ", h("a", { href: "#/" }, "Overview")));
+  document.body.dataset.route = hash;   // shown (or its error is): for people's tools and tests
 }
 
 function whoBar() {

@@ -55,6 +55,7 @@ function policyCard(p, { portList, nets, fips, routers, act }) {
     h("h3", {}, p.name, p.shared ? " · shared" : "", p.is_default ? " · project default" : "",
       h("span", { class: "muted" }, ` · project ${p.project_id}`)),
     h("table", { class: "rules" }, p.rules.map((r) => ruleRow(p, r, mine, act))),
+    mine ? editPolicyForm(p, act) : null,
     mine ? addRuleForm(p, act) : null,
     h("div", { class: "kv" },
       h("span", {}, "ports"), h("span", { class: "bound-ports" }, boundPorts.map((x) =>
@@ -74,6 +75,17 @@ function ruleRow(p, r, mine, act) {
       api("PUT", rulePath(p.id, r.type, r.id), { [`${r.type}_rule`]: parseValue(r.type, input.value) })) },
     input, h("button", { type: "submit" }, "Save"),
     h("button", { type: "button", onclick: act(() => api("DELETE", rulePath(p.id, r.type, r.id))) }, "Delete")) : ""));
+}
+
+function editPolicyForm(p, act) {
+  const name = h("input", { name: "name", value: p.name });
+  const description = h("input", { name: "description", value: p.description || "", placeholder: "description" });
+  const shared = h("input", { type: "checkbox", name: "shared", checked: p.shared });
+  return h("form", { class: "inline edit-policy", onsubmit: act(() => api("PUT", `/v2.0/qos/policies/${p.id}`,
+    { policy: { name: name.value, description: description.value, shared: shared.checked } })) },
+  name, description, h("label", {}, shared, " shared"), h("button", { type: "submit" }, "Save"),
+  h("button", { type: "button", class: "delete-policy",
+    onclick: act(() => api("DELETE", `/v2.0/qos/policies/${p.id}`)) }, "Delete policy"));
 }
 
 function addRuleForm(p, act) {

@@ -7,7 +7,7 @@ import { h, show } from "./dom.js";
 export function signInPage(route) {
   const error = h("p", { class: "error", hidden: true, role: "alert" });
   const fail = (err) => { error.hidden = false; error.textContent = err.message; };
-  const done = () => { location.hash = "#/"; route(); };
+  const done = () => { if (location.hash !== "#/") location.hash = "#/"; else route(); };
   const token = h("input", { id: "token", type: "password", autocomplete: "off" });
   const tokenForm = h("form", { class: "signin", id: "token-form", onsubmit: (ev) => {
     ev.preventDefault();
