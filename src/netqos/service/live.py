@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 WINDOW_SECONDS = 120
+FORGET_AFTER = 600      # a port no agent reported for this long (deleted, unbound) is dropped
 JOURNAL_SIZE = 20_000
 PER_PORT_EVENTS = 200
 
@@ -50,6 +51,7 @@ class PortWindow:
     drops_total: int = 0
     objects: list | None = None                 # the kernel objects, as the agent read them
     objects_at: float | None = None
+    seen: float = 0.0                           # when an agent last reported it
 
     def add(self, at: float, counters: tuple, now: float) -> None:
         last, self.last = self.last, (at, *counters)
@@ -85,6 +87,7 @@ class LiveStore:
         self._ports: dict[str, PortWindow] = {}
         self._journal: deque[Event] = deque(maxlen=JOURNAL_SIZE)
         self.version = 0          # bumped by every ingest: streams send when it moves
+        self._pruned = 0.0
 
     # --- counters ------------------------------------------------------------------------
     def ingest(self, host: str, at: float, entries: list[dict]) -> int:
@@ -94,6 +97,7 @@ class LiveStore:
                 window = self._ports.get(e["port_id"])
                 if window is None or window.host != host:   # new, or moved to another host
                     window = self._ports[e["port_id"]] = PortWindow(host)
+                window.seen = now
                 window.device = e.get("device") or window.device
                 window.limit = e.get("limit") or {}
                 window.drops_total = e["drops"]
@@ -102,6 +106,10 @@ class LiveStore:
                 if e.get("objects") is not None:
                     window.objects, window.objects_at = e["objects"], now
             self.version += 1
+            if now - self._pruned > 60:
+                self._pruned = now
+                for pid in [p for p, w in self._ports.items() if now - w.seen > FORGET_AFTER]:
+                    del self._ports[pid]
         return len(entries)
 
     def latest(self, port_ids, newer_than: float = 0.0) -> dict[str, dict]:
