@@ -84,9 +84,11 @@ def tc_ingress_rate_bps(lab: Lab, device: str) -> int | None:
     return None
 
 
-def chart_mean(page, port: str, since: float, until: float) -> tuple[float, int]:
+def chart_mean(page, port: str, since: float, until: float, column: int = 1
+               ) -> tuple[float, int]:
+    """The mean of the chart's points in [since, until] (column 1: in, 2: out)."""
     samples = page.evaluate(f"{CHART.format(port=port)}.samples")
-    rates = [s[1] for s in samples if since <= s[0] <= until]
+    rates = [s[column] for s in samples if since <= s[0] <= until]
     return (statistics.mean(rates) if rates else 0.0), len(rates)
 
 
@@ -131,6 +133,19 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
     assert points >= 2
     assert shown == pytest.approx(result["bps"], rel=0.15)
     assert page.evaluate(f"{chart}.limit.in_bps") == 10_000_000
+
+    # The other way: the VM sends (the device's rx), shaped on the way in.
+    with traffic_lock():
+        start = time.time()
+        sent = iperf3(lab, vm, "egress", seconds=4)
+        end = time.time()
+    page.wait_for_timeout(1500)
+    shown_out, points = chart_mean(page, port["id"], start + 2.0, end, column=2)
+    print(f"10 Mbit/s out of the VM: iperf3 goodput {sent['bps'] / 1e6:.2f} Mbit/s, chart "
+          f"{shown_out / 1e6:.2f} Mbit/s over {points} points")
+    assert points >= 1
+    assert shown_out == pytest.approx(sent["bps"], rel=0.15)
+    assert page.evaluate(f"{chart}.limit.out_bps") == 10_000_000
 
     # The port page: where its QoS comes from, the shaper as the agent reads it back.
     visit(page, f"{ui_server.url}/ui/#/port/{port['id']}")
