@@ -22,7 +22,9 @@ export async function hostPage(host) {
   const sort = h("select", { id: "sort", onchange: () => order() },
     h("option", { value: "name" }, "name"),
     h("option", { value: "usage" }, "closest to its limit"));
+  let sorted = 0;
   function order() {
+    sorted = performance.now();
     const key = sort.value;
     rows.sort(key === "usage" ? (a, b) => b.chart.usage - a.chart.usage
       : (a, b) => a.name.localeCompare(b.name));
@@ -55,6 +57,9 @@ export async function hostPage(host) {
       else row.chart.add(v.sample, v.limit);
       row.dirty = true;
     }
+    // "Closest to its limit" follows the rates, re-sorted at most every 2 s so rows hold
+    // still long enough to be read.
+    if (sort.value === "usage" && performance.now() - sorted > 2000) order();
     for (const r of visible) if (r.dirty) r.redraw();
     document.body.dataset.liveTicks = (+document.body.dataset.liveTicks || 0) + 1;
   });
