@@ -59,6 +59,14 @@ def test_counters_become_rates_for_the_port_owner_only(api, bound_port):
     assert f'netqos_port_limiter_drops_total{{host="{host}",port="{port["id"]}"}} 7.0' in text
 
 
+def test_counters_of_ports_bound_elsewhere_are_dropped(api, bound_port):
+    _, host, port = bound_port
+    assert post(api, "another-host", time.time(), entry(port["id"], 0, 0)).json() == {
+        "host": "another-host", "accepted": 0}
+    assert post(api, host, time.time(), entry(port["id"], 0, 0),
+                entry(str(uuid.uuid4()), 0, 0)).json()["accepted"] == 1
+
+
 def test_a_counter_that_goes_back_restarts_the_series(api, bound_port):
     _, host, port = bound_port
     t = time.time()

@@ -53,6 +53,9 @@ def post_counters(host: str, request: Request, raw: bytes = Depends(bodies.raw_b
         raise NotAuthorized("Only agents (admin) may use the host endpoints.")
     body = bodies.parse(raw, "counters")
     at, entries = _valid_counters(body)
+    # An agent speaks for its own host only: counters of ports bound elsewhere are dropped.
+    bound = set(transact(request, ctx, lambda t: visible_ports(t, host, None), write=False))
+    entries = [e for e in entries if e["port_id"] in bound]
     return ok({"host": host, "accepted": request.app.state.live.ingest(host, at, entries)})
 
 
