@@ -31,6 +31,12 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.router.on_shutdown.append(app.state.bus.close)
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
     app.state.live = LiveStore()   # per-port rates and the agents' journal (in memory)
+    if settings.transport_url:     # a cluster: every server process gets every point
+        from netqos.bus.live import LiveFanout
+
+        app.state.live.fanout = LiveFanout(settings.transport_url, app.state.live)
+        app.router.on_startup.append(app.state.live.fanout.start)   # in each worker
+        app.router.on_shutdown.append(app.state.live.fanout.stop)
     errors.install(app)
     app.add_middleware(RefuseNul)
     for module in ROUTERS:

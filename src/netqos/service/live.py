@@ -5,11 +5,13 @@ Agents post cumulative counters every second (agent/telemetry.py); successive po
 rates, so a lost post costs one point, never a wrong one, and a counter that went back (a
 device re-created) restarts the series instead of drawing a spike.
 
-Both live in the memory of the server process that receives the agents' posts: in the
-embedded system (one process) that is all there is. With several workers or replicas each
-holds what reached it, so route /v2.0/netqos/hosts/*/counters and /v2.0/netqos/live to one
-worker (or sticky by host); the journal starts empty when the server starts (the last drift
-of each port stays in the database: netqos:qos_state.drift_repaired).
+Both live in the memory of each server process. In the embedded system (one process) that
+is all there is. In a cluster (a transport_url), the process that receives an agent's post
+shares it with every other worker and replica over RabbitMQ (bus/live.py), so each holds
+the same windows. Several workers without a transport_url each hold only what reached them:
+route /v2.0/netqos/hosts/*/counters and /v2.0/netqos/live to one. The journal starts empty
+when a server starts (the last drift of each port stays in the database:
+netqos:qos_state.drift_repaired).
 """
 from __future__ import annotations
 
@@ -88,9 +90,12 @@ class LiveStore:
         self._journal: deque[Event] = deque(maxlen=JOURNAL_SIZE)
         self.version = 0          # bumped by every ingest: streams send when it moves
         self._pruned = 0.0
+        self.fanout = None        # bus/live.py's LiveFanout in a cluster: shares local posts
 
     # --- counters ------------------------------------------------------------------------
-    def ingest(self, host: str, at: float, entries: list[dict]) -> int:
+    def ingest(self, host: str, at: float, entries: list[dict], share: bool = True) -> int:
+        if share and self.fanout is not None and entries:
+            self.fanout.counters(host, at, entries)
         with self._lock:
             now = self.clock()   # inside the lock: a reader never misses an older point
             for e in entries:
@@ -150,7 +155,9 @@ class LiveStore:
             return list(self._ports.items())
 
     # --- the journal -----------------------------------------------------------------------
-    def record(self, events: list[dict]) -> None:
+    def record(self, events: list[dict], share: bool = True) -> None:
+        if share and self.fanout is not None and events:
+            self.fanout.events(events)
         now = self.clock()
         with self._lock:
             for e in events:
