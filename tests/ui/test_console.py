@@ -72,10 +72,19 @@ def test_policy_created_edited_and_bound_from_the_page(page, ui_server, admin):
         admin.post(f"/v2.0/netqos/hosts/{host}/report", json={"report": {"ports": [{
             "port_id": port_id, "revision": desired, "status": status, "reason": reason,
             "drift": drift}]}}).raise_for_status()
+    # The host's agent heartbeats with its backend and uplink, as agents do.
+    admin.post(f"/v2.0/netqos/hosts/{host}/report", json={"report": {"agent": {
+        "backends": ["linuxtc"], "uplinks": {"eth0": 1_000_000},
+        "configurations": {"heartbeat_interval": 10}}, "ports": []}}).raise_for_status()
+    admin.post(f"/v2.0/qos/policies/{policy['id']}/minimum_bandwidth_rules", json={
+        "minimum_bandwidth_rule": {"min_kbps": 5000}}).raise_for_status()
     visit(page, f"{ui_server.url}/ui/#/")
     card = page.locator(f".host[data-host='{host}']")
     card.wait_for()
-    assert "1 total" in card.inner_text() and "1 enforced" in card.inner_text()
+    # The new guarantee raised the port's desired revision: pending until an agent applies.
+    assert "0 enforced · 1 pending · 0 in error · 1 total" in card.inner_text()
+    assert "alive · linuxtc" in card.inner_text()
+    assert "uplink\neth0: 1.00 Gbit/s, 5.00 Mbit/s guaranteed" in card.inner_text()
     expect(page.locator("#events")).to_contain_text("tc refused the shaper")
     expect(page.locator("#events")).to_contain_text("re-added the shaper deleted by hand")
     visit(page, f"{ui_server.url}/ui/#/port/{port_id}")

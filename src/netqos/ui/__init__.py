@@ -19,11 +19,12 @@ def install(app) -> None:
 
     def config(_request):
         # The sign-in hook: "token" forms send what they get as X-Auth-Token; a "password"
-        # form (keystone mode) posts user+password to `password_url` and gets a token back.
+        # form (keystone mode) posts {"user", "password", "project"} to `password_url` and
+        # gets {"token"} back. The keystone mode sets app.state.ui_password_url to its route.
         return JSONResponse({"auth": settings.auth,
                              "sign_in": {"noauth": "none", "tokens": "token"}.get(
                                  settings.auth, "password"),
-                             "password_url": getattr(settings, "ui_password_url", None)})
+                             "password_url": getattr(app.state, "ui_password_url", None)})
 
     app.add_route("/ui/config.json", config, methods=["GET"], include_in_schema=False)
     app.add_route("/ui", lambda _r: RedirectResponse("/ui/"), methods=["GET"],

@@ -33,7 +33,7 @@ export async function overview() {
           (a.configurations && a.configurations.l2_role ? ` · L2 ${a.configurations.l2_role}` : ""))]),
       ...(e.agents.length ? [] : [h("span", {}, "agent"), h("span", { class: "muted" }, "none reported")]),
       ...e.agents.flatMap((a) => Object.entries(a.uplinks || {}).flatMap(([up, cap]) => [
-        h("span", {}, `uplink ${up}`), h("span", {}, `${kbps(cap)}, ${kbps(e.reserved)} guaranteed`)])),
+        h("span", {}, "uplink"), h("span", {}, `${up}: ${kbps(cap)}, ${kbps(e.reserved)} guaranteed`)])),
       h("span", {}, "ports"), h("span", { class: "counts" },
         h("span", { class: "status-ACTIVE" }, `${count(e.ports, "ACTIVE")} enforced`), " · ",
         h("span", { class: "status-BUILD" }, `${count(e.ports, "BUILD")} pending`), " · ",
