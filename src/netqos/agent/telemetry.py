@@ -55,13 +55,18 @@ class Telemetry:
         return len(entries)
 
     def run(self, stop: threading.Event) -> None:
+        failing = False
         while not stop.is_set():
             started = time.monotonic()
             try:
                 self.tick()
+                failing = False
             except Exception as exc:   # server away, device gone: the next tick retries
                 self._sent_objects.clear()
-                LOG.debug("counters not reported: %s", exc)
+                # Once per outage at warning level: a wrong token must be seen, not flood.
+                LOG.log(logging.DEBUG if failing else logging.WARNING,
+                        "live counters not reported: %s", exc)
+                failing = True
             stop.wait(max(0.05, self.interval - (time.monotonic() - started)))
 
     def start(self, stop: threading.Event) -> threading.Thread:
