@@ -11,6 +11,11 @@ it (the device's rx).
 Which devices carry a port's limiters is `port_devices` alone: today the port's own device
 (the ingress TBF) - a backend that shapes a port on a device of its own (an IFB per port)
 extends it, and the drops and the objects shown for the port follow.
+
+What this cannot see yet: traffic out of the VM is shaped on a shared IFB (one HTB class per
+port), so `out` is what the VM offered (its device's rx), before that shaper drops the
+excess, and those drops are not counted per port. With an IFB per port, its tx counters are
+the rate after the limiter and its qdisc's drops are the port's.
 """
 from __future__ import annotations
 
