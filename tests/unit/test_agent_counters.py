@@ -40,3 +40,19 @@ def test_limits_reported_with_the_counters_are_the_vms_view():
     rules = ({"type": "bandwidth_limit", "max_kbps": 10_000, "direction": "ingress"},
              {"type": "dscp_marking", "dscp_mark": 26})
     assert _limit(rules) == {"in_bps": 10_000_000, "out_bps": None}
+
+
+def test_a_pass_brings_the_next_counter_tick_forward():
+    """A pass that changed a limit is on the chart at once, not up to a tick later."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from netqos.agent.telemetry import Telemetry
+
+    agent = SimpleNamespace(config=SimpleNamespace(netns=None), ports_here=[])
+    telemetry, stop = Telemetry(agent, interval=5.0), threading.Event()
+    started = time.monotonic()
+    threading.Timer(0.2, lambda: setattr(agent, "ports_here", [])).start()   # a new pass
+    telemetry._wait(stop, started, agent.ports_here)
+    assert 0.15 < time.monotonic() - started < 1.0

@@ -19,6 +19,7 @@ from netqos.agent.tc.runner import Runner
 
 LOG = logging.getLogger(__name__)
 OBJECTS_EVERY = 30.0
+PASS_CHECK = 0.1      # seconds between looks at whether a pass happened
 
 
 class Telemetry:
@@ -58,6 +59,7 @@ class Telemetry:
         failing = False
         while not stop.is_set():
             started = time.monotonic()
+            seen = self.agent.ports_here
             try:
                 self.tick()
                 failing = False
@@ -67,7 +69,15 @@ class Telemetry:
                 LOG.log(logging.DEBUG if failing else logging.WARNING,
                         "live counters not reported: %s", exc)
                 failing = True
-            stop.wait(max(0.05, self.interval - (time.monotonic() - started)))
+            self._wait(stop, started, seen)
+
+    def _wait(self, stop: threading.Event, started: float, seen) -> None:
+        """Until the next tick, or until a pass produced new ports (a limit just changed:
+        the chart shows it at once, not up to a second later)."""
+        while not stop.wait(min(PASS_CHECK, max(0.0, self.interval -
+                                                (time.monotonic() - started)))):
+            if time.monotonic() - started >= self.interval or self.agent.ports_here is not seen:
+                return
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(stop,), name="netqos-telemetry",
