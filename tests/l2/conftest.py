@@ -19,14 +19,18 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="module")
-def l2lab():
-    """Three hosts, two VXLAN networks on the same CIDR and one flat network, three VMs
-    per network (one per host), every engine converged."""
+def root():
     if os.geteuid() != 0:
-        unavailable("multi-host L2 tests need root (network namespaces)")
+        unavailable("L2 tests need root (network namespaces)")
     missing = [t for t in ("ip", "bridge", "busybox") if not shutil.which(t)]
     if missing:
-        unavailable(f"multi-host L2 tests need {', '.join(missing)}")
+        unavailable(f"L2 tests need {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def l2lab(root):
+    """Three hosts, two VXLAN networks on the same CIDR and one flat network, three VMs
+    per network (one per host), every engine converged."""
     lab = L2Lab(hosts=3)
     try:
         red = lab.network("vxlan", 1001)

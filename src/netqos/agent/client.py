@@ -15,9 +15,11 @@ class ServerClient:
         headers = {"X-Auth-Token": token} if token else {}
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
                                  timeout=timeout)
+        self.l2_block: dict | None = None   # the last pull's "l2" block (None: no L2 here)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:
         doc = self._json("GET", f"/hosts/{host}/ports")
+        self.l2_block = doc.get("l2")
         return doc["revision"], [PortQos.from_wire(p) for p in doc["ports"]]
 
     def routers(self, host: str) -> tuple[int, list]:

@@ -71,6 +71,7 @@ class Agent:
         self._failures = 0
         self.bus_info: str | None = None          # shown in the agent's configurations
         self.metrics = None                       # netqos.agent.metrics.AgentMetrics
+        self.l2 = None                            # L2Role (--l2): wires the ports' networks
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
@@ -99,8 +100,12 @@ class Agent:
     # --- one pass -------------------------------------------------------------------
     def sync(self) -> PassResult:
         revision, here, missing = self._pull()
+        if self.l2 is not None:
+            self.l2.update(self.client.l2_block)
         started = time.monotonic()
         changes, result = self.backend.sync(here)
+        if self.l2 is not None:
+            self.l2.annotate(changes, result)
         if self.metrics is not None:
             self.metrics.pass_done(here, missing, changes, result, time.monotonic() - started)
         for change in changes:
@@ -168,7 +173,8 @@ class Agent:
                                    "poll_interval": self.config.poll_interval,
                                    "resync_interval": self.config.resync_interval,
                                    "heartbeat_interval": self.config.heartbeat_interval,
-                                   "bus": self.bus_info},
+                                   "bus": self.bus_info,
+                                   **(self.l2.engine.configurations() if self.l2 else {})},
                 "started": first}
 
     # --- the loop -------------------------------------------------------------------
@@ -176,6 +182,8 @@ class Agent:
         watcher = getattr(self.backend, "watcher", discover.LinkWatcher)(self.config.netns,
                                                                         self.wake)
         watcher.start()
+        if self.l2 is not None:
+            self.l2.start()
         try:
             while not stop.is_set():
                 self._step()
@@ -187,6 +195,8 @@ class Agent:
                     self._wake.wait(self._timeout())
         finally:
             watcher.stop()
+            if self.l2 is not None:
+                self.l2.stop()
 
     def _timeout(self) -> float:
         """Seconds until something is due: resync, heartbeat, poll or a retry."""

@@ -34,14 +34,18 @@ class L2Daemon:
         self.resync_interval = resync_interval
         self.passes = 0
         self.drift: list[dict] = []
+        self.last: L2Report | None = None
         self._wake = threading.Event()
 
     def wake(self, *_args) -> None:
         self._wake.set()
 
-    def step(self) -> L2Report:
+    def step(self) -> L2Report | None:
+        desired = self.source()
+        if desired is None:
+            return None   # nothing told yet: wiring nothing would unplug the whole host
         started = time.monotonic()
-        report = self.engine.sync(self.source())
+        report = self.engine.sync(desired)
         self.passes += 1
         for i, change in enumerate(report.changes):
             LOG.info("%s%s", change, f"  FAILED: {report.failed[i]}" if i in report.failed
@@ -53,6 +57,7 @@ class L2Daemon:
                      len(report.changes), len(report.failed), len(report.drift),
                      (time.monotonic() - started) * 1000)
         self._write_status(report)
+        self.last = report
         return report
 
     def run(self, stop: threading.Event) -> None:
