@@ -129,6 +129,13 @@ class Host:
                 self.proc.wait()
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing gets to clean up."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
     def hup(self) -> None:
         if self.proc is not None:
             os.kill(self.proc.pid, signal.SIGHUP)
@@ -220,6 +227,19 @@ class L2Lab:
         res = src.ns.run("busybox", "ping", "-q", "-c", str(count), "-i", "0.2", "-W", "1",
                          dst.address, check=False, timeout=30)
         m = _RECEIVED.search(res.stdout)
+        return int(m.group(1)) if m else 0
+
+    def ping_through(self, src: Vm, dst: Vm, seconds: float, interval: float = 0.1):
+        """Start a ping of `seconds` at `interval`; returns (process, packets sent)."""
+        count = int(seconds / interval)
+        proc = src.ns.popen("busybox", "ping", "-q", "-c", str(count), "-i", str(interval),
+                            "-W", "1", dst.address, stdout=subprocess.PIPE, text=True)
+        return proc, count
+
+    @staticmethod
+    def received(proc: subprocess.Popen) -> int:
+        out, _ = proc.communicate(timeout=120)
+        m = _RECEIVED.search(out)
         return int(m.group(1)) if m else 0
 
     def matrix(self, count: int = 2) -> dict[tuple[str, str], int]:
