@@ -2,7 +2,8 @@
 
 Per network with a port whose device is on this host: a bridge `brq<net[:11]>`, up, with
 its uplink enslaved — flat: the mapped physical interface; vlan: `<iface>.<vid>`; vxlan:
-`vxlan-<vni>` (local IP, learning off, dstport 4789) whose fdb holds a flood entry per
+`vxlan-<vni>` (local IP, learning off, dstport 4789; with --dscp-inherit the outer
+header's TOS copies the inner packet's, Neutron's dscp_inherit) whose fdb holds a flood entry per
 remote host of the network and, with l2population, an entry per remote MAC; local: none.
 Each port's tap is enslaved and up (admin state up) or out of the bridge and down.
 Bridges and vxlan/vlan devices no port needs any more are deleted; a device that is not a
@@ -38,6 +39,7 @@ class L2Options:
     mappings: dict[str, str] = field(default_factory=dict)   # --physical-interface-mappings
     l2_population: bool = False                              # --l2-population
     vlan_supported: bool = True                              # probed on the kernel at start
+    dscp_inherit: bool = False                               # --dscp-inherit
 
     @property
     def tunnel_types(self) -> list[str]:
@@ -167,9 +169,11 @@ class Planner:
             mtu = f" mtu {seg.mtu}" if seg.mtu else ""
             self._ensure(net, name, "vxlan", lambda l: l.vni == seg.segmentation_id
                          and l.local == self.opts.local_ip and l.learning is False
-                         and l.dstport == VXLAN_PORT,
+                         and l.dstport == VXLAN_PORT
+                         and l.tos_inherit == self.opts.dscp_inherit,
                          f"link add name {name}{mtu} type vxlan id {seg.segmentation_id} "
-                         f"local {self.opts.local_ip} dstport {VXLAN_PORT} nolearning")
+                         f"local {self.opts.local_ip} dstport {VXLAN_PORT} nolearning"
+                         + (" tos inherit" if self.opts.dscp_inherit else ""))
         self._keep.add(name)
         self._enslave(net, name, bridge, None if seg.network_type == "flat" else seg.mtu)
         return name

@@ -1,0 +1,162 @@
+"""Cost of the Linux-bridge L2 engine on several hosts; prints Markdown tables.
+
+HOSTS host namespaces on a shared underlay (198.18.101.0/24), PORTS taps each (veth pairs
+inside the host: the VM side needs no namespace of its own to be wired), NETWORKS VXLAN
+networks with every network on every host, l2population on: each host gets per network a
+bridge, a vxlan device, its taps, and per remote host a flood entry and one entry per
+remote MAC. Measured, per step, the sum over the hosts (median of RUNS):
+- full resync from nothing: observe + plan + apply (one `ip -batch` per phase and one
+  `bridge -batch`) + CHECK (the second observe + plan);
+- resync, nothing to change (the periodic safety net);
+- drift: 10% of the taps taken out of their bridges, one vxlan fdb flood entry removed;
+- remove all: the desired state empties (bridges and vxlan devices deleted);
+- the same full wiring as one `ip`/`bridge` process per operation (the way Neutron's
+  agent runs commands), for comparison.
+No traffic. Run as root: .venv/bin/python bench/l2.py [HOSTS PORTS NETWORKS]
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
+from netqos.agent.l2.linuxbridge.plan import L2Options
+from netqos.agent.l2.model import L2Desired
+from netqos.agent.tc.runner import Runner
+
+RUNS = 3
+RESULTS = Path(__file__).parent / "results" / "l2.md"
+
+
+def sh(*argv: str, stdin: str | None = None) -> None:
+    subprocess.run(argv, input=stdin, text=True, check=True, capture_output=True)
+
+
+class Bench:
+    def __init__(self, hosts: int, ports: int, networks: int):
+        tag = f"nq-{os.getpid()}-l2b"          # unique per run, as the test harness's names
+        self.fabric = f"{tag}-fab"
+        self.hosts = [f"{tag}-h{i + 1}" for i in range(hosts)]
+        self.ips = [f"198.18.101.{i + 1}" for i in range(hosts)]
+        self.nets = [str(uuid.uuid4()) for _ in range(networks)]
+        self.ports = {h: [(str(uuid.uuid4()), self._mac(i, n), self.nets[n % networks])
+                          for n in range(ports)] for i, h in enumerate(self.hosts)}
+        sh("ip", "netns", "add", self.fabric)
+        sh("ip", "-n", self.fabric, "link", "add", "under", "type", "bridge")
+        sh("ip", "-n", self.fabric, "link", "set", "under", "up")
+        for i, host in enumerate(self.hosts):
+            sh("ip", "netns", "add", host)
+            sh("ip", "-n", self.fabric, "link", "add", f"u{i}", "type", "veth", "peer",
+               "name", "eth0", "netns", host)
+            sh("ip", "-n", self.fabric, "link", "set", f"u{i}", "master", "under", "up")
+            lines = ["link set lo up", "link set eth0 up"]
+            lines += [f"link add tap{pid[:11]} type veth peer name v{n}"
+                      for n, (pid, _, _) in enumerate(self.ports[host])]
+            sh("ip", "-n", host, "-batch", "-", stdin="\n".join(lines) + "\n")
+            sh("ip", "-n", host, "addr", "add", f"{self.ips[i]}/24", "dev", "eth0")
+
+    @staticmethod
+    def _mac(host: int, n: int) -> str:
+        return f"fa:16:3e:{host:02x}:{n >> 8:02x}:{n & 0xFF:02x}"
+
+    def desired(self, i: int) -> L2Desired:
+        host = self.hosts[i]
+        nets = [{"network_id": n, "network_type": "vxlan", "segmentation_id": 5000 + k,
+                 "mtu": 1450} for k, n in enumerate(self.nets)]
+        ports = [{"port_id": pid, "mac_address": mac, "network_id": net}
+                 for pid, mac, net in self.ports[host]]
+        remote = [{"host": other, "local_ip": self.ips[j], "network_id": net,
+                   "macs": [mac for _, mac, pnet in self.ports[other] if pnet == net]}
+                  for j, other in enumerate(self.hosts) if j != i for net in self.nets]
+        return L2Desired.from_wire({"l2": {"networks": nets, "ports": ports,
+                                           "remote": remote}})
+
+    def engines(self) -> list[LinuxBridgeL2]:
+        return [LinuxBridgeL2(L2Options(self.ips[i], {}, True), netns=h)
+                for i, h in enumerate(self.hosts)]
+
+    def close(self) -> None:
+        for ns in (*self.hosts, self.fabric):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def timed_sync(engines: list[LinuxBridgeL2], desired: list[L2Desired]) -> dict:
+    """One pass on every host, one after the other; summed over the hosts."""
+    ops = failed = 0
+    started = time.perf_counter()
+    for engine, d in zip(engines, desired):
+        before = engine.kernel_ops
+        report = engine.sync(d)
+        ops += engine.kernel_ops - before
+        failed += len(report.failed) + len(report.unconverged)
+    return {"ms": (time.perf_counter() - started) * 1000, "ops": ops, "failed": failed}
+
+
+def drift(bench: Bench) -> None:
+    for i, host in enumerate(bench.hosts):
+        lines = [f"link set dev tap{pid[:11]} nomaster"
+                 for pid, _, _ in bench.ports[host][::10]]
+        sh("ip", "-n", host, "-batch", "-", stdin="\n".join(lines) + "\n")
+        other = bench.ips[(i + 1) % len(bench.hosts)]
+        sh("ip", "netns", "exec", host, "bridge", "fdb", "del", "00:00:00:00:00:00",
+           "dev", "vxlan-5000", "dst", other)
+
+
+def one_process_per_op(bench: Bench, engines, desired) -> dict:
+    """The full wiring as one `ip`/`bridge` process per operation (then removed again)."""
+    plans = [e.plan(d) for e, d in zip(engines, desired)]
+    count = 0
+    started = time.perf_counter()
+    for host, p in zip(bench.hosts, plans):
+        for change in p.changes:
+            op = change.payload
+            sh(op.tool, "-n", host, *op.line.split())
+            count += 1
+    ms = (time.perf_counter() - started) * 1000
+    return {"ms": ms, "ops": count, "failed": 0}
+
+
+def main(hosts: int, ports: int, networks: int) -> str:
+    bench = Bench(hosts, ports, networks)
+    try:
+        engines = bench.engines()
+        desired = [bench.desired(i) for i in range(hosts)]
+        empty = [L2Desired.from_wire({"l2": {}})] * hosts
+        rows: dict[str, list[dict]] = {}
+        for _ in range(RUNS):
+            rows.setdefault("full resync from nothing", []).append(timed_sync(engines, desired))
+            rows.setdefault("resync, nothing to change", []).append(
+                timed_sync(engines, desired))
+            drift(bench)
+            rows.setdefault("drift: 10% taps out, 1 fdb entry gone", []).append(
+                timed_sync(engines, desired))
+            rows.setdefault("remove all", []).append(timed_sync(engines, empty))
+            rows.setdefault("full wiring, one ip/bridge process per op", []).append(
+                one_process_per_op(bench, engines, desired))
+            timed_sync(engines, empty)
+    finally:
+        bench.close()
+    title = (f"### L2 linuxbridge engine: {hosts} hosts x {ports} ports, {networks} VXLAN "
+             f"networks on every host, l2population (median of {RUNS}, summed over hosts)")
+    out = [title, "", "| step | kernel ops | failed | wall ms | per op µs | per port ms |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for step, runs in rows.items():
+        ms = statistics.median(r["ms"] for r in runs)
+        ops = runs[0]["ops"]
+        per_op = f"{ms * 1000 / ops:.0f}" if ops else "-"
+        out.append(f"| {step} | {ops} | {max(r['failed'] for r in runs)} | {ms:.0f} | "
+                   f"{per_op} | {ms / (hosts * ports):.2f} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:4]] or [4, 250, 50]
+    table = main(*args)
+    print(table)
+    if args == [4, 250, 50]:
+        RESULTS.write_text(table)
