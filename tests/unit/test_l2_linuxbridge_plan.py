@@ -220,6 +220,14 @@ def test_port_moved_to_another_network_is_replugged_and_strangers_evicted():
     assert f"link del dev {BR_A}" in lines(p, DELETE)
 
 
+def test_changed_vni_replaces_the_vxlan_device_without_releasing_it_first():
+    s = converged_vxlan()
+    p = plan(desired(vxlan_net(vni=1005), remote=[REMOTE]), s, OPTS)
+    assert lines(p, DELETE) == ["link del dev vxlan-1001"]
+    assert f"link set dev vxlan-1005 master {BR_A} mtu 1450 up" in lines(p, LINKS)
+    assert not any("nomaster" in line for line in lines(p))
+
+
 def test_stranger_in_a_bridge_is_released():
     s = converged_vxlan()
     s.links[TAP_2] = Link(TAP_2, "veth", master=BR_A, up=True)

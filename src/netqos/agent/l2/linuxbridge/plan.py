@@ -244,9 +244,11 @@ class Planner:
                          ("fdb", f)))
 
     def _evict(self, owner: str, bridge: str, allowed: set) -> None:
-        """Take out of a netqos bridge what is neither its uplink nor its ports' taps."""
+        """Take out of a netqos bridge what is neither its uplink nor its ports' taps.
+        Our own devices are left to _remove_unneeded (deleted) or _enslave (moved)."""
         for link in self.actual.slaves(bridge):
-            if link.name not in allowed and link.name not in self._recreated:
+            if link.name not in allowed and link.name not in self._recreated \
+                    and not self._ours(link):
                 self._add(owner, "update", f"release {link.name} from {bridge}",
                           Op("ip", LINKS, f"link set dev {link.name} nomaster"))
 
@@ -255,13 +257,16 @@ class Planner:
         self._add(owner, "delete", f"{link.kind or 'link'} {link.name}",
                   Op("ip", DELETE, f"link del dev {link.name}"), why)
 
+    def _ours(self, link: Link) -> bool:
+        """A bridge, vxlan or vlan device netqos makes (and so may delete)."""
+        return names.ours(link.name) or (link.kind == "vlan"
+                                          and link.parent in self.opts.mappings.values())
+
     def _remove_unneeded(self) -> None:
         """netqos's devices that no port needs: bridges, vxlan, vlan on mapped uplinks."""
-        mapped = set(self.opts.mappings.values())
         for link in sorted(self.actual.links.values(), key=lambda l: l.name):
-            if link.name in self._keep or link.name in self._recreated:
-                continue
-            if names.ours(link.name) or (link.kind == "vlan" and link.parent in mapped):
+            if link.name not in self._keep and link.name not in self._recreated \
+                    and self._ours(link):
                 self._delete("(host)", link, "no port needs it")
 
 
