@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 
+from netqos.agent.l2.linuxbridge import options as l2_options
 from netqos.cli.common import leaf
 from netqos.cli.output import Column, Progress, add_format_flags, add_progress_flag, emit_list
 from netqos.cli.units import format_rate
@@ -70,6 +71,7 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
                    "(env NETQOS_AUTH_TOKEN_FILE; or the token itself in NETQOS_AUTH_TOKEN)")
     p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
+    l2_options.add_arguments(p)
 
 
 class _NoSecretFlag(argparse.Action):
@@ -106,7 +108,15 @@ def build_agent(args: argparse.Namespace, **intervals):
     extra = {k: v for k in ("bridge", "ovsdb") if (v := getattr(args, k, None))}
     backend = backend_cls(netns=args.netns, uplink=uplink, **extra)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    return Agent(config, ServerClient(server_url(args), agent_token(args)), backend)
+    agent = Agent(config, ServerClient(server_url(args), agent_token(args)), backend)
+    if getattr(args, "l2", None) == "linuxbridge":
+        from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
+        from netqos.agent.l2.linuxbridge.role import L2Role
+
+        engine = LinuxBridgeL2(l2_options.from_args(args), netns=args.netns)
+        agent.l2 = L2Role(engine, on_change=agent.wake,
+                          resync_interval=intervals.get("resync_interval", 30.0))
+    return agent
 
 
 def agent_token(args: argparse.Namespace) -> str | None:
