@@ -13,7 +13,8 @@ ingress to the IFB, and packets the IFB re-injects skip the tap's netdev ingress
     chain p-<port>-in   [limit rate over N/second burst B packets drop]
 
     map uplink_class { type ifname : classid }   device -> the port's class on the uplink
-    chain uplink_hook   hook postrouting: oifname UPLINK meta priority set 0,
+    chain uplink_hook   hook forward:
+                                           oifname UPLINK meta priority set 0,
                                            oifname UPLINK meta priority set iifname map @uplink_class
 
 The uplink's HTB picks the class whose id equals skb->priority, so a guarantee follows the
@@ -36,6 +37,11 @@ PRIORITY = -150   # mangle: before the bridge or the IP stack decide anything
 MAPS = {"from_vm": ("from_vm_hook", "prerouting", "iifname"),
         "to_vm": ("to_vm_hook", "postrouting", "oifname")}
 UPLINK_MAP, UPLINK_CHAIN = "uplink_class", "uplink_hook"
+# forward in both: the last hook that knows both devices (postrouting has no input device:
+# measured, iifname never matched there). inet forward runs after routing set the priority
+# of a routed packet; for a bridged frame br_netfilter's inet forward sees the bridge as
+# oifname, so only the bridge family's rule acts on it.
+UPLINK_HOOK = {"inet": "forward", "bridge": "forward"}
 
 
 def chain_name(port_id: str, direction: str) -> str:
@@ -57,7 +63,7 @@ def skeleton(family: str, uplink: str | None = None) -> list[str]:
         lines += [
             f"add map {family} {TABLE} {UPLINK_MAP} {{ type ifname : classid; }}",
             f"add chain {family} {TABLE} {UPLINK_CHAIN} "
-            f"{{ type filter hook postrouting priority {PRIORITY}; policy accept; }}",
+            f"{{ type filter hook {UPLINK_HOOK[family]} priority {PRIORITY}; policy accept; }}",
             f"flush chain {family} {TABLE} {UPLINK_CHAIN}",
             f'add rule {family} {TABLE} {UPLINK_CHAIN} oifname "{uplink}" meta priority set 0',
             f'add rule {family} {TABLE} {UPLINK_CHAIN} oifname "{uplink}" '
