@@ -131,6 +131,22 @@ class Lab(Namespaces):
         sh("ip", "-n", out, "link", "set", "eth0", "up")
         return "nqup", out, "198.19.0.250"
 
+    def add_routed_uplink(self) -> tuple[str, str, str]:
+        """An uplink veth `nqup` the host routes the VMs through (no bridge), its far end in
+        namespace `out` (198.18.250.2), which routes the VMs' subnets back via the host.
+
+        Returns (uplink device, outside namespace, the outside address).
+        """
+        out = self._netns("out")
+        sh("ip", "-n", self.host, "link", "add", "nqup", "type", "veth", "peer", "name",
+           "eth0", "netns", out)
+        sh("ip", "-n", self.host, "link", "set", "nqup", "up")
+        self._addr(self.host, "nqup", "198.18.250.1/24", "fd00:198:18:fa::1/64")
+        self._addr(out, "eth0", "198.18.250.2/24", "fd00:198:18:fa::2/64")
+        sh("ip", "-n", out, "link", "set", "eth0", "up")
+        sh("ip", "-n", out, "route", "add", "198.18.0.0/16", "via", "198.18.250.1")
+        return "nqup", out, "198.18.250.2"
+
     @staticmethod
     def _addr(ns: str, dev: str, a4: str, a6: str) -> None:
         sh("ip", "-n", ns, "addr", "add", a4, "dev", dev)

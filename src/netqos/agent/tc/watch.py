@@ -69,7 +69,7 @@ class TcWatcher:
     def relevant(self, msg) -> bool:
         event, index = msg.get("event"), msg.get("index")
         if event in _TC_EVENTS:
-            return index == TCM_IFINDEX_MAGIC_BLOCK or index in self.owned()
+            return index in (TCM_IFINDEX_MAGIC_BLOCK, -1) or index in self.owned()
         if event in _LINK_EVENTS:
             return port_device(msg.get_attr("IFLA_IFNAME")) or (
                 event == "RTM_DELLINK" and index in self.owned())
