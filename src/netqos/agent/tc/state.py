@@ -58,9 +58,6 @@ class HtbTree:
     classes: dict[int, HtbClass] = field(default_factory=dict)
     filters: list[MacFilter] = field(default_factory=list)
 
-    def filter_of_mac(self, mac: str) -> MacFilter | None:
-        return next((f for f in self.filters if f.mac == mac), None)
-
 
 @dataclass
 class PortChain:
@@ -96,3 +93,14 @@ class HostState:
     ifb: HtbTree = field(default_factory=lambda: HtbTree(IFB_NAME))
     uplink: HtbTree | None = None
     nft: dict[str, NftFamily] = field(default_factory=dict)     # family -> tables' state
+
+    def egress_class(self, device: str) -> HtbClass | None:
+        """The IFB class the classifier sends `device`'s packets to, if any."""
+        minor = self.port_classes.get(self.links.get(device, -1))
+        return self.ifb.classes.get(minor) if minor is not None else None
+
+    def uplink_class(self, device: str) -> HtbClass | None:
+        """The uplink class nftables puts packets that entered on `device` in, if any."""
+        family = self.nft.get("inet")
+        minor = family.uplink_class.get(device) if family else None
+        return self.uplink.classes.get(minor) if self.uplink and minor is not None else None
