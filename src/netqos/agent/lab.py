@@ -193,19 +193,24 @@ def iperf3(lab: Lab, vm: Vm, direction: str, seconds: int = 4, udp_kbps: int = 0
             argv.append("-R")
         if udp_kbps:
             argv += ["-u", "-b", f"{udp_kbps}k", "-w", "4M"]
+        else:   # the receiver's per-second view, not the sender's socket writes
+            argv.append("--get-server-output")
         if length:
             argv += ["-l", str(length)]
         out = sh(*in_ns(vm.ns, *argv), check=False, timeout=seconds + 30)
         data = json.loads(out.stdout or "{}")
         if "error" in data or "end" not in data:
             raise RuntimeError(f"iperf3 failed: {data.get('error', out.stderr)}")
-        return _iperf_summary(data, bool(udp_kbps))
+        return _iperf_summary(data, bool(udp_kbps), direction == "ingress")
     finally:
         srv.kill()
         srv.wait()
 
 
-def _iperf_summary(data: dict, udp: bool) -> dict:
+def _iperf_summary(data: dict, udp: bool, client_receives: bool = True) -> dict:
+    """Rates as the receiver saw them. A sender's intervals count what it wrote into its
+    socket buffer (measured: 2x the limit in the first second at 1 Mbit/s), so TCP
+    intervals come from the receiving side: the client with -R, else the server."""
     end = data["end"]
     if udp:
         s = end["sum"]
@@ -213,8 +218,9 @@ def _iperf_summary(data: dict, udp: bool) -> dict:
                 "pps": (s["packets"] - s["lost_packets"]) / s["seconds"],
                 "lost": s.get("lost_percent", 0) / 100,
                 "intervals": [i["sum"]["bits_per_second"] for i in data["intervals"]]}
+    receiver = data if client_receives else data.get("server_output_json", data)
     return {"bps": end["sum_received"]["bits_per_second"],
-            "intervals": [i["sum"]["bits_per_second"] for i in data["intervals"]
+            "intervals": [i["sum"]["bits_per_second"] for i in receiver.get("intervals", [])
                           if not i["sum"].get("omitted")]}
 
 

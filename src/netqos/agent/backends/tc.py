@@ -140,14 +140,17 @@ class TcBackend(Backend):
             failed.setdefault(owners[line_no - 1] if line_no else owners[0], reason)
 
     def _run_bpf(self, work, failed: dict[int, str]) -> None:
-        """`pin` loads a new classifier for the tc batch; `set|del IFINDEX [CLASSID]` edit
-        the map of the classifier attached now."""
         lines, owners = self._lines(work, "bpf")
-        if not lines:
-            return
+        for n, reason in self.run_bpf(lines).items():
+            failed.setdefault(owners[n], reason)
+
+    def run_bpf(self, lines: Sequence[str]) -> dict[int, str]:
+        """`pin` loads a new classifier for the tc batch to attach; `set|del IFINDEX
+        [CLASSID]` edit the map of the classifier attached now. {line index: error}."""
+        errors: dict[int, str] = {}
         ports = None
         try:
-            for line, owner in zip(lines, owners):
+            for n, line in enumerate(lines):
                 op, *args = line.split()
                 try:
                     if op == "pin":
@@ -160,10 +163,11 @@ class TcBackend(Backend):
                     else:
                         ports.delete(int(args[0]))
                 except (OSError, LookupError, ValueError) as e:
-                    failed.setdefault(owner, f"bpf {line}: {e}")
+                    errors[n] = f"bpf {line}: {e}"
         finally:
             if ports is not None:
                 ports.close()
+        return errors
 
     def _classifier_id(self) -> int:
         state = HostState(redirected={"*"})   # read the block whatever binds it

@@ -163,10 +163,12 @@ class PortMap:
     def __exit__(self, *exc):
         self.close()
 
-    def _op(self, cmd: int, key: int, value: int | None = None, next_key: bool = False) -> int:
+    def _op(self, cmd: int, key: int, value: int | None = None) -> int:
         k = ctypes.c_uint32(key)
         v = ctypes.c_uint32(value or 0)
-        attr = struct.pack("<IIQQQ", self.fd, 0, ctypes.addressof(k), ctypes.addressof(v), 0)
+        # the kernel refuses a delete whose attr has anything set past the key
+        v_ptr = 0 if cmd == _MAP_DELETE else ctypes.addressof(v)
+        attr = struct.pack("<IIQQQ", self.fd, 0, ctypes.addressof(k), v_ptr, 0)
         _bpf(cmd, attr)
         return v.value
 
