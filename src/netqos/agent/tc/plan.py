@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import Change
-from netqos.agent.tc import bpf, maths, nft, u32
+from netqos.agent.tc import bpf, maths, nft
 from netqos.agent.tc.spec import PortSpec, Shaper
 from netqos.agent.tc.state import (CLASSIFIER_PREF, FIRST_PORT_MINOR, IFB_NAME,
                                    LAST_PORT_MINOR, OUR_BLOCK, OUR_MAJOR, REDIRECT_PREF,
@@ -213,9 +213,10 @@ class Planner:
         """Classes no desired port uses (removed ports, crash leftovers), and the MAC
         filters an older netqos classified with."""
         dev = tree.device
-        for f in tree.filters:
-            self._emit(f"({f.mac})", "delete", f"MAC filter on {dev}", f.mac,
-                       _tc(P_DEL_FILTER, u32.delete(dev, f.handle)))
+        if tree.hashed or tree.filters:   # the whole prio: hash table, link and MAC filters
+            self._emit(HOST, "delete", f"MAC classifier on {dev}",
+                       f"{len(tree.filters)} MAC filter(s)",
+                       _tc(P_DEL_FILTER, f"filter del dev {dev} parent {OUR_MAJOR:x}: prio 1"))
         for minor in sorted(tree.classes):
             if minor >= FIRST_PORT_MINOR and minor not in kept_minors:
                 self._emit(f"({dev} {minor:x})", "delete", f"class {OUR_MAJOR:x}:{minor:x} "
