@@ -197,7 +197,10 @@ def iperf3(lab: Lab, vm: Vm, direction: str, seconds: int = 4, udp_kbps: int = 0
             argv.append("--get-server-output")
         if length:
             argv += ["-l", str(length)]
-        out = sh(*in_ns(vm.ns, *argv), check=False, timeout=seconds + 30)
+        try:
+            out = sh(*in_ns(vm.ns, *argv), check=False, timeout=seconds + 30)
+        except subprocess.TimeoutExpired as exc:   # nothing got through (a 0-rate limiter)
+            raise RuntimeError(f"iperf3 timed out after {exc.timeout} s") from exc
         data = json.loads(out.stdout or "{}")
         if "error" in data or "end" not in data:
             raise RuntimeError(f"iperf3 failed: {data.get('error', out.stderr)}")
