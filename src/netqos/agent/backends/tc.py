@@ -27,7 +27,6 @@ shaper queues where a policer drops, which is what lets TCP hold the rate.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
@@ -39,11 +38,8 @@ from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.spec import port_spec
 from netqos.agent.tc.state import IFB_NAME, HostState
-from netqos.agent.tc.watch import TcWatcher
+from netqos.agent.tc.watch import OwnEvents, TcWatcher
 from netqos.qos.backends import LINUX_TC
-
-
-QUIET_AFTER_APPLY_S = 0.25   # netlink delivers our own batch's events a little later
 
 
 class TcBackend(Backend):
@@ -59,7 +55,7 @@ class TcBackend(Backend):
         # where a new classifier is pinned for `tc` to attach (unpinned right after)
         self._pin = os.path.join(bpf.PIN_ROOT, f"classifier-{netns or 'host'}-{os.getpid()}")
         self._owned: set[int] = set()      # ifindexes of the devices we manage (watcher)
-        self._quiet_until = 0.0            # our own apply's netlink/nft events end by then
+        self._own = OwnEvents()            # our own apply's events are not drift
 
     @property
     def capabilities(self) -> dict[str, bool]:
@@ -76,8 +72,7 @@ class TcBackend(Backend):
 
     def watcher(self, netns: str | None, on_change) -> TcWatcher:
         """What the agent's loop runs: wakes it on drift of what we own (tc/watch.py)."""
-        return TcWatcher(netns, on_change, lambda: self._owned,
-                         lambda: time.monotonic() < self._quiet_until)
+        return TcWatcher(netns, on_change, lambda: self._owned, self._own.quiet)
 
     def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object] | HostState
              ) -> list[Change]:
@@ -94,13 +89,8 @@ class TcBackend(Backend):
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         result = ApplyResult()
-        if any(c.payload.commands for c in changes):   # our events are not drift
-            self._quiet_until = float("inf")
-        try:
+        with self._own.applying(any(c.payload.commands for c in changes)):
             self._apply(changes, result)
-        finally:
-            if self._quiet_until == float("inf"):
-                self._quiet_until = time.monotonic() + QUIET_AFTER_APPLY_S
         return result
 
     def _apply(self, changes: Sequence[Change], result: ApplyResult) -> None:
