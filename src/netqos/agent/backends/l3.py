@@ -27,7 +27,7 @@ from netqos.agent.l3.observe import RouterState, observe
 from netqos.agent.l3.plan import P_TREE, RouterPlanner, converged_memo
 from netqos.agent.l3.spec import router_spec
 from netqos.agent.tc.runner import Runner
-from netqos.agent.tc.watch import OwnEvents
+from netqos.agent.quiet import OwnEvents
 from netqos.qos.backends import L3_FIP
 
 

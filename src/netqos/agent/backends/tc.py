@@ -38,7 +38,8 @@ from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.spec import port_spec
 from netqos.agent.tc.state import IFB_NAME, HostState
-from netqos.agent.tc.watch import OwnEvents, TcWatcher
+from netqos.agent.quiet import OwnEvents
+from netqos.agent.tc.watch import TcWatcher
 from netqos.qos.backends import LINUX_TC
 
 

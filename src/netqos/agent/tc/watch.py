@@ -17,9 +17,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
-import time
 from collections.abc import Callable
-from contextlib import contextmanager
 
 from pyroute2 import IPRoute
 from pyroute2.netlink import rtnl
@@ -27,35 +25,11 @@ from pyroute2.netlink import rtnl
 from netqos.agent.discover import port_device
 
 LOG = logging.getLogger(__name__)
-QUIET_AFTER_APPLY_S = 0.25   # netlink delivers our own batch's events a little later
 
 TCM_IFINDEX_MAGIC_BLOCK = 0xFFFFFFFF   # the ifindex of a filter event on a shared block
 _TC_EVENTS = {"RTM_NEWQDISC", "RTM_DELQDISC", "RTM_NEWTCLASS", "RTM_DELTCLASS",
               "RTM_NEWTFILTER", "RTM_DELTFILTER"}
 _LINK_EVENTS = {"RTM_NEWLINK", "RTM_DELLINK"}
-
-
-class OwnEvents:
-    """Tells a watcher which events a backend caused itself: those of an apply in
-    progress, and those delivered up to QUIET_AFTER_APPLY_S after it ended. A hand edit in
-    that window waits for the next event or the periodic resync."""
-
-    def __init__(self):
-        self._until = 0.0
-
-    @contextmanager
-    def applying(self, really: bool = True):
-        if not really:
-            yield
-            return
-        self._until = float("inf")
-        try:
-            yield
-        finally:
-            self._until = time.monotonic() + QUIET_AFTER_APPLY_S
-
-    def quiet(self) -> bool:
-        return time.monotonic() < self._until
 
 
 class TcWatcher:
