@@ -243,7 +243,7 @@ class Planner:
         s = spec.egress
         cmds, before = self._class_cmds(self.actual.ifb, minor, f"{OUR_MAJOR:x}:",
                                         s.rate_bytes_per_s, s.rate_bytes_per_s, s.burst_bytes,
-                                        maths.queue_limit_bytes(s.rate_bytes_per_s))
+                                        s.queue_bytes)
         if cmds:
             self._emit(spec.port_id, "create" if before == "new" else "update",
                        f"egress shaper {IFB_NAME} class {OUR_MAJOR:x}:{minor:x}",
