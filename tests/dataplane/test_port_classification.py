@@ -10,11 +10,11 @@ import threading
 import time
 import uuid
 
+from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import iperf3, sh
 from tests.dataplane.helpers import converge, minbw, port
 from tests.dataplane.test_agent_api import (agent_factory, api, applied,  # noqa: F401
                                             goodput_ratio, root_qdisc, wait_for)
-from netqos.agent.backends.tc import TcBackend
 
 REPAIR_BUDGET_S = 1.0 + 0.3   # the 1 s promise plus the poll interval of this wait
 LOW, HIGH = 0.93, 1.02
@@ -141,7 +141,8 @@ def test_hand_edits_are_repaired_within_a_second_and_reported(api, lab, agent_fa
          lambda _: any(f["pref"] == 2 for f in _block_filters(ns))),
         ("nft table", ["ip", "netns", "exec", ns, "nft", "flush", "table", "inet", "netqos"],
          lambda _: _nft_has_chain(ns, port_["id"])),
-        ("IFB", ["ip", "-n", ns, "link", "del", "nq-ifb"], lambda old_ifb: _ifb_shaping(ns, old_ifb)),
+        ("IFB", ["ip", "-n", ns, "link", "del", "nq-ifb"],
+         lambda old_ifb: _ifb_shaping(ns, old_ifb)),
     ]
     for what, argv, healthy in cases:
         time.sleep(0.5)   # past the agent's own apply
@@ -150,7 +151,8 @@ def test_hand_edits_are_repaired_within_a_second_and_reported(api, lab, agent_fa
         sh(*argv)
         assert not healthy(old_ifb), what
         started = time.monotonic()
-        wait_for(lambda: healthy(old_ifb), REPAIR_BUDGET_S, f"the agent to repair the {what}", interval=0.02)
+        wait_for(lambda: healthy(old_ifb), REPAIR_BUDGET_S, f"the agent to repair the {what}",
+                 interval=0.02)
         print(f"{what} repaired in {time.monotonic() - started:.3f} s")
     drift = wait_for(lambda: api.port(port_["id"])["netqos:qos_state"]["drift_repaired"], 5,
                      "the drift report")

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
 from netqos.agent.model import PortQos
+from netqos.agent.quiet import OwnEvents
 from netqos.agent.tc import bpf
 from netqos.agent.tc.observe import observe, read_block
 from netqos.agent.tc.plan import HOST, P_TREE, Planner
@@ -38,7 +39,6 @@ from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.spec import port_spec
 from netqos.agent.tc.state import IFB_NAME, HostState
-from netqos.agent.quiet import OwnEvents
 from netqos.agent.tc.watch import TcWatcher
 from netqos.qos.backends import LINUX_TC
 
@@ -54,7 +54,8 @@ class TcBackend(Backend):
         self._capabilities: dict[str, bool] | None = None
         self._memo: dict[tuple[str, str], object] = {}   # what we wrote, for drift
         # where a new classifier is pinned for `tc` to attach (unpinned right after)
-        self._pin = os.path.join(bpf.PIN_ROOT, f"classifier-{netns or 'host'}-{os.getpid()}")
+        pin_name = f"classifier-{(netns or 'host').replace('/', '_')}-{os.getpid()}"
+        self._pin = os.path.join(bpf.PIN_ROOT, pin_name)
         self._owned: set[int] = set()      # ifindexes of the devices we manage (watcher)
         self._own = OwnEvents()            # our own apply's events are not drift
 
@@ -67,7 +68,9 @@ class TcBackend(Backend):
     def observe(self, ports: Sequence[PortQos] = ()) -> HostState:
         """One dump per object kind, for all devices at once; `ports` is not needed."""
         state = observe(self.runner, self.uplink[0] if self.uplink else None)
-        managed = {p.device or p.tap_name for p in ports} | {IFB_NAME, self.uplink[0] if self.uplink else ""}
+        managed = {p.device or p.tap_name for p in ports} | {IFB_NAME}
+        if self.uplink:
+            managed.add(self.uplink[0])
         self._owned = {state.links[d] for d in managed if d in state.links}
         return state
 
