@@ -13,9 +13,8 @@ ingress to the IFB, and packets the IFB re-injects skip the tap's netdev ingress
     chain p-<port>-in   [limit rate over N/second burst B packets drop]
 
     map uplink_class { type ifname : classid }   device -> the port's class on the uplink
-    chain uplink_hook   hook forward:
-                                           oifname UPLINK meta priority set 0,
-                                 oifname UPLINK meta priority set iifname map @uplink_class
+    chain uplink_hook   hook forward: oifname UPLINK meta priority set 0
+                                  oifname UPLINK meta priority set iifname map @uplink_class
 
 The uplink's HTB picks the class whose id equals skb->priority, so a guarantee follows the
 device a packet entered on, bridged or routed (routing rewrites the priority before the
