@@ -10,11 +10,9 @@ import threading
 import time
 import uuid
 
-from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import iperf3, sh
-from tests.dataplane.helpers import converge, minbw, port
-from tests.dataplane.test_agent_api import (agent_factory, api, applied,  # noqa: F401
-                                            goodput_ratio, root_qdisc, wait_for)
+from tests.dataplane.test_agent_api import (AgentProcess, agent_factory, api,  # noqa: F401
+                                            applied, goodput_ratio, root_qdisc, wait_for)
 
 REPAIR_BUDGET_S = 1.0 + 0.3   # the 1 s promise plus the poll interval of this wait
 LOW, HIGH = 0.93, 1.02
@@ -84,24 +82,35 @@ def test_two_guests_with_one_mac_each_get_their_own_rate(api, lab, agent_factory
         assert LOW <= ratio <= HIGH, f"{vm.device} at {kbps} kbit/s: {ratio:.3f}"
 
 
-def test_guarantee_on_a_routed_uplink(lab):
-    guaranteed, other = lab.add_vm(), lab.add_vm()
-    uplink, out_ns, out_addr = lab.add_routed_uplink()
-    backend = TcBackend(netns=lab.host, uplink=(uplink, 200_000))
-    converge(backend, [port(guaranteed, minbw(150_000)), port(other)])
-    results: dict = {}
+def test_guarantee_on_a_routed_uplink(api, lab, sqlite_server, tmp_path):
+    host = "dp-" + uuid.uuid4().hex[:8]
+    net = api.network()
+    policy = api.policy("floor", [("minimum_bandwidth", {"min_kbps": 150_000,
+                                                         "direction": "egress"})])
+    ports = [api.bound_port(net, host, policy), api.bound_port(net, host, None)]
+    guaranteed, other = (lab.add_vm(port_id=p["id"]) for p in ports)
+    uplink, out_ns, out_addr = lab.add_routed_uplink()   # routed: no bridge, no MAC to key
+    agent = AgentProcess(sqlite_server.url, host, lab.host, tmp_path / "agent.log")
+    agent.argv += ["--uplink", f"{uplink}:200000"]
+    agent.start()
+    try:
+        wait_for(lambda: applied(api, ports[0]["id"]), 15, "the agent to apply the floor")
+        results: dict = {}
 
-    def run(vm, server_port):
-        results[vm.port_id] = iperf3(lab, vm, "egress", seconds=5,
-                                     server=(out_ns, out_addr), port=server_port)["bps"]
+        def run(vm, server_port):
+            results[vm.port_id] = iperf3(lab, vm, "egress", seconds=5,
+                                         server=(out_ns, out_addr), port=server_port)["bps"]
 
-    flows = [threading.Thread(target=run, args=(vm, p))
-             for vm, p in ((guaranteed, 5311), (other, 5312))]
-    for f in flows:
-        f.start()
-    for f in flows:
-        f.join()
+        flows = [threading.Thread(target=run, args=(vm, p))
+                 for vm, p in ((guaranteed, 5311), (other, 5312))]
+        for f in flows:
+            f.start()
+        for f in flows:
+            f.join()
+    finally:
+        agent.stop()
     assert results[guaranteed.port_id] >= 140e6, results
+    assert results[other.port_id] > 1e6, "the other VM is not starved"
     assert sum(results.values()) <= 200e6, results
 
 
