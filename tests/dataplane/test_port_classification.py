@@ -167,5 +167,5 @@ def test_hand_edits_are_repaired_within_a_second_and_reported(api, lab, agent_fa
                      "the drift report")
     assert drift, drift
     # and the limit holds after all that
-    ratio = goodput_ratio(lab, vm, "egress", 10000)
+    ratio = _ratio(lab, vm, "egress", 10000)
     assert 0.90 <= ratio <= 1.02, ratio
