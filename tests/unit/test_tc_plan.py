@@ -109,6 +109,7 @@ def test_older_mac_keyed_layout_is_replaced():
                       block_filter_to=None, block_prefs={1: "u32"})
     text = _lines(_plan([_port(_bw(10_000, "egress"))], state))
     assert f"filter del dev {IFB_NAME} parent 4e51: prio 1" in text
+    assert f"set 5 {0x4E510010}" in text   # the class its MAC filter fed is kept
     assert "filter del block 20049 protocol all pref 1" in text
 
 

@@ -170,9 +170,11 @@ class Planner:
         if not exists or not tree.present or tree.default_minor != UNMATCHED_MINOR:
             self._ifb_skeleton(exists)
         ifindex = {s.port_id: self.actual.links[s.device] for s in ports}
+        legacy = {f.mac: f.minor for f in tree.filters}   # an older layout's MAC filters
         minors = self._allocate(tree, ports, {
-            pid: self.actual.port_classes.get(i, self._remembered(pid, "classify"))
-            for pid, i in ifindex.items()})
+            s.port_id: self.actual.port_classes.get(
+                ifindex[s.port_id], self._remembered(s.port_id, "classify") or legacy.get(s.mac))
+            for s in ports})
         self._drop_stale_classes(tree, set(minors.values()))
         for spec in ports:
             self._egress_class(spec, minors[spec.port_id])
