@@ -157,9 +157,8 @@ def test_hand_edits_are_repaired_within_a_second_and_reported(api, lab, agent_fa
         time.sleep(0.5)   # past the agent's own apply
         assert healthy(None), what
         old_ifb = _ifb_index(ns)
-        sh(*argv)
-        assert not healthy(old_ifb), what
-        started = time.monotonic()
+        sh(*argv)   # it succeeded, so the object was there and is gone (the agent may
+        started = time.monotonic()   # put it back before a check could see the gap)
         wait_for(lambda: healthy(old_ifb), REPAIR_BUDGET_S, f"the agent to repair the {what}",
                  interval=0.02)
         print(f"{what} repaired in {time.monotonic() - started:.3f} s")
