@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import delete, exists
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 
 from netqos.db import repo
@@ -38,7 +38,8 @@ KIND = resources.Kind(
            "is_default": Attr(_default, Boolean("is_default").convert, sortable=False)},
     not_found=lambda policy_id: QosPolicyNotFound(policy_id=policy_id),
     rbac_type=OBJECT_TYPE,
-    load=(selectinload(QosPolicy.rules), selectinload(QosPolicy.default_of)))
+    load=(selectinload(QosPolicy.rules), joinedload(QosPolicy.default_of)),
+    load_one=(joinedload(QosPolicy.rules), joinedload(QosPolicy.default_of)))
 
 
 def find(txn: Txn, policy_id: str) -> QosPolicy:
@@ -80,8 +81,11 @@ def create_policy(txn: Txn, body: dict) -> dict:
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     if not txn.ctx.may_manage(project_id):
         raise NotAuthorized("Only a project manager or an admin may create QoS policies.")
+    # A new policy has no rules, tags or default row yet: saying so spares the queries
+    # that would look for them.
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=1)
+                       description=values["description"], revision_number=1, rules=[],
+                       default_of=None)
     txn.session.add(policy)
     txn.session.flush()
     if values["shared"]:
@@ -89,7 +93,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
     if values["is_default"]:
         _make_default(txn, policy)
     txn.session.flush()
-    return view(txn, policy)
+    return views.policy_view(policy, shared=values["shared"], tags=[])
 
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
@@ -116,6 +120,8 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
     port it governs can still enforce it, then tell their agents."""
     repo.bump_revision(policy)
     txn.session.flush()
+    if not usage.is_bound(txn.session, policy.id):
+        return   # bound to nothing: no port to check, no agent to tell
     ports = bindings.ports_governed_by(txn.session, policy.id)
     bindings.check_ports(txn.session, ports)
     gateways = usage.gateway_ports_using(txn.session, policy.id)

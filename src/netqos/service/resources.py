@@ -26,6 +26,9 @@ class Kind:
     visible_to_all: Callable[[Any], Any] | None = None   # e.g. external networks
     load: Sequence[Any] = field(default_factory=tuple)   # loader options for rows
     visible_via: Callable[[Context], Any] | None = None   # visibility borrowed elsewhere
+    # Loader options for a lookup by id, when one joined query beats `load`'s extra
+    # queries (a policy with its rules): those are fetched by find_or_none.
+    load_one: Sequence[Any] | None = None
 
     def visible(self, ctx: Context):
         """SQL condition for rows the caller may see, or None when it sees everything."""
@@ -40,14 +43,16 @@ class Kind:
             conditions.append(self.visible_to_all(self.model))
         return or_(*conditions)
 
-    def select(self, ctx: Context) -> Select:
-        stmt = select(self.model).options(*self.load)
+    def select(self, ctx: Context, load: Sequence[Any] | None = None) -> Select:
+        stmt = select(self.model).options(*(self.load if load is None else load))
         condition = self.visible(ctx)
         return stmt if condition is None else stmt.where(condition)
 
 
 def find_or_none(txn: Txn, kind: Kind, obj_id: str):
-    return txn.session.scalars(kind.select(txn.ctx).where(kind.model.id == obj_id)).first()
+    stmt = kind.select(txn.ctx, kind.load_one).where(kind.model.id == obj_id)
+    # unique(): a joined collection repeats the row once per member.
+    return txn.session.scalars(stmt).unique().first()
 
 
 def find(txn: Txn, kind: Kind, obj_id: str):
