@@ -2,7 +2,7 @@
 the gateway ports whose network node must hear when it changes."""
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import bindparam, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from netqos.db import repo
@@ -26,11 +26,15 @@ class RbacPolicyInUse(Conflict):
                "depend on it.\nDetails: %(details)s")
 
 
+# Built once: composing the statement costs more than running it.
+_BOUND = select(or_(*(exists().where(column == bindparam("policy_id"))
+                      for _, _, column in BINDINGS)))
+
+
 def is_bound(session: Session, policy_id: str) -> bool:
     """Is anything (port, network, floating IP, router gateway) bound to the policy? One
     query, so a policy bound to nothing (most writes) costs no more."""
-    return session.scalar(select(or_(*(exists().where(column == policy_id)
-                                       for _, _, column in BINDINGS))))
+    return bool(session.scalar(_BOUND, {"policy_id": policy_id}))
 
 
 def check_unused(session: Session, policy_id: str) -> None:
