@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 
 from netqos.db import repo
 from netqos.db.listing import Attr
-from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
+from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
 from netqos.qos.errors import (NotAuthorized, QoSPolicyDefaultAlreadyExists,
                                QosPolicyNotFound)
@@ -39,7 +39,8 @@ KIND = resources.Kind(
     not_found=lambda policy_id: QosPolicyNotFound(policy_id=policy_id),
     rbac_type=OBJECT_TYPE,
     load=(selectinload(QosPolicy.rules), joinedload(QosPolicy.default_of)),
-    load_one=(joinedload(QosPolicy.rules), joinedload(QosPolicy.default_of)))
+    load_one=(joinedload(QosPolicy.rules), joinedload(QosPolicy.default_of)),
+    row_columns=(_shared.label("shared"), _default.label("is_default")))
 
 
 def find(txn: Txn, policy_id: str) -> QosPolicy:
@@ -61,19 +62,37 @@ def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPol
     return policy
 
 
-def render(txn: Txn, rows: list[QosPolicy]) -> list[dict]:
-    ids = [p.id for p in rows]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
-    tags = repo.tags_by_id(txn.session, ids)
-    return [views.policy_view(p, p.id in shared, tags.get(p.id, [])) for p in rows]
-
-
 def view(txn: Txn, policy: QosPolicy) -> dict:
-    return render(txn, [policy])[0]
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, [policy.id])
+    tags = repo.tags_by_id(txn.session, [policy.id])
+    return views.policy_view(policy, policy.id in shared, tags.get(policy.id, []),
+                             [views.rule_in_policy_view(r) for r in policy.rules],
+                             policy.default_of is not None)
+
+
+def render_rows(txn: Txn, rows: list) -> list[dict]:
+    """Plain policy rows (with `shared` and `is_default`) -> views; two more queries,
+    for the rules and the tags of them all."""
+    ids = [p.id for p in rows]
+    rules = _rules_by_policy(txn, ids)
+    tags = repo.tags_by_id(txn.session, ids)
+    return [views.policy_view(p, bool(p.shared), tags.get(p.id, []), rules.get(p.id, []),
+                              bool(p.is_default)) for p in rows]
+
+
+def _rules_by_policy(txn: Txn, ids: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    if ids:
+        # The order of QosPolicy.rules: by type, then direction.
+        stmt = (select(*QosRule.__table__.c).where(QosRule.qos_policy_id.in_(ids))
+                .order_by(QosRule.type, QosRule.direction))
+        for rule in txn.session.execute(stmt):
+            out.setdefault(rule.qos_policy_id, []).append(views.rule_in_policy_view(rule))
+    return out
 
 
 def list_policies(txn: Txn, q: ListQuery) -> Page:
-    return resources.page(txn, KIND, q, render)
+    return resources.page(txn, KIND, q, render_rows, plain=True)
 
 
 def create_policy(txn: Txn, body: dict) -> dict:
@@ -93,7 +112,8 @@ def create_policy(txn: Txn, body: dict) -> dict:
     if values["is_default"]:
         _make_default(txn, policy)
     txn.session.flush()
-    return views.policy_view(policy, shared=values["shared"], tags=[])
+    return views.policy_view(policy, shared=values["shared"], tags=[], rules=[],
+                             is_default=policy.default_of is not None)
 
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:

@@ -29,6 +29,8 @@ class Kind:
     # Loader options for a lookup by id, when one joined query beats `load`'s extra
     # queries (a policy with its rules): those are fetched by find_or_none.
     load_one: Sequence[Any] | None = None
+    # Computed columns a plain-row list (page(..., plain=True)) selects besides the table's.
+    row_columns: Sequence[Any] = field(default_factory=tuple)
 
     def visible(self, ctx: Context):
         """SQL condition for rows the caller may see, or None when it sees everything."""
@@ -43,8 +45,14 @@ class Kind:
             conditions.append(self.visible_to_all(self.model))
         return or_(*conditions)
 
-    def select(self, ctx: Context, load: Sequence[Any] | None = None) -> Select:
-        stmt = select(self.model).options(*(self.load if load is None else load))
+    def select(self, ctx: Context, load: Sequence[Any] | None = None,
+               plain: bool = False) -> Select:
+        """Mapped objects, or with `plain` rows of the table's columns and row_columns:
+        building a few hundred ORM objects costs more than the query itself."""
+        if plain:
+            stmt = select(*self.model.__table__.c, *self.row_columns)
+        else:
+            stmt = select(self.model).options(*(self.load if load is None else load))
         condition = self.visible(ctx)
         return stmt if condition is None else stmt.where(condition)
 
@@ -75,10 +83,11 @@ def find_owned(txn: Txn, kind: Kind, obj_id: str):
     return row
 
 
-def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]:
+def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=(),
+              plain: bool = False) -> tuple[list, bool]:
     """Rows for one page of a list, and whether more follow."""
     listing.check_query(kind.attrs, q)
-    stmt = listing.apply_filters(kind.select(txn.ctx).where(*where), kind.attrs, q)
+    stmt = listing.apply_filters(kind.select(txn.ctx, plain=plain).where(*where), kind.attrs, q)
     stmt = stmt.where(*repo.tag_filter(kind.model.id, q.tags))
     keys = listing.order_keys(kind.attrs, q, kind.model.id)
     if q.marker:
@@ -88,7 +97,7 @@ def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]
     stmt = listing.apply_order(stmt, keys)
     if q.limit:
         stmt = stmt.limit(q.limit + 1)
-    rows = list(txn.session.scalars(stmt))
+    rows = txn.session.execute(stmt).all() if plain else list(txn.session.scalars(stmt))
     has_more = bool(q.limit) and len(rows) > q.limit
     rows = rows[:q.limit] if q.limit else rows
     if q.page_reverse:
@@ -96,9 +105,11 @@ def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]
     return rows, has_more
 
 
-def page(txn: Txn, kind: Kind, q: ListQuery, render: Callable[[Txn, list], list[dict]]) -> Page:
-    """One page of a list; `render` turns the rows into views, batching its lookups."""
-    rows, has_more = list_rows(txn, kind, q)
+def page(txn: Txn, kind: Kind, q: ListQuery, render: Callable[[Txn, list], list[dict]],
+         plain: bool = False) -> Page:
+    """One page of a list; `render` turns the rows (plain ones with `plain`, see
+    Kind.select) into views, batching its lookups."""
+    rows, has_more = list_rows(txn, kind, q, plain=plain)
     return Page([views.only_fields(v, q.fields) for v in render(txn, rows)],
                 [r.id for r in rows], has_more)
 
