@@ -91,6 +91,11 @@ def _rules_by_policy(txn: Txn, ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
+def show_policy(txn: Txn, policy_id: str) -> dict:
+    """GET of one policy: three queries of plain rows (policy, rules, tags)."""
+    return render_rows(txn, [resources.find_plain(txn, KIND, policy_id)])[0]
+
+
 def list_policies(txn: Txn, q: ListQuery) -> Page:
     return resources.page(txn, KIND, q, render_rows, plain=True)
 
