@@ -19,7 +19,7 @@ of the server process tree, from /proc): on a busy machine wall-clock rates swin
 neighbours' load, CPU per request much less, so compare changes by that column.
 
     .venv/bin/python bench/api.py [-n 500] [--clients 8] [--lists 20] [--workers 2]
-                                  [--only sqlite|postgresql]
+                                  [--sqlite-workers 1] [--only sqlite|postgresql]
 """
 from __future__ import annotations
 
@@ -207,13 +207,17 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (8)")
     ap.add_argument("--lists", type=int, default=20, help="list requests per phase (20)")
     ap.add_argument("--workers", default="2", help="PostgreSQL worker counts (2; e.g. 1,2,4)")
+    ap.add_argument("--sqlite-workers", default="1",
+                    help="SQLite worker counts (1, as make run serves it; e.g. 1,2)")
     ap.add_argument("--only", choices=("sqlite", "postgresql"))
     args = ap.parse_args()
 
     rows: list[tuple[str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="nq-bench-") as tmp:
         if args.only != "postgresql":
-            rows += bench_config("SQLite", f"sqlite:///{tmp}/bench.sqlite", 1, args)
+            for w in (int(x) for x in args.sqlite_workers.split(",")):
+                label = "SQLite" if w == 1 else f"SQLite, {w} workers"
+                rows += bench_config(label, f"sqlite:///{tmp}/bench-w{w}.sqlite", w, args)
         if args.only != "sqlite":
             if postgres.find_bindir() is None:
                 print("PostgreSQL not installed: skipping it", file=sys.stderr)

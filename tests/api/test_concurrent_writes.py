@@ -10,6 +10,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
+
+from tests.harness.server import ServerProcess
 
 from .conftest import POLICIES, RULES, assert_error, member, rules_url
 
@@ -26,9 +29,12 @@ def _parallel(url: str, calls) -> list[httpx.Response]:
 
 
 def test_the_same_rule_created_at_once_is_accepted_exactly_once(api_server, api, new_policy):
-    policy = new_policy()
+    _one_rule_wins(api_server.url, api, new_policy())
+
+
+def _one_rule_wins(url: str, api: httpx.Client, policy: dict) -> None:
     body = {member("bandwidth_limit"): RULES["bandwidth_limit"]}
-    answers = _parallel(api_server.url, [
+    answers = _parallel(url, [
         lambda c: c.post(rules_url(policy["id"], "bandwidth_limit"), json=body)] * WRITERS)
     assert sorted(r.status_code for r in answers) == [201] + [409] * (WRITERS - 1), \
         [(r.status_code, r.text) for r in answers]
@@ -67,3 +73,30 @@ def test_policies_created_and_deleted_at_once(api_server, api):
     assert [r.status_code for r in deleted] == [204] * len(ids)
     left = {p["id"] for p in api.get(POLICIES).json()["policies"]}
     assert not left & set(ids)
+
+
+@pytest.fixture(scope="module")
+def sqlite_two_workers(tmp_path_factory):
+    """Two server processes on one SQLite file: writers of different processes meet in
+    SQLite's own locking (BEGIN IMMEDIATE and the busy timeout), not in a shared lock."""
+    d = tmp_path_factory.mktemp("sqlite-workers")
+    with ServerProcess(f"sqlite:///{d / 'netqos.sqlite'}", extra_args=["--workers", "2"],
+                       log_dir=d) as server:
+        yield server
+
+
+def test_two_sqlite_workers_keep_every_write_and_refuse_duplicates(sqlite_two_workers):
+    with httpx.Client(base_url=sqlite_two_workers.url, timeout=30) as api:
+        names = [f"w2-{i}" for i in range(WRITERS * 8)]
+        created = _parallel(sqlite_two_workers.url, [
+            (lambda c, n=n: c.post(POLICIES, json={"policy": {"name": n}})) for n in names])
+        assert [r.status_code for r in created] == [201] * len(names)
+        policy = created[0].json()["policy"]
+        _one_rule_wins(sqlite_two_workers.url, api, policy)
+        listed = {p["name"] for p in api.get(POLICIES).json()["policies"]}
+        assert set(names) <= listed
+        deleted = _parallel(sqlite_two_workers.url, [
+            (lambda c, r=r: c.delete(f"{POLICIES}/{r.json()['policy']['id']}"))
+            for r in created])
+        assert [r.status_code for r in deleted] == [204] * len(created)
+        assert api.get(POLICIES).json()["policies"] == []
