@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from netqos.agent import discover, links
 from netqos.agent.backends.base import ApplyResult, Backend, Change
 from netqos.agent.client import ServerClient
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.runner import Runner
 
 LOG = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class Agent:
         for port in missing:
             entries.append(self._entry(port, "DOWN", "no device for the port on this host",
                                        None))
-        # What the pull refused (netqos.agent.trust): left out of the pass, reported.
+        # What the pull refused (netqos.trust): left out of the pass, reported.
         for port in getattr(self.client, "refused", ()):
             entries.append(self._entry(port, port.status, port.reason, None))
         entries = [e for e in entries if e is not None]

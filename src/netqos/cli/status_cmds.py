@@ -38,8 +38,8 @@ def register(sub) -> None:
 def run_status(args: argparse.Namespace) -> int:
     import os
 
-    from netqos.agent import trust
-    from netqos.agent.model import PortQos
+    from netqos import trust
+    from netqos.wire import PortQos
 
     host = args.host or os.environ.get("NETQOS_HOST") or socket.gethostname()
     api = Api.from_args(args)

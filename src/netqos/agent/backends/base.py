@@ -10,7 +10,7 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.qos.backends import BackendSupport
 
 

@@ -30,7 +30,7 @@ from netqos.agent.backends.tc import TcBackend
 from netqos.agent.libvirt import native
 from netqos.agent.libvirt.domains import Domains, Nic, match
 from netqos.agent.libvirt.probe import libvirt_bandwidth_works, probe_libvirt_bandwidth
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.qos.backends import LIBVIRT
 
 LOG = logging.getLogger(__name__)

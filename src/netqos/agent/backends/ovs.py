@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch, failed_cookies
 from netqos.agent.ovs.ovsdb import Op, Ovsdb

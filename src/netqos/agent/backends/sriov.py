@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.sriov.netlink import VfNetlink
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
 from netqos.agent.sriov.sysfs import Sysfs, VfRef

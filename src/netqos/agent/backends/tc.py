@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.observe import observe
 from netqos.agent.tc.plan import HOST, P_TREE, Planner
 from netqos.agent.tc.probe import probe

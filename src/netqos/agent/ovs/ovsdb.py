@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ovsdbapp.backend.ovs_idl import command, connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
 
-from netqos.agent import trust
+from netqos import trust
 from netqos.agent.ovs.state import (METER_KEY_PREFIX, PORT_KEY, UPLINK_KEY, Iface,
                                     OvsState, QosRow, QueueRow)
 
