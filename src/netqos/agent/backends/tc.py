@@ -57,6 +57,9 @@ class TcBackend(Backend):
             self._capabilities = probe(self.runner)
         return self._capabilities
 
+    def use_reported(self, capabilities: Mapping[str, object]) -> None:
+        self._capabilities = {k: v for k, v in capabilities.items() if isinstance(v, bool)}
+
     def observe(self, ports: Sequence[PortQos] = ()) -> HostState:
         """One dump per object kind, for all devices at once; `ports` is not needed."""
         return observe(self.runner, self.uplink[0] if self.uplink else None)

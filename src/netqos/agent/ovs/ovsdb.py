@@ -122,14 +122,14 @@ class Ovsdb:
     def _snapshot(self) -> OvsState:
         state = OvsState()
         tables = self.idl.tables
+        ovs = next(iter(tables["Open_vSwitch"].rows.values()), None)
+        state.userspace_tso = ovs is not None and \
+            ovs.other_config.get("userspace-tso-enable") == "true"
         bridge = next((b for b in tables["Bridge"].rows.values() if b.name == self.bridge),
                       None)
         if bridge is None:
             return state
         state.bridge_exists = True
-        ovs = next(iter(tables["Open_vSwitch"].rows.values()), None)
-        state.userspace_tso = ovs is not None and \
-            ovs.other_config.get("userspace-tso-enable") == "true"
         state.datapath_type = bridge.datapath_type or "system"
         for key, value in bridge.external_ids.items():
             if key.startswith(METER_KEY_PREFIX) and "/" in value:
