@@ -26,6 +26,7 @@ from tests.harness.util import wait_for
 from .ovs_fixtures import ovs_lab  # noqa: F401  (fixture)
 from .test_agent_api import Api
 from .test_l3_fip import NetworkNode, bw_rules
+from .test_libvirt import vm  # noqa: F401  (fixture: a running guest, module-scoped)
 
 
 def policy(api: Api) -> dict:
@@ -189,3 +190,26 @@ def test_meter_features_are_asked_again_after_a_failure(ovs_server):
         assert backend.capabilities["meters_pktps"] is True
     finally:
         backend.close()
+
+
+def test_libvirt(vm, sqlite_server):  # noqa: F811
+    """A running guest whose NIC is not tap<port id>: status finds it through libvirt (by
+    the guest's MAC), as the agent does; neither command probes the kernel."""
+    api, host = Api(sqlite_server.url), "ro-lv-" + uuid.uuid4().hex[:6]
+    net = api.post("/networks", "network", {"name": "ro-" + host, "qos_policy_id": None})
+    api.post("/subnets", "subnet", {"network_id": net["id"], "ip_version": 4,
+                                    "cidr": f"{vm.bridge.subnet}.0/24"})
+    port = api.post("/ports", "port", {"network_id": net["id"], "binding:host_id": host,
+                                       "mac_address": vm.mac,
+                                       "qos_policy_id": policy(api)["id"]})
+    probes = ("nqprobe", "nqlvprobe")   # the tc and libvirt backends' throw-away devices
+    flags = ("--host", host, "--backend", "libvirt")
+    status, plan = unchanged(
+        Snapshot((None,), devices=(vm.tap,)), Monitor((None,), devices=(vm.tap, *probes)),
+        (("status", *flags, "-f", "json", "--interval", "0", "--url", sqlite_server.url),
+         None),
+        (("plan", *flags, "--server", sqlite_server.url), None))
+    assert status.returncode == 0 and status.json()["kernel_error"] is None, status
+    [p] = status.json()["ports"]
+    assert p["port_id"] == port["id"] and p["device"] == vm.tap and p["present"], p
+    assert plan.returncode == 0 and "change(s) planned" in plan.stdout, plan
