@@ -14,6 +14,7 @@ from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
 from netqos.service.context import Context
+from netqos.service.segment_pools import SegmentPools
 
 ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings, bus: Bus | None = None,
                   redoc_url=None)
     engine = make_engine(settings.database)
     app.state.settings = settings
+    app.state.segment_pools = SegmentPools.from_settings(settings)
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.bus = bus or make_bus(settings)

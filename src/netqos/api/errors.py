@@ -20,6 +20,7 @@ STATUS = (
     (errors.NotAuthorized, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.ServiceUnavailable, 503),
 )
 HTTP_TYPES = {400: "HTTPBadRequest", 401: "HTTPUnauthorized", 403: "HTTPForbidden",
               404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 409: "HTTPConflict",

@@ -79,7 +79,14 @@ def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
                    vnic_type=port.vnic_type, device=(port.profile or {}).get("device"),
                    policy_id=policy_id,
                    rules=tuple({k: v for k, v in r.items() if k != "id"} for r in enforce),
-                   profile=port.profile or {}, admin_state_up=port.admin_state_up)
+                   profile=port.profile or {}, admin_state_up=port.admin_state_up,
+                   network=network_segment(port.network))
+
+
+def network_segment(net) -> dict:
+    """What an L2 agent needs to plug a port into its network."""
+    return {"network_id": net.id, "mtu": net.mtu,
+            **{k.split(":", 1)[1]: v for k, v in views.segment_view(net).items()}}
 
 
 def revision(txn: Txn, host: str) -> dict:

@@ -11,7 +11,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
-from netqos.qos.errors import (NotAuthorized, PolicyRemoveAuthorizationError,
+from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized, PolicyRemoveAuthorizationError,
                                QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
 from netqos.service import bindings, changes, common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
@@ -46,23 +46,33 @@ def find(txn: Txn, policy_id: str) -> QosPolicy:
     return resources.find(txn, KIND, policy_id)
 
 
-def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPolicy:
-    """The policy, if the caller may change it.
-
-    Another project's shared policy is visible but not the caller's to change: updating or
-    deleting the policy itself answers 404 (as Neutron does), changing its rules 403.
-    """
+def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
+    """The policy, for the caller to update or delete, refused as Neutron refuses it:
+    invisible → 404 QosPolicyNotFound; another project's shared one → 404 HTTPNotFound;
+    its own project's without the manager role → 403."""
     policy = find(txn, policy_id)
     if not txn.ctx.may_manage(policy.project_id):
-        if invisible_if_foreign and not txn.ctx.owns(policy.project_id):
-            raise QosPolicyNotFound(policy_id=policy_id)
-        raise NotAuthorized(f"The caller may not change QoS policy {policy_id}.")
+        if not txn.ctx.owns(policy.project_id):
+            raise HTTPNotFound()
+        raise PolicyNotAuthorized(action=action)
+    return policy
+
+
+def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
+    """The policy whose rules the caller changes. Neutron authorizes a rule action before
+    it looks the policy up: a caller without the manager role gets 403 even for a policy
+    it cannot see; a manager gets 404 for an invisible policy, 403 for a foreign one."""
+    if not (txn.ctx.is_admin or "manager" in txn.ctx.roles):
+        raise PolicyNotAuthorized(action=action)
+    policy = find(txn, policy_id)
+    if not txn.ctx.may_manage(policy.project_id):
+        raise PolicyNotAuthorized(action=action)
     return policy
 
 
 def render(txn: Txn, rows: list[QosPolicy]) -> list[dict]:
     ids = [p.id for p in rows]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids, viewer=txn.ctx.project_id)
     tags = repo.tags_by_id(txn.session, ids)
     return [views.policy_view(p, p.id in shared, tags.get(p.id, [])) for p in rows]
 
@@ -79,35 +89,45 @@ def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     if not txn.ctx.may_manage(project_id):
-        raise NotAuthorized("Only a project manager or an admin may create QoS policies.")
+        raise PolicyNotAuthorized(action="create_policy")
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=1)
+                       description=values["description"], revision_number=0)  # as Neutron
     txn.session.add(policy)
     txn.session.flush()
     if values["shared"]:
         _share(txn, policy)
     if values["is_default"]:
         _make_default(txn, policy)
+        repo.bump_revision(policy)  # as Neutron numbers a policy created as the default
     txn.session.flush()
     return view(txn, policy)
 
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
     values = SCHEMA.for_update(body)
-    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    policy = find_managed(txn, policy_id, "update_policy")
     common.check_revision(policy, if_match)
+    # As Neutron: a new revision when the policy's own attributes change; sharing is an
+    # RBAC entry's change, and an update that changes nothing is no revision.
+    revised = False
     for attr in ("name", "description"):
-        if attr in values:
+        if attr in values and values[attr] != getattr(policy, attr):
             setattr(policy, attr, values[attr])
+            revised = True
     if values.get("shared") is True:
         _share(txn, policy)
     elif values.get("shared") is False:
         usage.unshare(txn, policy)
-    if values.get("is_default") is True:
+    if values.get("is_default") is True and policy.default_of is None:
         _make_default(txn, policy)
-    elif values.get("is_default") is False:
+        revised = True
+    elif values.get("is_default") is False and policy.default_of is not None:
         policy.default_of = None
-    changed(txn, policy)
+        revised = True
+    if revised:
+        changed(txn, policy)
+    else:
+        txn.session.flush()
     return view(txn, policy)
 
 
@@ -123,7 +143,7 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
 
 
 def delete_policy(txn: Txn, policy_id: str) -> None:
-    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    policy = find_managed(txn, policy_id, "delete_policy")
     usage.check_unused(txn.session, policy.id)
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
                                                 RbacEntry.object_id == policy.id))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from netqos.service.context import Context
+from netqos.service.segment_pools import SegmentPools
 from netqos.wire import Event
 
 
@@ -18,6 +19,7 @@ class Txn:
     session: Session
     ctx: Context
     events: list[Event] = field(default_factory=list)
+    pools: SegmentPools = field(default_factory=SegmentPools)   # the server's settings
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
