@@ -47,12 +47,6 @@ class NotAuthorized(NetqosError):
     message = "Not authorized."
 
 
-class PolicyNotAuthorized(NotAuthorized):
-    """An action the caller's roles do not allow, as oslo.policy words the refusal."""
-
-    message = "rule:%(action)s is disallowed by policy"
-
-
 class NotFound(NetqosError):
     message = "%(resource)s %(id)s could not be found."
 
@@ -130,3 +124,9 @@ class PolicyNotAuthorized(NotAuthorized):
     the check that failed, e.g. "(rule:create_port and rule:create_port:binding:host_id)"."""
 
     message = "%(rule)s is disallowed by policy"
+
+    def __init__(self, message: str | None = None, *, action: str | None = None, **kwargs):
+        # `action=X` names one rule: "rule:X" (two classes of this name were merged).
+        if action is not None:
+            kwargs.setdefault("rule", f"rule:{action}")
+        super().__init__(message, **kwargs)
