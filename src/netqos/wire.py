@@ -11,6 +11,7 @@ Neither side's internals are imported here: only the domain (qos/) through netqo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from netqos import trust
 
@@ -24,27 +25,27 @@ class PortQos:
     vnic_type: str = "normal"
     device: str | None = None           # from binding:profile, else derived by discovery
     policy_id: str | None = None        # effective policy (own, else the network's)
-    rules: tuple[dict, ...] = ()        # rule dicts with "type" and their value fields
-    profile: dict = field(default_factory=dict, compare=False, hash=False)
+    rules: tuple[dict[str, Any], ...] = ()   # rule dicts with "type" and their value fields
+    profile: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     admin_state_up: bool = True         # False: its link is held down, its QoS kept
     # The port's network and its segment, for the L2 role: {"network_id", "network_type",
     # "physical_network", "segmentation_id", "mtu"}; None from a server that predates it.
-    network: dict | None = field(default=None, compare=False, hash=False)
+    network: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def tap_name(self) -> str:
         """Neutron's host-side device name: tap + the first 11 characters of the id."""
         return "tap" + self.port_id[:11]
 
-    def rules_of(self, rule_type: str) -> list[dict]:
+    def rules_of(self, rule_type: str) -> list[dict[str, Any]]:
         return [r for r in self.rules if r["type"] == rule_type]
 
-    def rule(self, rule_type: str, direction: str | None = None) -> dict | None:
+    def rule(self, rule_type: str, direction: str | None = None) -> dict[str, Any] | None:
         return next((r for r in self.rules_of(rule_type)
                      if direction is None or r.get("direction") == direction), None)
 
     @classmethod
-    def from_wire(cls, d: dict) -> "PortQos":
+    def from_wire(cls, d: dict[str, Any]) -> "PortQos":
         """Decode and check a pulled port (netqos.trust): raises trust.Untrusted for
         any value the agent would not format."""
         return cls(port_id=trust.identifier(d.get("port_id"), "port_id"),
@@ -64,7 +65,7 @@ class PortQos:
                    network=trust.optional(trust.segment, d.get("network"),
                                           "network"))
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         return {"port_id": self.port_id, "revision": self.revision,
                 "mac_address": self.mac_address, "fixed_ips": list(self.fixed_ips),
                 "vnic_type": self.vnic_type, "device": self.device,
@@ -84,6 +85,6 @@ class Event:
     hosts: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         return {"resource": self.resource, "id": self.id, "revision": self.revision,
                 "hosts": list(self.hosts), "ports": list(self.ports)}

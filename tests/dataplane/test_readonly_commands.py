@@ -16,8 +16,6 @@ import os
 import subprocess
 import uuid
 
-import pytest
-
 from netqos.agent.lab import sh
 from tests.cli.conftest import NETQOS, run_netqos
 from tests.harness.hoststate import Monitor, Snapshot

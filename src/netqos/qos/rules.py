@@ -4,6 +4,8 @@ Units as on the wire: bandwidth in kbit/s, burst in kbit, packet rates in kpps.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from netqos.qos.attributes import REQUIRED, Choice, Field, IntRange, Schema
@@ -63,7 +65,7 @@ class RuleType:
         """Value fields a new rule must give."""
         return tuple(f.name for f in self.fields if f.default is REQUIRED)
 
-    def direction_of(self, rule: dict) -> str:
+    def direction_of(self, rule: dict[str, Any]) -> str:
         """The key that makes two rules of this type duplicates ('' if one per policy)."""
         return rule.get("direction", "") if self.has_direction else ""
 

@@ -112,7 +112,7 @@ class SriovBackend(Backend):
                                       f"{attr} of {ref}", f"{have[i]} -> {want} Mbit/s",
                                       drift, VfChange(ref, attr, want)))
         # ports gone from this host's desired state: clear what we set on their VFs
-        for (port_id, attr), (ref, value) in sorted(self._memo.items()):
+        for (port_id, attr), (ref, _value) in sorted(self._memo.items()):
             if (port_id, attr) in wanted_keys or any(p.port_id == port_id for p in desired):
                 continue
             have = actual.get(ref.pf, {}).get(ref.vf)
