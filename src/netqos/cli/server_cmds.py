@@ -146,6 +146,7 @@ def run_up(args: argparse.Namespace) -> int:
     from netqos.agent.client import ServerClient
     from netqos.agent.loop import Agent, AgentConfig
     from netqos.agent.registry import load
+    from netqos.agent.telemetry import Telemetry
     from netqos.bus.inproc import InProcessBus
     from netqos.cli.agent_cmds import parse_uplinks
 
@@ -167,6 +168,7 @@ def run_up(args: argparse.Namespace) -> int:
     bus.subscribe(args.agent_host, agent.wake)
     stop = threading.Event()
     threading.Thread(target=agent.run, args=(stop,), name="netqos-agent", daemon=True).start()
+    Telemetry(agent).start(stop)   # live counters for the console at /ui
     try:
         serve(settings, bus, local_tokens)
     finally:

@@ -127,10 +127,3 @@ class PolicyNotAuthorized(NotAuthorized):
     the check that failed, e.g. "(rule:create_port and rule:create_port:binding:host_id)"."""
 
     message = "%(rule)s is disallowed by policy"
-
-    def __init__(self, message: str | None = None, *, action: str | None = None,
-                 **kwargs: Any):
-        # `action=X` names one rule: "rule:X" (two classes of this name were merged).
-        if action is not None:
-            kwargs.setdefault("rule", f"rule:{action}")
-        super().__init__(message, **kwargs)

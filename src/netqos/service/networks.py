@@ -125,7 +125,7 @@ def _admin_only(txn: Txn, action: str, values: dict, names: tuple[str, ...]) -> 
     for name in names:
         given = values.get(name, ABSENT)
         if name in PROVIDER and given is not ABSENT or given is True:
-            raise PolicyNotAuthorized(action=f"{action}:{name}")
+            raise PolicyNotAuthorized(rule=f"rule:{action}:{name}")
 
 
 def _provider_request(txn: Txn, values: dict) -> Segment | None:

@@ -54,7 +54,7 @@ def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
     if not txn.ctx.may_manage(policy.project_id):
         if not txn.ctx.owns(policy.project_id):
             raise HTTPNotFound()
-        raise PolicyNotAuthorized(action=action)
+        raise PolicyNotAuthorized(rule=f"rule:{action}")
     return policy
 
 
@@ -63,10 +63,10 @@ def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
     it looks the policy up: a caller without the manager role gets 403 even for a policy
     it cannot see; a manager gets 404 for an invisible policy, 403 for a foreign one."""
     if not (txn.ctx.is_admin or "manager" in txn.ctx.roles):
-        raise PolicyNotAuthorized(action=action)
+        raise PolicyNotAuthorized(rule=f"rule:{action}")
     policy = find(txn, policy_id)
     if not txn.ctx.may_manage(policy.project_id):
-        raise PolicyNotAuthorized(action=action)
+        raise PolicyNotAuthorized(rule=f"rule:{action}")
     return policy
 
 
@@ -89,7 +89,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     if not txn.ctx.may_manage(project_id):
-        raise PolicyNotAuthorized(action="create_policy")
+        raise PolicyNotAuthorized(rule="rule:create_policy")
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
                        description=values["description"], revision_number=0)  # as Neutron
     txn.session.add(policy)

@@ -269,3 +269,16 @@ def _disassociate_floating_ips(txn: Txn, port: Port) -> None:
         repo.bump_revision(fip)
     if gateways:
         changes.touch(txn, "floatingip", fips[0].id, gateways)
+
+
+def visible_ids(txn: Txn, host: str | None, port_id: str | None) -> list[str]:
+    """The ids of one port, or of a host's ports, that the caller may see (the console)."""
+    if port_id:
+        port = find(txn, port_id)
+        if not txn.ctx.owns(port.project_id):
+            raise PortNotFound(port_id=port_id)
+        return [port.id]
+    stmt = select(Port.id).where(Port.host == host)
+    if not txn.ctx.is_admin:
+        stmt = stmt.where(Port.project_id == txn.ctx.project_id)
+    return list(txn.session.scalars(stmt))

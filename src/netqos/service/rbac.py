@@ -80,7 +80,7 @@ def _wildcard_is_an_admins(txn: Txn, action: str, target: str) -> None:
     """Sharing with everyone through an RBAC entry is an admin's (Neutron's default policy;
     a policy's owner says shared=true instead)."""
     if target == repo.EVERYONE and not txn.ctx.is_admin:
-        raise PolicyNotAuthorized(action=f"{action}:target_tenant")
+        raise PolicyNotAuthorized(rule=f"rule:{action}:target_tenant")
 
 
 def _owned_object(txn: Txn, object_type: str, object_id: str):
