@@ -71,10 +71,6 @@ class SriovBackend(Backend):
             found.append(dataclasses.replace(port, device=str(ref)))
         return found, missing
 
-    def pull(self, client, host: str):
-        revision, desired = client.desired(host)
-        return (revision, *self.locate(desired))
-
     # ---- observe / plan / apply ----
     def _ref(self, port: PortQos) -> VfRef | None:
         return self._refs.get(port.port_id) or self.ref_of(port)
