@@ -141,11 +141,7 @@ class Agent:
     def _pull(self) -> tuple[int, list, list]:
         """(host revision, what is here to enforce, what has no device here): the host's
         ports, or what a backend with a desired state of its own pulls (the L3 role)."""
-        pull = getattr(self.backend, "pull", None)
-        if pull is not None:
-            return pull(self.client, self.config.host)
-        revision, desired = self.client.desired(self.config.host)
-        return (revision, *discover.present(desired, discover.link_names(self.config.netns)))
+        return self.backend.pull(self.client, self.config.host)
 
     def _report(self, here: list[PortQos], missing: list[PortQos], changes: list[Change],
                 result: ApplyResult) -> None:
