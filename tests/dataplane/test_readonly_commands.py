@@ -86,14 +86,15 @@ def test_openvswitch(ovs_lab, sqlite_server):  # noqa: F811
     # No OVS_RUNDIR in the environment: --ovs-rundir alone must do.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVS_")}
     flags = ("--host", host, "--backend", "openvswitch", "--ovs-rundir", rundir)
-    status, plan, default = unchanged(
+    status, plan, default, default_plan = unchanged(
         Snapshot((None,), devices=(dev,), ovs=(ovs_lab.db, ovs_lab.env)),
         Monitor((None,), devices=(dev, "br-int")),
         (("status", *flags, "--bridge", ovs_lab.bridge, "-f", "json", "--interval", "0",
           "--url", sqlite_server.url), env),
         (("plan", *flags, "--bridge", ovs_lab.bridge, "--server", sqlite_server.url), env),
         (("status", *flags, "-f", "json", "--interval", "0", "--url", sqlite_server.url),
-         env))
+         env),
+        (("plan", *flags, "--server", sqlite_server.url), env))
     assert status.returncode == 0, status
     [p] = status.json()["ports"]
     assert status.json()["kernel_error"] is None, status
@@ -104,6 +105,9 @@ def test_openvswitch(ovs_lab, sqlite_server):  # noqa: F811
     assert default.returncode == 0, default
     assert "br-int" not in ovs_lab.vsctl("list-br").split()
     assert [p["present"] for p in default.json()["ports"]] in ([False], [None]), default
+    assert default_plan.returncode == 1, default_plan
+    assert "no bridge br-int" in default_plan.stderr, default_plan
+    assert "Traceback" not in default_plan.stderr, default_plan
 
 
 def test_l3(sqlite_server):

@@ -216,7 +216,11 @@ def run_plan(args: argparse.Namespace) -> int:
         except ServerRefused as exc:
             raise ApiError(exc.response.status_code, "", str(exc)) from None
         progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} item(s)")
-        actual = agent.backend.observe(here)
+        try:
+            actual = agent.backend.observe(here)
+        except OSError as exc:   # the switch or namespace is not there: say so, no traceback
+            raise CliError(f"cannot read the state of host {args.host} ({args.backend} "
+                           f"backend): {exc}") from None
         progress.stage(f"plan {args.host}: comparing {len(here)} port(s)")
         changes = agent.backend.plan(here, actual)
     finally:

@@ -143,6 +143,9 @@ class OvsBackend(Backend):
     # ---- observe / plan / apply ----
     def observe(self, ports: Sequence[PortQos] = ()) -> OvsState:
         state = self.db.snapshot()
+        if not state.bridge_exists:
+            raise FileNotFoundError(f"no bridge {self.bridge} in the switch at "
+                                    f"{self.db.remote} (the agent creates it when it starts)")
         state.meters, state.cookies = self.switch.read(fl.COOKIE, fl.COOKIE_MASK)
         return state
 
