@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 
+from netqos.agent.l2.linuxbridge import options as l2_options
 from netqos.cli.client import CliError
 from netqos.cli.common import leaf
 from netqos.cli.output import Column, Progress, add_format_flags, add_progress_flag, emit_list
@@ -65,6 +66,7 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
                    "(env NETQOS_AUTH_TOKEN_FILE; or the token itself in NETQOS_AUTH_TOKEN)")
     p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
+    l2_options.add_arguments(p)
 
 
 def backend_flags(p: argparse.ArgumentParser) -> None:
@@ -141,7 +143,15 @@ def build_agent(args: argparse.Namespace, **intervals):
     uplinks = parse_uplinks(args.uplink)
     backend = make_backend(args)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    return Agent(config, ServerClient(server_url(args), agent_token(args)), backend)
+    agent = Agent(config, ServerClient(server_url(args), agent_token(args)), backend)
+    if getattr(args, "l2", None) == "linuxbridge":
+        from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
+        from netqos.agent.l2.linuxbridge.role import L2Role
+
+        engine = LinuxBridgeL2(l2_options.from_args(args), netns=args.netns)
+        agent.l2 = L2Role(engine, on_change=agent.wake,
+                          resync_interval=intervals.get("resync_interval", 30.0))
+    return agent
 
 
 def agent_token(args: argparse.Namespace) -> str | None:
