@@ -17,7 +17,7 @@ from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId,
                                  PrintableString)
 from netqos.qos.policy import SERVICE_OWNER_PREFIXES
 from netqos.service import (attribute_rights, bindings, changes, common, ipam, networks,
-                            resources, views)
+                            policies, resources, views)
 from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -122,7 +122,7 @@ def create_port(txn: Txn, body: dict) -> dict:
     attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.port_rights(True),
                            _target(txn, net))
     _check_device_owner(txn, values, net)
-    common.check_policy_change(txn, None, values["qos_policy_id"])
+    policies.check_attach(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                 name=values["name"], description=values["description"],
                 admin_state_up=values["admin_state_up"],
@@ -214,7 +214,7 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     _check_device_owner(txn, values, port.network)
     old_host = port.host
     if "qos_policy_id" in values:
-        common.check_policy_change(txn, port.qos_policy_id, values["qos_policy_id"])
+        policies.check_attach(txn, port.qos_policy_id, values["qos_policy_id"])
         port.qos_policy_id = values["qos_policy_id"]
     for attr, column in (("name", "name"), ("description", "description"),
                          ("admin_state_up", "admin_state_up"), ("device_owner", "device_owner"),
