@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Vm:
         if self.ns is not None:
             self.ns.delete()      # the veth pair, tap included, goes with it
             self.ns = None
+            self.host.unplug(self)
 
 
 class Host:
@@ -106,11 +108,21 @@ class Host:
             if addr:
                 self.ns.run("ip", "addr", "add", addr, "dev", dev)
 
+    def engine_argv(self) -> list[str]:
+        return ["-m", "netqos.agent.l2.linuxbridge", "--physical-interface-mappings",
+                "physnet1:eth1"]
+
+    def plug(self, vm: "Vm") -> None:
+        """What Nova/os-vif does beyond creating the tap (nothing for Linux bridges)."""
+
+    def unplug(self, vm: "Vm") -> None:
+        pass
+
     def start(self, extra: tuple[str, ...] = ()) -> None:
-        argv = [sys.executable, "-m", "netqos.agent.l2.linuxbridge",
+        argv = [sys.executable, *self.engine_argv(),
                 "--desired", str(self.desired_path), "--status", str(self.status_path),
-                "--local-ip", self.local_ip, "--physical-interface-mappings",
-                "physnet1:eth1", "--l2-population", "--resync-interval", "30", *extra]
+                "--local-ip", self.local_ip, "--l2-population", "--resync-interval", "30",
+                *extra]
         self.status_path.unlink(missing_ok=True)
         log = open(self.log_path, "a")
         self.proc = self.ns.popen(*argv, stdout=log, stderr=subprocess.STDOUT)
@@ -135,6 +147,9 @@ class Host:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+    def close(self) -> None:
+        """Whatever the host runs besides its engine (nothing for Linux bridges)."""
 
     def hup(self) -> None:
         if self.proc is not None:
@@ -164,13 +179,15 @@ class Host:
 class L2Lab:
     """Hosts, networks and VMs; the desired state of each host composed from them."""
 
-    def __init__(self, hosts: int = 3):
+    def __init__(self, hosts: int = 3, kinds: Sequence[type[Host]] = ()):
+        """`kinds`: the Host class of each host (default: all Linux-bridge hosts)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="nq-l2-"))
         self.fabric = Netns(unique_name("nqfab"))
         for bridge in ("under", "phys"):
             self.fabric.run("ip", "link", "add", bridge, "type", "bridge")
             self.fabric.run("ip", "link", "set", bridge, "up")
-        self.hosts = [Host(i + 1, self.fabric, self.workdir) for i in range(hosts)]
+        kinds = list(kinds) or [Host] * hosts
+        self.hosts = [kind(i + 1, self.fabric, self.workdir) for i, kind in enumerate(kinds)]
         self.networks: list[Network] = []
         self.vms: list[Vm] = []
         self._macs = iter(range(1, 0xFFFF))
@@ -186,6 +203,7 @@ class L2Lab:
         n = next(self._macs)
         vm = Vm(name, host, network, ip, mac=f"fa:16:3e:00:{n >> 8:02x}:{n & 0xFF:02x}")
         vm.boot(network.mtu or 1500)
+        host.plug(vm)
         self.vms.append(vm)
         return vm
 
@@ -255,6 +273,7 @@ class L2Lab:
         for vm in self.vms:
             vm.destroy()
         for host in self.hosts:
+            host.close()
             host.ns.delete()
         self.fabric.delete()
         for path in sorted(self.workdir.glob("*")):
