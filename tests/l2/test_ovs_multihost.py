@@ -7,6 +7,7 @@ The tests run in file order on one lab; a test that changes the desired state pu
 back before it ends."""
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from tests.harness.l2hosts import L2Lab
 from tests.harness.util import wait_for
 from tests.l2.test_linuxbridge_multihost import REPAIR_S, _converged, _print_matrix, \
     _timed, _vm
+from tests.harness.l2ovs import wire_checksums
 
 
 def _wiring(host) -> tuple:
@@ -61,6 +63,46 @@ def test_isolation_matrix(ovslab):
     assert len(same) == 24 and len(cross) == 108
     assert [p for p, n in same.items() if n == 0] == []
     assert sum(cross.values()) == 0
+
+
+def _tcp_echo(a, b) -> str:
+    """One TCP round trip a -> b (what b echoes back, reversed), "" on failure."""
+    server = b.ns.popen("python3", "-c", (
+        "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,"
+        "socket.SO_REUSEADDR,1); s.bind(('0.0.0.0',5201)); s.listen(1); s.settimeout(6); "
+        "c,_=s.accept(); c.sendall(c.recv(100)[::-1]); c.close()"),
+        stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(10):
+            res = a.ns.run("python3", "-c", (
+                f"import socket; s=socket.create_connection(('{b.address}',5201),1); "
+                "s.settimeout(2); s.sendall(b'netqos-l2'); print(s.recv(100).decode())"),
+                check=False)
+            if res.stdout.strip():
+                return res.stdout.strip()
+            time.sleep(0.1)
+        return ""
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_tcp_across_hosts_and_the_tunnel_checksum_capability(ovslab):
+    """TCP on the VLAN network (no tunnel) works; over VXLAN it works when guests finish
+    their checksums, and with offloading guests exactly as the engine's capability says."""
+    assert _tcp_echo(_vm(ovslab, "vlan1"), _vm(ovslab, "vlan3")) == "2l-soqten"
+    a, b = _vm(ovslab, "red1"), _vm(ovslab, "red3")
+    offloaded = _tcp_echo(a, b) == "2l-soqten"
+    capability = ovslab.hosts[0].status()["capabilities"]["tunnel_csum_offload"]
+    print(f"\nTCP over VXLAN, guests offloading TX checksums: "
+          f"{'answered' if offloaded else 'no answer'}; capability reported: {capability}")
+    assert offloaded == capability
+    if not capability:
+        assert any("checksums" in m for m in
+                   ovslab.hosts[0].status()["configurations"]["missing_capabilities"])
+    for vm in (a, b):
+        wire_checksums(vm.ns, "eth0")
+    assert _tcp_echo(a, b) == "2l-soqten"
 
 
 def test_agent_restart_changes_no_flow_and_keeps_every_tag(ovslab):

@@ -25,6 +25,8 @@ def snapshot(db: Ovsdb) -> OvsL2State:
         ovs = next(iter(tables["Open_vSwitch"].rows.values()), None)
         state.userspace_tso = ovs is not None and \
             ovs.other_config.get("userspace-tso-enable") == "true"
+        if ovs is not None and ovs.ovs_version:
+            state.ovs_version = ovs.ovs_version[0]
         for bridge in tables["Bridge"].rows.values():
             row = BridgeRow(bridge.name, bridge.datapath_type or "system",
                             bridge.fail_mode[0] if bridge.fail_mode else None)

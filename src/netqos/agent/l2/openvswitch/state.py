@@ -46,6 +46,7 @@ class OvsL2State:
     bridges: dict[str, BridgeRow] = field(default_factory=dict)
     cookies: dict[str, set[int]] = field(default_factory=dict)  # bridge -> flow cookies
     userspace_tso: bool = False
+    ovs_version: str = ""                # Open_vSwitch ovs_version (ovs-vswitchd's)
 
     def ports(self, bridge: str) -> dict[str, PortRow]:
         row = self.bridges.get(bridge)

@@ -1,0 +1,48 @@
+"""A Linux-bridge host and an OVS host on the same VXLAN networks (same VNI, UDP port
+4789, l2population entries on both sides: an fdb entry on the kernel's vxlan device, a
+tunnel port and unicast flow on br-tun): their VMs reach each other, and two networks
+stay apart across the two kinds of host."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.harness.l2hosts import Host, L2Lab
+from tests.harness.util import wait_for
+from tests.l2.conftest import populate
+from tests.l2.test_linuxbridge_multihost import _converged, _print_matrix
+
+
+@pytest.fixture(scope="module")
+def mixedlab(root):
+    from tests.harness.l2ovs import OvsHost
+    from tests.harness.ovs import installed
+
+    if not installed():
+        unavailable("the mixed L2 test needs Open vSwitch (openvswitch-switch)")
+    lab = L2Lab(kinds=[Host, OvsHost])
+    try:
+        populate(lab, [(lab.network("vxlan", 2001), "red"),
+                       (lab.network("vxlan", 2002), "blue")])
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_linuxbridge_and_ovs_hosts_reach_each_other_and_stay_isolated(mixedlab):
+    assert wait_for(lambda: _converged(mixedlab), 15)
+    lb, ovs = mixedlab.hosts
+    red = mixedlab.networks[0]
+    assert ("fa:16:3e:00:00:02", ovs.local_ip) in lb.fdb(f"vxlan-{red.segmentation_id}")
+    assert any("dl_dst=fa:16:3e:00:00:01" in f for f in ovs.flows("br-tun"))
+    counts = mixedlab.matrix(count=3)
+    _print_matrix(mixedlab, counts)
+    vms = {vm.name: vm for vm in mixedlab.vms}
+    same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
+    cross = {p: n for p, n in counts.items() if p not in same}
+    print(f"linuxbridge <-> ovs: {sum(1 for n in same.values() if n)}/{len(same)} pairs "
+          f"answered within a network; {sum(cross.values())} replies in {len(cross)} "
+          "pairs across networks")
+    assert len(same) == 4 and all(same.values())
+    assert sum(cross.values()) == 0
