@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from tests.harness.netns import Netns, run, unique_name
 from tests.harness.util import tail, wait_for
 
@@ -267,6 +269,39 @@ class L2Lab:
             counts = list(pool.map(lambda p: self.ping(*p, count=count), pairs))
         return {(a.name, b.name): n for (a, b), n in zip(pairs, counts)}
 
+    def move_and_back(self, vm: Vm, to: Vm, old: Vm, wired=lambda: True) -> None:
+        """Bind `vm` to the network of `to`: it reaches `to` and no longer `old` (after
+        `wired()` holds); then bind it back: it reaches `old` again."""
+        home, vm.network = vm.network, to.network
+        try:
+            self.push()
+            assert wait_for(wired, 5), "not rewired"
+            assert wait_for(lambda: self.ping(vm, to, count=1) > 0, 5)
+            assert self.ping(vm, old) == 0
+        finally:
+            vm.network = home
+            self.push()
+        assert wait_for(lambda: self.ping(vm, old, count=1) > 0, 5)
+
+    def print_matrix(self, counts: dict) -> None:
+        names = [vm.name for vm in self.vms]
+        print("\nreplies (row pings column):")
+        print("        " + " ".join(f"{n:>6}" for n in names))
+        for a in names:
+            print(f"{a:>7} " + " ".join(f"{'-' if a == b else counts[(a, b)]:>6}"
+                                         for b in names))
+
+    def isolation(self, counts: dict) -> tuple[dict, dict]:
+        """Split a matrix into (pairs within a network, pairs across networks), printed."""
+        self.print_matrix(counts)
+        vms = {vm.name: vm for vm in self.vms}
+        same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
+        cross = {p: n for p, n in counts.items() if p not in same}
+        print(f"same network: {sum(1 for n in same.values() if n)}/{len(same)} pairs "
+              f"answered; across networks: {sum(cross.values())} replies in {len(cross)} "
+              "pairs")
+        return same, cross
+
     def close(self) -> None:
         for host in self.hosts:
             host.stop()
@@ -279,3 +314,9 @@ class L2Lab:
         for path in sorted(self.workdir.glob("*")):
             path.unlink(missing_ok=True)
         self.workdir.rmdir()
+
+
+def agent_configurations(server_url: str, host: str) -> dict | None:
+    """The `configurations` the agent of `host` reported in its heartbeat, or None."""
+    agents = httpx.get(server_url + "/v2.0/agents").json()["agents"]
+    return next((a["configurations"] for a in agents if a["host"] == host), None)

@@ -20,15 +20,6 @@ def _converged(lab: L2Lab, but: Vm | None = None) -> bool:
                if vm.admin_state_up and vm is not but)
 
 
-def _print_matrix(lab: L2Lab, counts: dict) -> None:
-    names = [vm.name for vm in lab.vms]
-    print("\nreplies (row pings column):")
-    print("        " + " ".join(f"{n:>6}" for n in names))
-    for a in names:
-        print(f"{a:>7} " + " ".join(f"{'-' if a == b else counts[(a, b)]:>6}"
-                                     for b in names))
-
-
 def _timed(predicate, timeout: float = 5.0) -> float:
     started = time.monotonic()
     assert wait_for(predicate, timeout, interval=0.02), "not repaired"
@@ -70,13 +61,7 @@ def test_every_port_active_and_configurations_reported(l2lab):
 
 
 def test_isolation_matrix(l2lab):
-    counts = l2lab.matrix(count=2)
-    _print_matrix(l2lab, counts)
-    vms = {vm.name: vm for vm in l2lab.vms}
-    same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
-    cross = {p: n for p, n in counts.items() if p not in same}
-    print(f"same network: {sum(1 for n in same.values() if n)}/{len(same)} pairs answered; "
-          f"across networks: {sum(cross.values())} replies in {len(cross)} pairs")
+    same, cross = l2lab.isolation(l2lab.matrix(count=2))
     assert len(same) == 18 and len(cross) == 54
     assert [p for p, n in same.items() if n == 0] == []
     assert sum(cross.values()) == 0
@@ -183,19 +168,10 @@ def test_vlan_port_refused_on_a_kernel_without_8021q(l2lab):
 
 
 def test_port_moved_to_another_network_is_replugged(l2lab):
-    vm = _vm(l2lab, "red3")
-    red, blue = vm.network, _vm(l2lab, "blue1").network
-    vm.network = blue
-    try:
-        l2lab.push()
-        assert wait_for(lambda: vm.host.links()[vm.tap].get("master")
-                        == "brq" + blue.network_id[:11], 5)
-        assert wait_for(lambda: l2lab.ping(vm, _vm(l2lab, "blue1"), count=1) > 0, 5)
-        assert l2lab.ping(vm, _vm(l2lab, "red1")) == 0
-    finally:
-        vm.network = red
-        l2lab.push()
-    assert wait_for(lambda: l2lab.ping(vm, _vm(l2lab, "red1"), count=1) > 0, 5)
+    vm, blue1 = _vm(l2lab, "red3"), _vm(l2lab, "blue1")
+    bridge = "brq" + blue1.network.network_id[:11]
+    l2lab.move_and_back(vm, blue1, _vm(l2lab, "red1"),
+                        wired=lambda: vm.host.links()[vm.tap].get("master") == bridge)
 
 
 def test_engine_sigkill_and_restart_keeps_the_wiring(l2lab):

@@ -10,7 +10,7 @@ from tests.conftest import unavailable
 from tests.harness.l2hosts import Host, L2Lab
 from tests.harness.util import wait_for
 from tests.l2.conftest import populate
-from tests.l2.test_linuxbridge_multihost import _converged, _print_matrix
+from tests.l2.test_linuxbridge_multihost import _converged
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +36,6 @@ def test_linuxbridge_and_ovs_hosts_reach_each_other_and_stay_isolated(mixedlab):
     red = mixedlab.networks[0]
     assert ("fa:16:3e:00:00:02", ovs.local_ip) in lb.fdb(f"vxlan-{red.segmentation_id}")
     assert any("dl_dst=fa:16:3e:00:00:01" in f for f in ovs.flows("br-tun"))
-    counts = mixedlab.matrix(count=3)
-    _print_matrix(mixedlab, counts)
-    vms = {vm.name: vm for vm in mixedlab.vms}
-    same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
-    cross = {p: n for p, n in counts.items() if p not in same}
-    print(f"linuxbridge <-> ovs: {sum(1 for n in same.values() if n)}/{len(same)} pairs "
-          f"answered within a network; {sum(cross.values())} replies in {len(cross)} "
-          "pairs across networks")
+    same, cross = mixedlab.isolation(mixedlab.matrix(count=3))
     assert len(same) == 4 and all(same.values())
     assert sum(cross.values()) == 0

@@ -9,12 +9,11 @@ import sys
 import uuid
 from pathlib import Path
 
-import httpx
-
 from netqos.agent.backends.base import ApplyResult
 from netqos.agent.l2.linuxbridge.role import L2Role
 from netqos.agent.l2.openvswitch.engine import OvsL2
 from netqos.agent.l2.openvswitch.options import OvsL2Options
+from tests.harness.l2hosts import agent_configurations
 from tests.harness.netns import Netns, run, unique_name
 from tests.harness.ovs import OvsServer
 from tests.harness.util import tail, wait_for
@@ -80,8 +79,7 @@ def test_agent_reports_ovs_l2_configuration(root, sqlite_server, tmp_path):
             stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=ovs.env)
         try:
             def conf():
-                agents = httpx.get(sqlite_server.url + "/v2.0/agents").json()["agents"]
-                return next((a["configurations"] for a in agents if a["host"] == host), None)
+                return agent_configurations(sqlite_server.url, host)
             assert wait_for(lambda: conf() and "tunneling_ip" in conf(), 15), tail(log)
             c = conf()
             assert c["l2"] == "openvswitch" and c["tunneling_ip"] == "198.18.100.7"

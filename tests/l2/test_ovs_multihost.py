@@ -14,8 +14,7 @@ import pytest
 
 from tests.harness.l2hosts import L2Lab
 from tests.harness.util import wait_for
-from tests.l2.test_linuxbridge_multihost import REPAIR_S, _converged, _print_matrix, \
-    _timed, _vm
+from tests.l2.test_linuxbridge_multihost import REPAIR_S, _converged, _timed, _vm
 from tests.harness.l2ovs import wire_checksums
 
 
@@ -53,13 +52,7 @@ def test_every_port_tagged_active_and_configurations_reported(ovslab):
 
 
 def test_isolation_matrix(ovslab):
-    counts = ovslab.matrix(count=2)
-    _print_matrix(ovslab, counts)
-    vms = {vm.name: vm for vm in ovslab.vms}
-    same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
-    cross = {p: n for p, n in counts.items() if p not in same}
-    print(f"same network: {sum(1 for n in same.values() if n)}/{len(same)} pairs answered; "
-          f"across networks: {sum(cross.values())} replies in {len(cross)} pairs")
+    same, cross = ovslab.isolation(ovslab.matrix(count=2))
     assert len(same) == 24 and len(cross) == 108
     assert [p for p, n in same.items() if n == 0] == []
     assert sum(cross.values()) == 0
@@ -194,17 +187,12 @@ def test_admin_down_gets_the_dead_vlan_and_up_restores_it(ovslab):
 
 
 def test_port_moved_to_another_network_is_retagged(ovslab):
-    vm = _vm(ovslab, "red3")
-    red, blue = vm.network, _vm(ovslab, "blue1").network
-    vm.network = blue
-    try:
-        ovslab.push()
-        assert wait_for(lambda: ovslab.ping(vm, _vm(ovslab, "blue1"), count=1) > 0, 5)
-        assert ovslab.ping(vm, _vm(ovslab, "red1")) == 0
-    finally:
-        vm.network = red
-        ovslab.push()
-    assert wait_for(lambda: ovslab.ping(vm, _vm(ovslab, "red1"), count=1) > 0, 5)
+    vm, blue1 = _vm(ovslab, "red3"), _vm(ovslab, "blue1")
+    blue_tag = blue1.host.port(blue1.tap)["tag"] if blue1.host is vm.host else None
+    ovslab.move_and_back(vm, blue1, _vm(ovslab, "red1"),
+                         wired=lambda: blue1.network.network_id in
+                         vm.host.port(vm.tap)["other_config"]
+                         and blue_tag in (None, vm.host.port(vm.tap)["tag"]))
 
 
 def test_network_removed_takes_its_flows_and_tunnels(ovslab: L2Lab):

@@ -1,4 +1,5 @@
-"""What one pass of an L2 engine (linuxbridge or openvswitch) found and did, per port.
+"""What one pass of an L2 engine (linuxbridge or openvswitch) found and did, per port,
+and the planning pieces both engines share.
 
 Both engines plan typed changes (`Change.port_id` is the port's or its network's id) and
 report through the same shapes, so the daemon, the agent's role and the status file do not
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from netqos.agent.backends.base import Change
-from netqos.agent.l2.model import L2Desired
+from netqos.agent.l2.model import L2Desired, Segment
 
 ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
 
@@ -28,6 +29,36 @@ class L2Report:
     ports: dict[str, PortStatus] = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)            # repaired, printable
     unconverged: list[Change] = field(default_factory=list)   # what CHECK still found
+
+
+def refusal(seg: Segment, tunnel: str | None, mapped: dict[str, str], present,
+            thing: str, option: str) -> str | None:
+    """Why a host cannot wire a network of that segment, or None. `tunnel`: why VXLAN
+    cannot be wired here (None: it can); `mapped`: physical network -> its interface or
+    bridge (`thing`, mapped by `option`), which must be in `present`."""
+    if seg.network_type == "vxlan" and tunnel:
+        return tunnel
+    if seg.network_type in ("flat", "vlan"):
+        dev = mapped.get(seg.physical_network)
+        if dev is None:
+            return (f"no {thing} mapped for physical network {seg.physical_network!r} "
+                    f"({option})")
+        if dev not in present:
+            return f"{thing} {dev} of physical network {seg.physical_network!r} not found"
+    return None
+
+
+class FactPlanner:
+    """Both engines' planners: each change carries an op with the fact it establishes; a
+    change restoring a fact that held after the last pass (`memo`) is drift."""
+    plan: "PlanOutcome"
+    memo: frozenset | set
+
+    def _add(self, owner: str, action: str, what: str, op, detail: str = "",
+             repairs: bool = True) -> None:
+        drift = repairs and bool(op.fact) and op.fact in self.memo
+        self.plan.facts.add(op.fact)
+        self.plan.changes.append(Change(owner, action, what, detail, drift, op))
 
 
 class PlanOutcome(Protocol):

@@ -27,6 +27,8 @@ from netqos.agent.l2.openvswitch import names
 from netqos.agent.l2.openvswitch.options import OvsL2Options
 from netqos.agent.l2.openvswitch.state import NET_KEY, VLAN_KEY, OvsL2State, PortRow
 from netqos.agent.l2.openvswitch.vlans import VlansExhausted, allocate
+from netqos.agent.l2.report import FactPlanner
+from netqos.agent.l2.report import refusal as common_refusal
 from netqos.agent.ovs.flows import Flow, delete_line
 
 HOST = "(host)"
@@ -55,19 +57,13 @@ class Plan:
 
 
 def refusal(seg: Segment, opts: OvsL2Options, state: OvsL2State) -> str | None:
-    if seg.network_type == "vxlan" and not opts.tunneling:
-        return "VXLAN network, but this agent has no --local-ip / --tunnel-types vxlan"
-    if seg.network_type in ("flat", "vlan"):
-        bridge = opts.bridge_mappings.get(seg.physical_network)
-        if bridge is None:
-            return (f"no bridge mapped for physical network {seg.physical_network!r} "
-                    "(--bridge-mappings)")
-        if bridge not in state.bridges:
-            return f"bridge {bridge} of physical network {seg.physical_network!r} not found"
-    return None
+    return common_refusal(
+        seg, None if opts.tunneling else
+        "VXLAN network, but this agent has no --local-ip / --tunnel-types vxlan",
+        opts.bridge_mappings, state.bridges, "bridge", "--bridge-mappings")
 
 
-class Planner:
+class Planner(FactPlanner):
     def __init__(self, desired: L2Desired, actual: OvsL2State, opts: OvsL2Options,
                  memo=frozenset()):
         self.desired, self.actual, self.opts, self.memo = desired, actual, opts, memo
@@ -92,12 +88,6 @@ class Planner:
         return self.plan
 
     # --- helpers ------------------------------------------------------------------
-    def _add(self, owner: str, action: str, what: str, op: Op, detail: str = "",
-             repairs: bool = True) -> None:
-        drift = repairs and bool(op.fact) and op.fact in self.memo
-        self.plan.facts.add(op.fact)
-        self.plan.changes.append(Change(owner, action, what, detail, drift, op))
-
     def _db(self, owner: str, action: str, what: str, edit: tuple, fact: tuple,
             detail: str = "") -> None:
         self._add(owner, action, what, Op(OVSDB, edit=edit, fact=fact), detail)
