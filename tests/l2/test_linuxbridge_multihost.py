@@ -112,19 +112,24 @@ def test_drift_is_repaired_within_a_second(l2lab, what):
     peer_ip = l2lab.hosts[2].local_ip
     drift_before = len(host.status()["drift"])
     if what == "tap out of bridge":
+        reported = f"plug {vm.tap}"
         host.ip("link", "set", "dev", vm.tap, "nomaster")
         repaired = lambda: host.links()[vm.tap].get("master") == "brq" + vm.network.network_id[:11]
     elif what == "vxlan deleted":
+        reported = f"vxlan {vx}"
         host.ip("link", "del", "dev", vx)
         repaired = lambda: vx in host.links() and ("00:00:00:00:00:00", peer_ip) in host.fdb(vx)
     else:
+        reported = f"fdb 00:00:00:00:00:00 dst {peer_ip} on {vx}"
         host.bridge("fdb", "del", "00:00:00:00:00:00", "dev", vx, "dst", peer_ip)
         repaired = lambda: ("00:00:00:00:00:00", peer_ip) in host.fdb(vx)
     took = _timed(repaired)
     print(f"\n{what}: repaired in {took * 1000:.0f} ms")
     assert took <= REPAIR_S
     assert wait_for(lambda: len(host.status()["drift"]) > drift_before, 2)
-    print("reported:", host.status()["drift"][-1]["change"])
+    texts = [d["change"] for d in host.status()["drift"][drift_before:]]
+    print("reported:", *texts, sep="\n  ")
+    assert any(reported in t and "(drift)" in t for t in texts)
     assert l2lab.ping(vm, _vm(l2lab, "red3")) > 0
 
 

@@ -120,6 +120,18 @@ def test_vxlan_with_wrong_attributes_is_recreated_with_its_fdb():
     assert len(lines(p, FDB)) == 2
 
 
+def test_dscp_inherit_creates_and_enforces_tos_inherit():
+    opts = L2Options(local_ip="198.18.0.1", l2_population=True, dscp_inherit=True)
+    d = desired(vxlan_net(), remote=[REMOTE])
+    assert lines(plan(d, state(), opts), LINKS)[2].endswith(" nolearning tos inherit")
+    p = plan(d, converged_vxlan(), opts)          # a vxlan without it is recreated
+    assert lines(p, DELETE) == ["link del dev vxlan-1001"]
+    s = converged_vxlan()
+    s.links["vxlan-1001"] = Link("vxlan-1001", "vxlan", BR_A, True, 1450, 1001, "198.18.0.1",
+                                 False, 4789, tos_inherit=True)
+    assert plan(d, s, opts).changes == []
+
+
 def test_flat_enslaves_the_mapped_interface():
     net = {"network_id": NET_A, "network_type": "flat", "physical_network": "physnet1"}
     p = plan(desired(net), state(), OPTS)
@@ -208,6 +220,14 @@ def test_port_moved_to_another_network_is_replugged_and_strangers_evicted():
     assert f"link del dev {BR_A}" in lines(p, DELETE)
 
 
+def test_changed_vni_replaces_the_vxlan_device_without_releasing_it_first():
+    s = converged_vxlan()
+    p = plan(desired(vxlan_net(vni=1005), remote=[REMOTE]), s, OPTS)
+    assert lines(p, DELETE) == ["link del dev vxlan-1001"]
+    assert f"link set dev vxlan-1005 master {BR_A} mtu 1450 up" in lines(p, LINKS)
+    assert not any("nomaster" in line for line in lines(p))
+
+
 def test_stranger_in_a_bridge_is_released():
     s = converged_vxlan()
     s.links[TAP_2] = Link(TAP_2, "veth", master=BR_A, up=True)
@@ -264,8 +284,10 @@ def test_wire_round_trip():
 def test_observe_parsers_read_ip_and_bridge_json():
     vx = parse_link({"ifname": "vxlan-7", "mtu": 1450, "flags": ["BROADCAST", "UP"],
                      "master": BR_A, "linkinfo": {"info_kind": "vxlan", "info_data": {
-                         "id": 7, "local": "198.18.0.1", "learning": False, "port": 4789}}})
-    assert vx == Link("vxlan-7", "vxlan", BR_A, True, 1450, 7, "198.18.0.1", False, 4789)
+                         "id": 7, "local": "198.18.0.1", "learning": False, "port": 4789,
+                         "tos": "0x1"}}})
+    assert vx == Link("vxlan-7", "vxlan", BR_A, True, 1450, 7, "198.18.0.1", False, 4789,
+                      tos_inherit=True)
     vlan = parse_link({"ifname": "eth1.5", "link": "eth1", "flags": [],
                        "linkinfo": {"info_kind": "vlan", "info_data": {"id": 5}}})
     assert (vlan.vlan_id, vlan.parent, vlan.up) == (5, "eth1", False)

@@ -7,6 +7,7 @@ kernel (CHECK): whatever a second plan still finds is reported on the ports it c
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -43,8 +44,7 @@ class LinuxBridgeL2:
         self.runner = Runner(netns)
         self.netns = netns
         if probe:
-            opts = L2Options(opts.local_ip, dict(opts.mappings), opts.l2_population,
-                             probe_vlan(self.runner))
+            opts = dataclasses.replace(opts, vlan_supported=probe_vlan(self.runner))
         self.opts = opts
         self.memo: set[tuple] = set()    # facts that held after the last pass
         self.kernel_ops = 0              # lines sent to ip/bridge since start
@@ -60,6 +60,7 @@ class LinuxBridgeL2:
                 "bridge_mappings": {},
                 "tunnel_types": self.opts.tunnel_types,
                 "l2_population": self.opts.l2_population,
+                "dscp_inherit": self.opts.dscp_inherit,
                 "network_types": [t for t, ok in (("flat", True), ("local", True),
                                                   ("vlan", self.opts.vlan_supported),
                                                   ("vxlan", bool(self.opts.local_ip)))

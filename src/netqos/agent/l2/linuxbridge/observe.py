@@ -9,6 +9,8 @@ from netqos.agent.l2.linuxbridge import names
 from netqos.agent.l2.linuxbridge.state import Fdb, L2State, Link
 from netqos.agent.tc.runner import Runner
 
+TOS_INHERIT = "0x1"   # how `ip -d -j` shows a vxlan's `tos inherit`
+
 
 def parse_link(d: dict) -> Link:
     info = d.get("linkinfo") or {}
@@ -21,6 +23,7 @@ def parse_link(d: dict) -> Link:
                 local=data.get("local") if kind == "vxlan" else None,
                 learning=data.get("learning") if kind == "vxlan" else None,
                 dstport=data.get("port") if kind == "vxlan" else None,
+                tos_inherit=kind == "vxlan" and data.get("tos") == TOS_INHERIT,
                 vlan_id=data.get("id") if kind == "vlan" else None,
                 parent=link if kind == "vlan" else None)
 

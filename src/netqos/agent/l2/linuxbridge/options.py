@@ -17,6 +17,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--local-ip", help="this host's VXLAN tunnel endpoint address")
     ap.add_argument("--l2-population", action="store_true",
                     help="fill each vxlan fdb with the remote ports' MACs too")
+    ap.add_argument("--dscp-inherit", action="store_true",
+                    help="VXLAN: copy the inner packet's DSCP to the outer header")
 
 
 def parse_mappings(text: str, option: str = "--physical-interface-mappings"
@@ -45,4 +47,4 @@ def from_args(args: argparse.Namespace) -> L2Options:
                 from None
     return L2Options(local_ip=args.local_ip,
                      mappings=parse_mappings(args.physical_interface_mappings),
-                     l2_population=args.l2_population)
+                     l2_population=args.l2_population, dscp_inherit=args.dscp_inherit)

@@ -2,7 +2,8 @@
 
 Per network with a port whose device is on this host: a bridge `brq<net[:11]>`, up, with
 its uplink enslaved — flat: the mapped physical interface; vlan: `<iface>.<vid>`; vxlan:
-`vxlan-<vni>` (local IP, learning off, dstport 4789) whose fdb holds a flood entry per
+`vxlan-<vni>` (local IP, learning off, dstport 4789; with --dscp-inherit the outer
+header's TOS copies the inner packet's, Neutron's dscp_inherit) whose fdb holds a flood entry per
 remote host of the network and, with l2population, an entry per remote MAC; local: none.
 Each port's tap is enslaved and up (admin state up) or out of the bridge and down.
 Bridges and vxlan/vlan devices no port needs any more are deleted; a device that is not a
@@ -40,6 +41,7 @@ class L2Options:
     mappings: dict[str, str] = field(default_factory=dict)   # --physical-interface-mappings
     l2_population: bool = False                              # --l2-population
     vlan_supported: bool = True                              # probed on the kernel at start
+    dscp_inherit: bool = False                               # --dscp-inherit
 
     @property
     def tunnel_types(self) -> list[str]:
@@ -159,9 +161,11 @@ class Planner(FactPlanner):
             mtu = f" mtu {seg.mtu}" if seg.mtu else ""
             self._ensure(net, name, "vxlan", lambda l: l.vni == seg.segmentation_id
                          and l.local == self.opts.local_ip and l.learning is False
-                         and l.dstport == VXLAN_PORT,
+                         and l.dstport == VXLAN_PORT
+                         and l.tos_inherit == self.opts.dscp_inherit,
                          f"link add name {name}{mtu} type vxlan id {seg.segmentation_id} "
-                         f"local {self.opts.local_ip} dstport {VXLAN_PORT} nolearning")
+                         f"local {self.opts.local_ip} dstport {VXLAN_PORT} nolearning"
+                         + (" tos inherit" if self.opts.dscp_inherit else ""))
         self._keep.add(name)
         self._enslave(net, name, bridge, None if seg.network_type == "flat" else seg.mtu)
         return name
@@ -232,9 +236,11 @@ class Planner(FactPlanner):
                          ("fdb", f)))
 
     def _evict(self, owner: str, bridge: str, allowed: set) -> None:
-        """Take out of a netqos bridge what is neither its uplink nor its ports' taps."""
+        """Take out of a netqos bridge what is neither its uplink nor its ports' taps.
+        Our own devices are left to _remove_unneeded (deleted) or _enslave (moved)."""
         for link in self.actual.slaves(bridge):
-            if link.name not in allowed and link.name not in self._recreated:
+            if link.name not in allowed and link.name not in self._recreated \
+                    and not self._ours(link):
                 self._add(owner, "update", f"release {link.name} from {bridge}",
                           Op("ip", LINKS, f"link set dev {link.name} nomaster"))
 
@@ -243,13 +249,16 @@ class Planner(FactPlanner):
         self._add(owner, "delete", f"{link.kind or 'link'} {link.name}",
                   Op("ip", DELETE, f"link del dev {link.name}"), why)
 
+    def _ours(self, link: Link) -> bool:
+        """A bridge, vxlan or vlan device netqos makes (and so may delete)."""
+        return names.ours(link.name) or (link.kind == "vlan"
+                                          and link.parent in self.opts.mappings.values())
+
     def _remove_unneeded(self) -> None:
         """netqos's devices that no port needs: bridges, vxlan, vlan on mapped uplinks."""
-        mapped = set(self.opts.mappings.values())
         for link in sorted(self.actual.links.values(), key=lambda l: l.name):
-            if link.name in self._keep or link.name in self._recreated:
-                continue
-            if names.ours(link.name) or (link.kind == "vlan" and link.parent in mapped):
+            if link.name not in self._keep and link.name not in self._recreated \
+                    and self._ours(link):
                 self._delete("(host)", link, "no port needs it")
 
 

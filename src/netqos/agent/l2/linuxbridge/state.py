@@ -17,6 +17,7 @@ class Link:
     local: str | None = None         # vxlan
     learning: bool | None = None     # vxlan
     dstport: int | None = None       # vxlan
+    tos_inherit: bool = False        # vxlan: the outer TOS copies the inner one
     vlan_id: int | None = None       # vlan
     parent: str | None = None        # vlan: the link it rides on
 
