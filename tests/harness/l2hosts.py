@@ -120,6 +120,9 @@ class Host:
     def unplug(self, vm: "Vm") -> None:
         pass
 
+    def prepare_guest(self, vm: "Vm") -> None:
+        """What a guest needs for TCP/UDP through this host's tunnels (nothing here)."""
+
     def start(self, extra: tuple[str, ...] = ()) -> None:
         argv = [sys.executable, *self.engine_argv(),
                 "--desired", str(self.desired_path), "--status", str(self.status_path),
