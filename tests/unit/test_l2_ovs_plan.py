@@ -205,6 +205,19 @@ def test_provider_network_refused_without_mapping_or_bridge():
     assert edits(p, "port") == [("port", TAP_1, fl.DEAD_VLAN, {})]     # never half-plugged
 
 
+@pytest.mark.parametrize("kind,seg,physnet", [("flat", None, "physnet1"),
+                                               ("vlan", 100, "physnet1"), ("vxlan", 1001, None)])
+def test_two_networks_on_one_segment_the_second_is_refused(kind, seg, physnet):
+    ports = [{"port_id": PORT_1, "mac_address": MAC_1, "network_id": NET_A},
+             {"port_id": PORT_2, "mac_address": MAC_2, "network_id": NET_B}]
+    d = desired(net(kind, NET_A, seg, physnet), net(kind, NET_B, seg, physnet), ports=ports)
+    s = settle(d, host(vm(), vm(TAP_2, PORT_2, 6)))       # converges: no flow fight
+    p = plan(d, s, OPTS)
+    assert f"already used by network {NET_A}" in p.refused[PORT_2]
+    assert PORT_1 not in p.refused and p.wired == {PORT_1: NET_A}
+    assert s.ports("br-int")[TAP_2].tag == fl.DEAD_VLAN
+
+
 def test_vxlan_refused_without_local_ip():
     opts = dataclasses.replace(OPTS, local_ip=None)
     p = plan(desired(net(), remote=REMOTE), host(vm()), opts)

@@ -145,10 +145,16 @@ class Planner(FactPlanner):
         present = {p.iface_id for p in self.actual.ports(self.int).values()
                    if p.iface_id and p.ofport > 0}
         live: dict[str, Segment] = {}
+        claimed: dict[tuple, str] = {}      # segment -> the network that has it here
         for net_id in sorted(self.desired.networks):
             seg = self.desired.networks[net_id]
             ports = self.desired.ports_of(net_id)
             reason = refusal(seg, self.opts, self.actual)
+            key = _segment_key(seg)
+            if not reason and key in claimed:
+                # Its flows would match the same frames as the other network's and the
+                # two would replace each other on every pass: the first (by id) keeps it.
+                reason = f"segment {key[0]} {key[1:]} already used by network {claimed[key]}"
             if reason:
                 self._refuse(net_id, reason)
                 continue
@@ -157,6 +163,8 @@ class Planner(FactPlanner):
                     self.plan.absent.append(port.port_id)
                 elif port.admin_state_up:
                     live[net_id] = seg
+            if key is not None and net_id in live:
+                claimed[key] = net_id
         return live
 
     def _vm_ports(self, live: dict[str, Segment]) -> None:
@@ -277,6 +285,18 @@ class Planner(FactPlanner):
             for cookie in sorted(have - set(want)):
                 self._add(HOST, "delete", f"flow cookie={cookie:#x} on {bridge}",
                           Op(FLOWS, bridge, line=delete_line(cookie)))
+
+
+def _segment_key(seg: Segment) -> tuple | None:
+    """What two networks must not share on one host: a VNI, a physical network's VLAN id,
+    or a physical network's untagged traffic (flat)."""
+    if seg.network_type == "vxlan":
+        return ("vxlan", seg.segmentation_id)
+    if seg.network_type == "vlan":
+        return ("vlan", seg.physical_network, seg.segmentation_id)
+    if seg.network_type == "flat":
+        return ("flat", seg.physical_network)
+    return None
 
 
 def _config(seg: Segment, vlan: int) -> dict[str, str]:
