@@ -92,6 +92,7 @@ class OvsL2:
                 "interface_mappings": {},
                 "tunnel_types": list(self.opts.tunnel_types) if self.opts.tunneling else [],
                 "l2_population": self.opts.l2_population,
+                "dscp_inherit": self.opts.dscp_inherit,
                 "datapath_type": self.opts.datapath_type,
                 "network_types": ["flat", "local", "vlan"] +
                                  (["vxlan"] if self.opts.tunneling else []),

@@ -20,6 +20,7 @@ class OvsL2Options:
     local_ip: str | None = None                              # --local-ip
     tunnel_types: tuple[str, ...] = ()                       # --tunnel-types
     l2_population: bool = False                              # --l2-population
+    dscp_inherit: bool = False                               # --dscp-inherit
     datapath_type: str = "netdev"                            # bridges it creates
 
     @property
@@ -65,4 +66,5 @@ def from_args(args: argparse.Namespace) -> OvsL2Options:
                         bridge_mappings=parse_mappings(args.bridge_mappings,
                                                        "--bridge-mappings"),
                         local_ip=local_ip, tunnel_types=types,
-                        l2_population=bool(getattr(args, "l2_population", False)))
+                        l2_population=bool(getattr(args, "l2_population", False)),
+                        dscp_inherit=bool(getattr(args, "dscp_inherit", False)))

@@ -210,9 +210,11 @@ class Planner(FactPlanner):
                     wanted[remote.local_ip] = names.tunnel("vxlan", remote.local_ip)
         br = self.opts.tunnel_bridge
         for ip, name in sorted(wanted.items()):
-            self._iface(br, name, "vxlan", {"remote_ip": ip, "local_ip": self.opts.local_ip,
-                                            "in_key": "flow", "out_key": "flow",
-                                            "df_default": "true"})
+            options = {"remote_ip": ip, "local_ip": self.opts.local_ip, "in_key": "flow",
+                       "out_key": "flow", "df_default": "true"}
+            if self.opts.dscp_inherit:      # the outer header's TOS copies the inner's
+                options["tos"] = "inherit"
+            self._iface(br, name, "vxlan", options)
         for row in sorted(self.actual.ports(br).values(), key=lambda r: r.name):
             if row.iface_type == "vxlan" and row.name not in wanted.values():
                 self._db(HOST, "delete", f"vxlan port {row.name} on {br}",
