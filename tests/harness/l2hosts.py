@@ -35,6 +35,13 @@ from tests.harness.util import tail, wait_for
 
 UNDERLAY = "198.18.100.{}/24"
 _RECEIVED = re.compile(r"(\d+) (?:packets )?received")
+_TCP_ECHO = ("import socket\ns=socket.socket()\n"
+             "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+             "s.bind(('0.0.0.0',5201)); s.listen(64)\nwhile True:\n c,_=s.accept()\n"
+             " c.sendall(c.recv(100)[::-1]); c.close()")
+_TCP_CLIENT = ("import socket,sys\ntry:\n s=socket.create_connection((sys.argv[1],5201),2)\n"
+               " s.sendall(sys.argv[2].encode()); print(s.recv(100).decode())\n"
+               "except OSError:\n pass")
 
 
 @dataclass
@@ -267,9 +274,30 @@ class L2Lab:
 
     def matrix(self, count: int = 2) -> dict[tuple[str, str], int]:
         """Replies for every ordered pair of VMs, pinged in parallel."""
+        return self._pairs(lambda a, b: self.ping(a, b, count=count))
+
+    def tcp_matrix(self) -> dict[tuple[str, str], int]:
+        """1 where a TCP connection from a to b's port 5201 got its echo back, else 0."""
+        servers = [vm.ns.popen("python3", "-c", _TCP_ECHO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) for vm in self.vms]
+        try:
+            time.sleep(0.5)
+            return self._pairs(self._tcp)
+        finally:
+            for server in servers:
+                server.kill()
+                server.wait()
+
+    @staticmethod
+    def _tcp(src: Vm, dst: Vm) -> int:
+        res = src.ns.run("python3", "-c", _TCP_CLIENT, dst.address, src.name, check=False,
+                         timeout=30)
+        return int(res.stdout.strip() == src.name[::-1])
+
+    def _pairs(self, probe) -> dict[tuple[str, str], int]:
         pairs = [(a, b) for a in self.vms for b in self.vms if a is not b]
         with ThreadPoolExecutor(16) as pool:
-            counts = list(pool.map(lambda p: self.ping(*p, count=count), pairs))
+            counts = list(pool.map(lambda p: probe(*p), pairs))
         return {(a.name, b.name): n for (a, b), n in zip(pairs, counts)}
 
     def move_and_back(self, vm: Vm, to: Vm, old: Vm, wired=lambda: True) -> None:
@@ -294,12 +322,16 @@ class L2Lab:
             print(f"{a:>7} " + " ".join(f"{'-' if a == b else counts[(a, b)]:>6}"
                                          for b in names))
 
+    def split(self, counts: dict) -> tuple[dict, dict]:
+        """(pairs within a network, pairs across networks) of a matrix."""
+        vms = {vm.name: vm for vm in self.vms}
+        same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
+        return same, {p: n for p, n in counts.items() if p not in same}
+
     def isolation(self, counts: dict) -> tuple[dict, dict]:
         """Split a matrix into (pairs within a network, pairs across networks), printed."""
         self.print_matrix(counts)
-        vms = {vm.name: vm for vm in self.vms}
-        same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
-        cross = {p: n for p, n in counts.items() if p not in same}
+        same, cross = self.split(counts)
         print(f"same network: {sum(1 for n in same.values() if n)}/{len(same)} pairs "
               f"answered; across networks: {sum(cross.values())} replies in {len(cross)} "
               "pairs")

@@ -14,7 +14,8 @@ import pytest
 
 from tests.harness.l2hosts import L2Lab
 from tests.harness.util import wait_for
-from tests.l2.test_linuxbridge_multihost import REPAIR_S, _converged, _timed, _vm
+from tests.l2.test_linuxbridge_multihost import REPAIR_S, _converged, _settled_passes, \
+    _timed, _vm
 from tests.harness.l2ovs import wire_checksums
 
 
@@ -52,7 +53,11 @@ def test_every_port_tagged_active_and_configurations_reported(ovslab):
 
 
 def test_isolation_matrix(ovslab):
-    same, cross = ovslab.isolation(ovslab.matrix(count=2))
+    passes = _settled_passes(ovslab)
+    counts = ovslab.matrix(count=2)
+    # Traffic (MAC learning, interface statistics in OVSDB) must wake no engine.
+    assert [h.status()["passes"] for h in ovslab.hosts] == passes
+    same, cross = ovslab.isolation(counts)
     assert len(same) == 24 and len(cross) == 108
     assert [p for p, n in same.items() if n == 0] == []
     assert sum(cross.values()) == 0
