@@ -7,9 +7,8 @@
                        fed its desired state from a JSON file, and per VM a tap
     VM namespace:      eth0 (the VM's MAC and address) = the peer of its tap on the host
 
-The desired state of each host is composed here the way the server will (the ports bound to
-the host, their networks' segments, and per other host with ports on those networks its
-tunnel IP and MACs); `push()` writes every host's file and SIGHUPs its engine.
+The desired state of each host is composed by netqos.agent.l2.compose, as the server will
+compose it; `push()` writes every host's file and SIGHUPs its engine.
 Pings use busybox (no ping binary on these machines). Only 198.18.0.0/15 is used, and every namespace name comes from unique_name().
 """
 from __future__ import annotations
@@ -25,11 +24,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from netqos.agent.l2.compose import BoundPort, compose
 from tests.harness.netns import Netns, run, unique_name
 from tests.harness.util import tail, wait_for
 
@@ -76,11 +77,6 @@ class Vm:
     @property
     def address(self) -> str:
         return self.ip.split("/")[0]
-
-    def wire(self) -> dict:
-        return {"port_id": self.port_id, "mac_address": self.mac,
-                "network_id": self.network.network_id,
-                "admin_state_up": self.admin_state_up}
 
     def boot(self, mtu: int) -> None:
         """The VM's namespace and its tap on the host (what Nova/libvirt would create)."""
@@ -221,20 +217,11 @@ class L2Lab:
 
     # --- the server's part, simulated: what each host is told -------------------------
     def desired(self, host: Host) -> dict:
-        mine = [vm for vm in self.vms if vm.host is host]
-        nets = {vm.network.network_id: vm.network for vm in mine}
-        remote = []
-        for other in self.hosts:
-            if other is host:
-                continue
-            for net_id in sorted(nets):
-                macs = [vm.mac for vm in self.vms
-                        if vm.host is other and vm.network.network_id == net_id]
-                if macs:
-                    remote.append({"host": other.name, "local_ip": other.local_ip,
-                                   "network_id": net_id, "macs": macs})
-        return {"l2": {"networks": [n.wire() for n in nets.values()],
-                       "ports": [vm.wire() for vm in mine], "remote": remote}}
+        ports = [BoundPort(vm.port_id, vm.mac, vm.network.network_id, vm.host.name,
+                           vm.admin_state_up) for vm in self.vms]
+        segments = {n.network_id: n.wire() for n in self.networks}
+        return {"l2": compose(host.name, ports, segments,
+                              {h.name: h.local_ip for h in self.hosts})}
 
     def push(self) -> None:
         for host in self.hosts:
@@ -278,11 +265,23 @@ class L2Lab:
 
     def tcp_matrix(self) -> dict[tuple[str, str], int]:
         """1 where a TCP connection from a to b's port 5201 got its echo back, else 0."""
-        servers = [vm.ns.popen("python3", "-c", _TCP_ECHO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL) for vm in self.vms]
-        try:
-            time.sleep(0.5)
+        with self._tcp_servers(self.vms):
             return self._pairs(self._tcp)
+
+    def tcp_pair(self, src: Vm, dst: Vm) -> int:
+        with self._tcp_servers([dst]):
+            return self._tcp(src, dst)
+
+    @contextmanager
+    def _tcp_servers(self, vms: list[Vm]):
+        servers = [vm.ns.popen("python3", "-c", _TCP_ECHO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) for vm in vms]
+        try:
+            for vm in vms:
+                if not wait_for(lambda: vm.ns.run("ss", "-ltnH", "sport = :5201").stdout,
+                                10):
+                    raise RuntimeError(f"TCP echo server of {vm.name} not listening")
+            yield
         finally:
             for server in servers:
                 server.kill()

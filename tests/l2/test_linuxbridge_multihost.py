@@ -85,6 +85,12 @@ def test_isolation_matrix(l2lab):
 
 def test_tcp_matrix(l2lab):
     same, cross = l2lab.split(l2lab.tcp_matrix())
+    # On a loaded 2-core machine a connection can miss its 2 s; a reachable pair answers
+    # a second try (a cross-network pair gets none: isolation is judged on the first).
+    vms = {vm.name: vm for vm in l2lab.vms}
+    for pair in [p for p, n in same.items() if n == 0]:
+        print(f"retrying TCP {pair}")
+        same[pair] = l2lab.tcp_pair(vms[pair[0]], vms[pair[1]])
     print(f"\nTCP, same network: {sum(same.values())}/{len(same)} connections echoed; "
           f"across networks: {sum(cross.values())} of {len(cross)}")
     assert [p for p, n in same.items() if n == 0] == []

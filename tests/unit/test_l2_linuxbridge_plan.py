@@ -160,6 +160,14 @@ def test_vlan_creates_a_subinterface_in_the_bridge():
         f"link set dev {TAP_1} master {BR_A} mtu 1500 up"]
 
 
+def test_vlan_brings_its_physical_interface_up():
+    net = {"network_id": NET_A, "network_type": "vlan", "physical_network": "physnet1",
+           "segmentation_id": 100}
+    s = state()
+    s.links["eth1"] = Link("eth1", "veth", up=False)
+    assert lines(plan(desired(net), s, OPTS), LINKS)[2] == "link set dev eth1 up"
+
+
 def test_vlan_on_a_kernel_without_8021q_refuses_without_half_plugging():
     net = {"network_id": NET_A, "network_type": "vlan", "physical_network": "physnet1",
            "segmentation_id": 100}

@@ -152,6 +152,10 @@ class Planner(FactPlanner):
         elif seg.network_type == "vlan":
             parent = self.opts.mappings[seg.physical_network]
             name = names.vlan(parent, seg.segmentation_id)
+            self.plan.facts.add(("up", parent))
+            if not self.actual.links[parent].up:   # a sub-interface of a down link is dead
+                self._add(net, "update", f"{parent} up", Op(
+                    "ip", LINKS, f"link set dev {parent} up", ("up", parent)))
             self._ensure(net, name, "vlan", lambda l: l.vlan_id == seg.segmentation_id
                          and l.parent == parent,
                          f"link add link {parent} name {name} type vlan "
