@@ -44,12 +44,12 @@ def tunnel_ips(txn: Txn, hosts: Iterable[str]) -> dict[str, str]:
     if not hosts:
         return {}
     found: dict[str, str] = {}
-    for host, conf in txn.session.execute(select(Agent.host, Agent.configurations)
-                                          .where(Agent.host.in_(hosts))
-                                          .order_by(Agent.host, Agent.agent_type)):
-        ip = (conf or {}).get("local_ip")
+    for row in txn.session.execute(select(Agent.host, Agent.configurations)
+                                   .where(Agent.host.in_(hosts))
+                                   .order_by(Agent.host, Agent.agent_type)):
+        ip = (row.configurations or {}).get("local_ip")
         if isinstance(ip, str) and ip:
-            found.setdefault(host, ip)
+            found.setdefault(row.host, ip)
     return found
 
 
