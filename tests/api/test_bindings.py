@@ -616,7 +616,8 @@ def test_revisions_follow_every_qos_change(api, core, new_policy):
     core.subnet(net)
     host, host2 = core.host(), core.host()
     assert host_revision(api, host) == 0
-    assert host_ports(api, host) == {"host": host, "revision": 0, "ports": []}
+    assert host_ports(api, host) == {"host": host, "revision": 0, "ports": [],
+                                     "l2": {"networks": [], "ports": [], "remote": []}}
     rev = Revisions(api, host)
 
     port = core.port(net, host=host)

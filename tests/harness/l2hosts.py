@@ -7,7 +7,7 @@
                        fed its desired state from a JSON file, and per VM a tap
     VM namespace:      eth0 (the VM's MAC and address) = the peer of its tap on the host
 
-The desired state of each host is composed by netqos.agent.l2.compose, as the server will
+The desired state of each host is composed by netqos.l2compose, as the server will
 compose it; `push()` writes every host's file and SIGHUPs its engine.
 Pings use busybox (no ping binary on these machines). Only 198.18.0.0/15 is used, and every namespace name comes from unique_name().
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from netqos.agent.l2.compose import BoundPort, compose
+from netqos.l2compose import BoundPort, compose
 from tests.harness.netns import Netns, run, unique_name
 from tests.harness.util import tail, wait_for
 

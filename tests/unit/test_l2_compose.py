@@ -1,7 +1,7 @@
 """A host's "l2" block as the server composes it, read back by the agent's model."""
 from __future__ import annotations
 
-from netqos.agent.l2.compose import BoundPort, compose
+from netqos.l2compose import BoundPort, compose
 from netqos.agent.l2.model import L2Desired
 
 VX, VX2, FLAT = "vx-net-0000001", "vx-net-0000002", "flat-net-00001"

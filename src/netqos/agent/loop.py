@@ -158,6 +158,8 @@ class Agent:
         for port in here:
             error = result.errors.get(port.port_id)
             status = ("ERROR", error) if error else ("ACTIVE", "")
+            if not error and self.l2 is not None and not port.admin_state_up:
+                status = ("DOWN", "admin state down")     # the L2 role unplugged it
             entries.append(self._entry(port, *status, drift.get(port.port_id)))
         for port in missing:
             entries.append(self._entry(port, "DOWN", "no device for the port on this host",

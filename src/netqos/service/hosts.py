@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from netqos.db.models import Agent, Port, utcnow
 from netqos.qos.attributes import Boolean, Dict, IntRange, ListOf, Schema, String
 from netqos.qos.errors import PolicyNotAuthorized
-from netqos.service import bindings, changes, views
+from netqos.service import bindings, changes, l2, views
 from netqos.service.txn import Txn
 from netqos.wire import PortQos
 
@@ -63,7 +63,10 @@ def bound_port_ids(txn: Txn, host: str) -> list[str]:
 
 
 def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
-    """{"host", "revision", "ports": [PortQos wire dicts]} for every port on the host."""
+    """{"host", "revision", "ports": [PortQos wire dicts], "l2": the host's wiring} for
+    every port on the host. The "l2" block goes to every agent (one without --l2 ignores
+    it) but only in a whole-host pull: one port's pull must not make an agent unplug the
+    others."""
     authorize(txn, host, "get_host_ports")
     stmt = (select(Port).options(selectinload(Port.network), selectinload(Port.fixed_ips))
             .where(Port.host == host).order_by(Port.id))
@@ -71,8 +74,11 @@ def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
         stmt = stmt.where(Port.id == port_id)
     ports = list(txn.session.scalars(stmt))
     rules = bindings.rules_by_policy(txn.session, (bindings.effective_id(p) for p in ports))
-    return {"host": host, "revision": changes.host_revision(txn, host),
-            "ports": [port_qos(p, rules).to_wire() for p in ports]}
+    doc = {"host": host, "revision": changes.host_revision(txn, host),
+           "ports": [port_qos(p, rules).to_wire() for p in ports]}
+    if not port_id:
+        doc["l2"] = l2.block(txn, host, ports, network_segment)
+    return doc
 
 
 def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
@@ -152,8 +158,12 @@ def _heartbeat(txn: Txn, host: str, info: dict) -> None:
     agent.backends = info["backends"] or []
     agent.capabilities = info["capabilities"] or {}
     agent.uplinks = info["uplinks"] or {}
+    old_ip = (agent.configurations or {}).get("local_ip")
     agent.configurations = info["configurations"] or {}
     agent.heartbeat_at = utcnow()
+    if agent.configurations.get("local_ip") != old_ip:
+        # Its tunnel endpoint is in the "l2" block of every host sharing a network with it.
+        changes.touch(txn, "agent", agent.id, [], hosts=l2.hosts_sharing_with(txn, host))
 
 
 def dead_after(agent: Agent) -> timedelta:

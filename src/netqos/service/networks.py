@@ -180,7 +180,7 @@ def update_network(txn: Txn, net_id: str, body: dict, if_match: int | None) -> d
         net.qos_policy_id = values["qos_policy_id"]
     repo.bump_revision(net)
     txn.session.flush()
-    if policy_changed:
+    if policy_changed or "mtu" in values:   # the MTU is in the hosts' "l2" blocks
         ports = _ports_of(txn, net.id)
         bindings.check_ports(txn.session, ports)
         changes.touch(txn, "network", net.id, ports)

@@ -16,7 +16,7 @@ from netqos.qos import placement
 from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId, MacAddress,
                                  PrintableString)
 from netqos.qos.policy import SERVICE_OWNER_PREFIXES
-from netqos.service import (attribute_rights, bindings, changes, common, ipam, networks,
+from netqos.service import (attribute_rights, bindings, changes, common, ipam, l2, networks,
                             policies, resources, views)
 from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
@@ -137,9 +137,15 @@ def create_port(txn: Txn, body: dict) -> dict:
     allocate_ips(txn, port, values["fixed_ips"])
     txn.session.flush()
     bindings.check_ports(txn.session, [port])
-    changes.touch(txn, "port", port.id, [port])
+    changes.touch(txn, "port", port.id, [port], hosts=_l2_peers(txn, port))
     txn.session.refresh(port, ["fixed_ips"])
     return view(txn, port)
+
+
+def _l2_peers(txn: Txn, port: Port) -> set[str]:
+    """The hosts whose "l2" block lists a bound port's MAC and host (l2population): the
+    port's binding changing moves theirs too."""
+    return l2.peer_hosts(txn, [port.network_id]) if port.host else set()
 
 
 def _target(txn: Txn, net) -> attribute_rights.Target:
@@ -231,7 +237,9 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     txn.session.flush()
     if any(k in values for k in QOS_RELEVANT):
         bindings.check_ports(txn.session, [port])
-        changes.touch(txn, "port", port.id, [port], hosts=[old_host])
+        moved = (l2.peer_hosts(txn, [port.network_id]) if port.host != old_host
+                 else set())                # bound, unbound or moved: its peers hear
+        changes.touch(txn, "port", port.id, [port], hosts=[old_host, *moved])
     txn.session.refresh(port, ["fixed_ips"])
     return view(txn, port)
 
@@ -240,7 +248,7 @@ def delete_port(txn: Txn, port_id: str) -> None:
     port = find_owned(txn, port_id)
     _check_not_service_port(txn, port)
     _disassociate_floating_ips(txn, port)
-    changes.touch(txn, "port", port.id, [], hosts=[port.host])
+    changes.touch(txn, "port", port.id, [], hosts=[port.host, *_l2_peers(txn, port)])
     txn.session.delete(port)
     txn.session.flush()
 

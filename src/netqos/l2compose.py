@@ -1,7 +1,8 @@
-"""Compose a host's "l2" block from what the server knows (the server side of model.py).
+"""Compose a host's "l2" block from what the server knows (the server side of
+netqos.agent.l2.model).
 
-Pure and shared: the server will call `compose` when it answers a host pull (after the
-provider-network work lands); the multi-host test harness calls it in place of a server.
+Pure and shared, outside agent/ so the server may import it: service/l2.py calls `compose`
+when it answers a host pull; the multi-host test harness calls it in place of a server.
 Per host: its bound ports, their networks' segments, and per VXLAN network, every other
 host with ports on it — its tunnel IP (the `local_ip` its agent reported) and their MACs,
 which is what Neutron's l2population sends, as a level rather than as deltas. A host whose
