@@ -56,3 +56,38 @@ def test_a_pass_brings_the_next_counter_tick_forward():
     threading.Timer(0.2, lambda: setattr(agent, "ports_here", [])).start()   # a new pass
     telemetry._wait(stop, started, agent.ports_here)
     assert 0.15 < time.monotonic() - started < 1.0
+
+
+def test_out_of_a_vm_shaped_on_the_ifb_is_counted_after_the_shaper():
+    """A real tc backend in a namespace (root): the port's `out` and drops come from its
+    HTB class's leaf on nq-ifb, not from the tap's rx (what the VM offered)."""
+    import dataclasses
+    import os
+    import uuid
+
+    import pytest
+
+    from netqos.agent.backends.tc import TcBackend
+    from netqos.agent.lab import Lab, udp_flood_pps
+    from tests.dataplane.helpers import bw, converge, port
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a namespace, tc, the eBPF classifier)")
+    with Lab(prefix=f"nq-{os.getpid()}-cnt{uuid.uuid4().hex[:4]}-") as lab:
+        vm = lab.add_vm()
+        shaped = dataclasses.replace(port(vm, bw(1_000, "egress")), device=vm.device)
+        converge(TcBackend(netns=lab.host), [shaped])
+        runner = Runner(lab.host)
+        [before] = counters.read(runner, [shaped])
+        sent_pps, _ = udp_flood_pps(vm.ns, lab.host, vm.gw4, pps=4000, seconds=2)
+        [after] = counters.read(runner, [shaped])
+        tap_rx = int(runner.ip_json("-s", "link", "show", "dev", vm.device)[0]
+                     ["stats64"]["rx"]["bytes"])
+    out_bytes = after.rx_bytes - before.rx_bytes
+    print(f"\nout {out_bytes} B, tap rx {tap_rx} B, drops {after.drops - before.drops}")
+    assert sent_pps > 3000
+    # 1 Mbit/s for 2 s is 250 kB (plus the bucket); the VM offered ~1 MB.
+    assert 100_000 < out_bytes < 400_000, out_bytes
+    assert out_bytes < tap_rx / 2
+    assert after.drops - before.drops > 1000
+    assert any(o["dev"] == "nq-ifb" and o["kind"] == "bfifo" for o in after.objects)
