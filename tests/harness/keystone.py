@@ -1,0 +1,143 @@
+"""A private, real Keystone for the tests: Keystone from PyPI in its own venv
+(`.venv-keystone`, made by `make .venv-keystone/.installed`), on SQLite with fernet
+tokens, served by gunicorn on 127.0.0.1.
+
+    ks = KeystoneServer(); ks.start()          # db_sync, fernet/credential keys, bootstrap
+    ks.url                                      # http://127.0.0.1:PORT/v3
+    ks.stop(); ks.start()                       # an outage: same port, same database
+
+`Cloud` (below) then fills it as a cloud operator would: projects, users with roles,
+a service user for netqos and the `network` service in the catalog.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from .util import free_port, tail, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+VENV = Path(os.environ.get("NETQOS_KEYSTONE_VENV", REPO / ".venv-keystone"))
+REGION = "RegionOne"
+DOMAIN = "Default"
+
+CONFIG = """\
+[DEFAULT]
+use_stderr = true
+[database]
+connection = sqlite:///{dir}/keystone.sqlite
+[token]
+provider = fernet
+expiration = 3600
+[fernet_tokens]
+key_repository = {dir}/fernet-keys
+[fernet_receipts]
+key_repository = {dir}/fernet-keys
+[credential]
+key_repository = {dir}/credential-keys
+[identity]
+# A test cloud: cheap password hashes keep every authentication fast.
+password_hash_algorithm = bcrypt
+password_hash_rounds = 4
+[cache]
+enabled = false
+[oslo_policy]
+enforce_new_defaults = true
+enforce_scope = true
+"""
+
+
+def installed() -> bool:
+    return (VENV / "bin" / "keystone-manage").exists() and (VENV / "bin" / "gunicorn").exists()
+
+
+class KeystoneServer:
+    start_timeout = 60
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="nq-keystone-"))
+        self.admin_password = secrets.token_urlsafe(12)
+        self.config = self.dir / "keystone.conf"
+        self.config.write_text(CONFIG.format(dir=self.dir))
+        self.logfile = self.dir / "keystone.log"
+        self.proc: subprocess.Popen | None = None
+        self._initialised = False
+        atexit.register(self.destroy)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base + "/v3"
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        env["OS_KEYSTONE_CONFIG_FILES"] = str(self.config)
+        return env
+
+    def manage(self, *args: str) -> None:
+        cmd = [str(VENV / "bin" / "keystone-manage"), "--config-file", str(self.config), *args]
+        with open(self.logfile, "ab") as log:
+            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, env=self._env(), timeout=300)
+
+    def _initialise(self) -> None:
+        self.manage("db_sync")
+        for keys in ("fernet_setup", "credential_setup"):
+            self.manage(keys, "--keystone-user", str(os.getuid()),
+                        "--keystone-group", str(os.getgid()))
+        self.manage("bootstrap", "--bootstrap-password", self.admin_password,
+                    "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
+                    "--bootstrap-internal-url", self.url, "--bootstrap-region-id", REGION)
+        self._initialised = True
+
+    def start(self) -> "KeystoneServer":
+        if not self._initialised:
+            self._initialise()
+        cmd = [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
+               "--workers", "1", "--threads", "4", "--worker-class", "gthread",
+               "--timeout", "120", "--no-control-socket",
+               "--pythonpath", str(Path(__file__).parent / "wsgi"), "keystone_app:application"]
+        with open(self.logfile, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self._env(),
+                                         cwd=self.dir)
+        if not wait_for(self._answers, self.start_timeout, interval=0.2):
+            self.stop()
+            raise RuntimeError(f"Keystone did not answer on {self.url}:\n{tail(self.logfile)}")
+        return self
+
+    def _answers(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"Keystone exited with {self.proc.returncode}:\n"
+                               f"{tail(self.logfile)}")
+        try:
+            return httpx.get(self.url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
