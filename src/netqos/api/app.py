@@ -12,6 +12,7 @@ from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
+from netqos.policy.engine import PolicyEngine
 
 ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
 
@@ -27,7 +28,8 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.state.bus = bus or make_bus(settings)
     # On a graceful stop, after the last request: send the events still queued.
     app.router.on_shutdown.append(app.state.bus.close)
-    app.state.authenticate = make_authenticator(settings.auth, settings.token_file)
+    app.state.authenticate = make_authenticator(settings.auth, settings.token_file, settings)
+    app.state.policy = PolicyEngine(settings.policy_file)
     errors.install(app)
     app.add_middleware(RefuseNul)
     for module in ROUTERS:

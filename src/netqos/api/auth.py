@@ -1,4 +1,5 @@
-"""Who is calling: noauth (keystonemiddleware's headers) or bearer tokens from a file.
+"""Who is calling: noauth (keystonemiddleware's headers), bearer tokens from a file, or
+Keystone tokens (api/keystone.py).
 
 noauth: identity comes from X-Project-Id / X-User-Id / X-Roles, as keystonemiddleware
 sets them; without them the caller is an admin of `fake_project_id`, like Neutron's noauth,
@@ -48,11 +49,15 @@ class TokenFile:
         return ctx
 
 
-def make_authenticator(mode: str, token_file: str | None):
+def make_authenticator(mode: str, token_file: str | None, settings=None):
     if mode == "noauth":
         return NoAuth()
     if mode == "tokens":
         if not token_file:
             raise ValueError("auth = tokens needs a token file (--token-file)")
         return TokenFile(token_file)
-    raise ValueError(f"unknown auth mode {mode!r}: use noauth or tokens")
+    if mode == "keystone":
+        from netqos.api.keystone import KeystoneAuth
+
+        return KeystoneAuth(settings)
+    raise ValueError(f"unknown auth mode {mode!r}: use noauth, tokens or keystone")

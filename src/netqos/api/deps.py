@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import TypeVar
 
 from fastapi import Request
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from netqos.db.engine import begin_write, writer_lock
+from netqos.policy.roles import with_implied
 from netqos.service.context import Context
 from netqos.service.txn import Txn
 
@@ -20,7 +22,10 @@ RETRIES = 5
 
 
 def context(request: Request) -> Context:
-    return request.app.state.authenticate(request)
+    """The caller, with Keystone's implied roles (a manager is a member and a reader too)
+    and the server's policy engine, whatever the auth mode."""
+    ctx = request.app.state.authenticate(request)
+    return replace(ctx, roles=with_implied(ctx.roles), engine=request.app.state.policy)
 
 
 def transact(request: Request, ctx: Context, work: Callable[[Txn], T], write: bool = True) -> T:

@@ -20,6 +20,7 @@ STATUS = (
     (errors.NotAuthorized, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.ServiceUnavailable, 503),
 )
 HTTP_TYPES = {400: "HTTPBadRequest", 401: "HTTPUnauthorized", 403: "HTTPForbidden",
               404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 409: "HTTPConflict",
@@ -38,7 +39,8 @@ def status_of(exc: errors.NetqosError) -> int:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.NetqosError)
     async def _domain(_: Request, exc: errors.NetqosError):
-        return neutron_error(status_of(exc), exc.type, str(exc))
+        return neutron_error(status_of(exc), exc.type, str(exc),
+                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):

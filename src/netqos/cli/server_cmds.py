@@ -36,8 +36,12 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind", help="HOST:PORT to listen on (env NETQOS_BIND; 127.0.0.1:9696)")
     p.add_argument("--database", help="SQLAlchemy URL: sqlite:///FILE or "
                    "postgresql+psycopg://… (env NETQOS_DATABASE)")
-    p.add_argument("--auth", choices=("noauth", "tokens"), help="identity mode (noauth)")
+    p.add_argument("--auth", choices=("noauth", "tokens", "keystone"),
+                   help="identity mode (noauth); keystone reads [keystone_authtoken] from "
+                   "the config file or NETQOS_KEYSTONE_* (never the password from a flag)")
     p.add_argument("--token-file", help="tokens mode: YAML mapping tokens to identities")
+    p.add_argument("--policy-file", help="policy.yaml overriding Neutron's default rules "
+                   "(env NETQOS_POLICY_FILE; `netqos policy-sample` prints the defaults)")
     p.add_argument("--workers", type=int, help="server processes (1)")
     p.add_argument("--transport-url", help="message bus for agents, "
                    "rabbit://user:pass@host:5672/ (env NETQOS_TRANSPORT_URL); "

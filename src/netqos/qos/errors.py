@@ -36,9 +36,25 @@ class InvalidInput(BadRequest):
 class NotAuthenticated(NetqosError):
     message = "Authentication required."
 
+    def __init__(self, message: str | None = None, headers: dict | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.headers = headers or {}
+
+
+class ServiceUnavailable(NetqosError):
+    """A service netqos depends on (Keystone) does not answer."""
+
+    message = "The service is unavailable: %(reason)s"
+
 
 class NotAuthorized(NetqosError):
     message = "Not authorized."
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    """A policy rule (Neutron's name for it) denied the call."""
+
+    message = "rule:%(action)s is disallowed by policy"
 
 
 class NotFound(NetqosError):

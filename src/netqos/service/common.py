@@ -1,7 +1,7 @@
 """Rules shared by every resource: ownership on create, policy attach and detach."""
 from __future__ import annotations
 
-from netqos.qos.errors import (BadRequest, NotAuthorized, PolicyRemoveAuthorizationError,
+from netqos.qos.errors import (BadRequest, PolicyRemoveAuthorizationError,
                                RevisionNumberConstraintFailed)
 from netqos.service import resources
 from netqos.service.context import Context
@@ -33,13 +33,23 @@ def check_policy_change(txn: Txn, current: str | None, new: str | None) -> None:
             raise PolicyRemoveAuthorizationError(policy_id=current)
 
 
-def pop_owner(ctx: Context, values: dict) -> str:
-    """The owner of a new network, subnet, port, router, floating IP or RBAC entry; only
-    a member (or manager, or admin) may create one."""
+def pop_owner(ctx: Context, values: dict, resource: str, **target) -> str:
+    """The owner of a new network, subnet, port, router, floating IP or RBAC entry, once
+    the policy rule create_<resource> allows it (Neutron's default: a member, manager or
+    admin). `target` adds what the rule may look at besides the owner (network:project_id)."""
     project_id = owner_project(ctx, values.pop("project_id", None), values.pop("tenant_id", None))
-    if not ctx.may_write(project_id):
-        raise NotAuthorized("A reader may not create resources: the member role is needed.")
+    ctx.enforce(f"create_{resource}", {"project_id": project_id, "tenant_id": project_id,
+                                       **target})
     return project_id
+
+
+def enforce_attributes(ctx: Context, rule: str, values: dict, target: dict,
+                       names: tuple[str, ...]) -> None:
+    """Neutron's attribute rules (`create_port:binding:host_id`, ...): each attribute
+    the request sets is checked against <rule>:<attribute>."""
+    for name in names:
+        if values.get(name):
+            ctx.enforce(f"{rule}:{name}", {**target, name: values[name]})
 
 
 def check_revision(obj, if_match: int | None) -> None:

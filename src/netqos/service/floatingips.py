@@ -11,7 +11,7 @@ from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, Network, Port, Subnet
 from netqos.qos import backends
 from netqos.qos.attributes import Schema, String, Uuid
-from netqos.qos.errors import BadRequest, NotAuthorized, NotFound
+from netqos.qos.errors import BadRequest, NotFound
 from netqos.service import (bindings, changes, common, networks, ports, resources, routers,
                             views)
 from netqos.service.listing import ListQuery, Page
@@ -82,13 +82,14 @@ def list_floatingips(txn: Txn, q: ListQuery) -> Page:
 
 def create_floatingip(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
+    project_id = common.pop_owner(txn.ctx, values, "floatingip")
     net = networks.find(txn, values["floating_network_id"])
     if not net.router_external:
         raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external "
                          "network.")
-    if values["floating_ip_address"] and not txn.ctx.is_admin:
-        raise NotAuthorized("Only an admin may choose a floating IP address.")
+    common.enforce_attributes(txn.ctx, "create_floatingip", values,
+                              {"project_id": project_id, "tenant_id": project_id},
+                              ("floating_ip_address",))
     common.check_policy_change(txn, None, values["qos_policy_id"])
     fip = FloatingIp(id=str(uuid.uuid4()), project_id=project_id,
                      description=values["description"], floating_network_id=net.id,
@@ -180,7 +181,7 @@ def update_floatingip(txn: Txn, fip_id: str, body: dict, if_match: int | None) -
 
 
 def delete_floatingip(txn: Txn, fip_id: str) -> None:
-    fip = resources.find_owned(txn, KIND, fip_id)
+    fip = resources.find_owned(txn, KIND, fip_id, "delete_floatingip")
     _announce(txn, fip, [fip.router_id])
     floating_port = txn.session.get(Port, fip.floating_port_id)
     txn.session.delete(fip)

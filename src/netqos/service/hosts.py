@@ -34,14 +34,15 @@ PORT_REPORT = Schema("port", (
 ))
 
 
-def _admin(txn: Txn) -> None:
-    if not txn.ctx.is_admin:
-        raise NotAuthorized("Only agents (admin) may use the host endpoints.")
+def _admin(txn: Txn, host: str) -> None:
+    """An admin, or the agent whose identity is bound to this very host."""
+    if not (txn.ctx.is_admin or (txn.ctx.host is not None and txn.ctx.host == host)):
+        raise NotAuthorized("Only this host's agent (or an admin) may use its endpoints.")
 
 
 def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
     """{"host", "revision", "ports": [PortQos wire dicts]} for every port on the host."""
-    _admin(txn)
+    _admin(txn, host)
     stmt = (select(Port).options(selectinload(Port.network), selectinload(Port.fixed_ips))
             .where(Port.host == host).order_by(Port.id))
     if port_id:
@@ -65,13 +66,13 @@ def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
 
 
 def revision(txn: Txn, host: str) -> dict:
-    _admin(txn)
+    _admin(txn, host)
     return {"host": host, "revision": changes.host_revision(txn, host)}
 
 
 def report(txn: Txn, host: str, body: dict) -> dict:
     """An agent's heartbeat and per-port results."""
-    _admin(txn)
+    _admin(txn, host)
     values = REPORT_SCHEMA.for_create(body)
     if values["agent"] is not None:
         _heartbeat(txn, host, values["agent"])

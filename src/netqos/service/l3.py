@@ -45,7 +45,7 @@ def _enforced(rules: list[dict]) -> list[dict]:
 
 def routers(txn: Txn, host: str, router_id: str | None = None) -> dict:
     """{"host", "revision", "routers": [...]}: every router whose gateway is on `host`."""
-    _admin(txn)
+    _admin(txn, host)
     session = txn.session
     stmt = (select(Router).join(Port, Router.gw_port_id == Port.id)
             .options(selectinload(Router.gw_port).selectinload(Port.fixed_ips))

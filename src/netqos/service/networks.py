@@ -10,7 +10,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import Network, Port, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import ABSENT, Boolean, IntRange, Schema, String, Uuid
-from netqos.qos.errors import Conflict, NotAuthorized, NotFound
+from netqos.qos.errors import Conflict, NotFound
 from netqos.service import bindings, changes, common, resources, views
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -80,8 +80,9 @@ def list_networks(txn: Txn, q: ListQuery) -> Page:
 
 def create_network(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
-    _admin_only(txn, values, ("shared", "router:external"))
+    project_id = common.pop_owner(txn.ctx, values, "network")
+    common.enforce_attributes(txn.ctx, "create_network", values, {"project_id": project_id},
+                              ADMIN_ATTRIBUTES)
     policy_id = values["qos_policy_id"]
     if policy_id is ABSENT:
         policy_id = _project_default_policy(txn, project_id)
@@ -97,10 +98,8 @@ def create_network(txn: Txn, body: dict) -> dict:
     return view(txn, net)
 
 
-def _admin_only(txn: Txn, values: dict, names: tuple[str, ...]) -> None:
-    for name in names:
-        if values.get(name) and not txn.ctx.is_admin:
-            raise NotAuthorized(f"Only an admin may set {name} on a network.")
+# Attributes only Neutron's admin rules let a caller set (create_network:shared, ...).
+ADMIN_ATTRIBUTES = ("shared", "router:external")
 
 
 def _project_default_policy(txn: Txn, project_id: str) -> str | None:
@@ -113,7 +112,8 @@ def update_network(txn: Txn, net_id: str, body: dict, if_match: int | None) -> d
     values = SCHEMA.for_update(body)
     net = resources.find_owned(txn, KIND, net_id)
     common.check_revision(net, if_match)
-    _admin_only(txn, values, ("router:external",))
+    common.enforce_attributes(txn.ctx, "update_network", values,
+                              resources.target_of(net), ("router:external",))
     for attr in ("name", "description", "admin_state_up", "mtu"):
         if attr in values:
             setattr(net, attr, values[attr])
@@ -142,7 +142,7 @@ def _ports_of(txn: Txn, net_id: str) -> list[Port]:
 
 
 def delete_network(txn: Txn, net_id: str) -> None:
-    net = resources.find_owned(txn, KIND, net_id)
+    net = resources.find_owned(txn, KIND, net_id, "delete_network")
     if _ports_of(txn, net.id):
         raise NetworkInUse(net_id=net.id)
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,

@@ -11,7 +11,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
-from netqos.qos.errors import (NotAuthorized, QoSPolicyDefaultAlreadyExists,
+from netqos.qos.errors import (PolicyNotAuthorized, QoSPolicyDefaultAlreadyExists,
                                QosPolicyNotFound)
 from netqos.service import bindings, changes, common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
@@ -46,17 +46,22 @@ def find(txn: Txn, policy_id: str) -> QosPolicy:
     return resources.find(txn, KIND, policy_id)
 
 
-def find_managed(txn: Txn, policy_id: str, invisible_if_foreign: bool) -> QosPolicy:
-    """The policy, if the caller may change it.
+def find_managed(txn: Txn, policy_id: str, rule: str) -> QosPolicy:
+    """The policy, if the policy rule (update_policy, create_policy_dscp_marking_rule, ...)
+    lets the caller change it.
 
     Another project's shared policy is visible but not the caller's to change: updating or
     deleting the policy itself answers 404 (as Neutron does), changing its rules 403.
     """
     policy = find(txn, policy_id)
-    if not txn.ctx.may_manage(policy.project_id):
-        if invisible_if_foreign and not txn.ctx.owns(policy.project_id):
+    is_rule = rule not in ("update_policy", "delete_policy")
+    target = {"project_id": policy.project_id, "tenant_id": policy.project_id,
+              "ext_parent:project_id": policy.project_id, "ext_parent:tenant_id":
+              policy.project_id}
+    if not txn.ctx.allowed(rule, target):
+        if not is_rule and not txn.ctx.owns(policy.project_id):
             raise QosPolicyNotFound(policy_id=policy_id)
-        raise NotAuthorized(f"The caller may not change QoS policy {policy_id}.")
+        raise PolicyNotAuthorized(action=rule)
     return policy
 
 
@@ -78,8 +83,8 @@ def list_policies(txn: Txn, q: ListQuery) -> Page:
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
-    if not txn.ctx.may_manage(project_id):
-        raise NotAuthorized("Only a project manager or an admin may create QoS policies.")
+    txn.ctx.enforce("create_policy", {"project_id": project_id, "tenant_id": project_id,
+                                      "shared": values["shared"]})
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
                        description=values["description"], revision_number=1)
     txn.session.add(policy)
@@ -94,7 +99,7 @@ def create_policy(txn: Txn, body: dict) -> dict:
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
     values = SCHEMA.for_update(body)
-    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    policy = find_managed(txn, policy_id, "update_policy")
     common.check_revision(policy, if_match)
     for attr in ("name", "description"):
         if attr in values:
@@ -123,7 +128,7 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
 
 
 def delete_policy(txn: Txn, policy_id: str) -> None:
-    policy = find_managed(txn, policy_id, invisible_if_foreign=True)
+    policy = find_managed(txn, policy_id, "delete_policy")
     usage.check_unused(txn.session, policy.id)
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
                                                 RbacEntry.object_id == policy.id))

@@ -13,8 +13,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
 from netqos.qos.attributes import (Boolean, Choice, Dict, ListOf, Schema, String, Uuid)
-from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
-from netqos.qos.policy import SERVICE_OWNER_PREFIXES
+from netqos.qos.errors import BadRequest, Conflict, NotFound
 from netqos.service import bindings, changes, common, ipam, networks, resources, views
 from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
@@ -82,8 +81,8 @@ def find(txn: Txn, port_id: str) -> Port:
     return resources.find(txn, KIND, port_id)
 
 
-def find_owned(txn: Txn, port_id: str) -> Port:
-    return resources.find_owned(txn, KIND, port_id)
+def find_owned(txn: Txn, port_id: str, rule: str = "update_port") -> Port:
+    return resources.find_owned(txn, KIND, port_id, rule)
 
 
 def render(txn: Txn, ports: list[Port]) -> list[dict]:
@@ -109,10 +108,9 @@ def list_ports(txn: Txn, q: ListQuery) -> Page:
 
 def create_port(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
-    _check_binding_rights(txn, values)
     net = networks.find(txn, values["network_id"])
-    _check_device_owner(txn, values, net)
+    project_id = common.pop_owner(txn.ctx, values, "port", **_network_target(txn, net))
+    _check_attributes(txn, "create_port", values, project_id, net)
     common.check_policy_change(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                 name=values["name"], description=values["description"],
@@ -133,21 +131,23 @@ def create_port(txn: Txn, body: dict) -> dict:
     return view(txn, port)
 
 
-def _check_binding_rights(txn: Txn, values: dict) -> None:
-    # Nova binds ports as an admin; a tenant choosing the host would defeat placement.
-    for name in ("binding:host_id", "binding:profile"):
-        if values.get(name) and not txn.ctx.is_admin:
-            raise NotAuthorized(f"Only an admin may set {name}.")
+def _network_target(txn: Txn, net) -> dict:
+    """What Neutron's port rules see of the port's network: its owner, and whether it is
+    shared with the caller (visible to a project that does not own it, and not external)."""
+    return {"network:project_id": net.project_id, "network:tenant_id": net.project_id,
+            "shared": net.project_id != txn.ctx.project_id and not net.router_external}
 
 
-def _check_device_owner(txn: Txn, values: dict, net) -> None:
-    """A service device_owner (network:*, neutron:*) takes a port out of its network's
-    QoS policy, so only the network's owner or an admin may set one (as Neutron's
-    network_device rule): a tenant on a shared network cannot opt out of its QoS."""
-    owner = values.get("device_owner") or ""
-    if owner.startswith(SERVICE_OWNER_PREFIXES) and not txn.ctx.owns(net.project_id):
-        raise NotAuthorized(f"Only the network's owner or an admin may set device_owner "
-                            f"{owner}.")
+# Attributes with their own policy rule (<action>_port:<attribute>). Nova binds ports as
+# admin or service: a tenant choosing the host would defeat placement. A service
+# device_owner (network:*, neutron:*) takes a port out of its network's QoS policy, so only
+# the network's owner or an admin may set one: a tenant on a shared network cannot opt out.
+RULED_ATTRIBUTES = ("binding:host_id", "binding:profile", "device_owner")
+
+
+def _check_attributes(txn: Txn, rule: str, values: dict, project_id: str, net) -> None:
+    target = {"project_id": project_id, "tenant_id": project_id, **_network_target(txn, net)}
+    common.enforce_attributes(txn.ctx, rule, values, target, RULED_ATTRIBUTES)
 
 
 def new_mac(txn: Txn, net_id: str, requested: str | None) -> str:
@@ -207,8 +207,7 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     values = SCHEMA.for_update(body)
     port = find_owned(txn, port_id)
     common.check_revision(port, if_match)
-    _check_binding_rights(txn, values)
-    _check_device_owner(txn, values, port.network)
+    _check_attributes(txn, "update_port", values, port.project_id, port.network)
     old_host = port.host
     if "qos_policy_id" in values:
         common.check_policy_change(txn, port.qos_policy_id, values["qos_policy_id"])
@@ -234,7 +233,7 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
 
 
 def delete_port(txn: Txn, port_id: str) -> None:
-    port = find_owned(txn, port_id)
+    port = find_owned(txn, port_id, "delete_port")
     _check_not_service_port(txn, port)
     _disassociate_floating_ips(txn, port)
     changes.touch(txn, "port", port.id, [], hosts=[port.host])

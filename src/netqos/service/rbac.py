@@ -56,7 +56,7 @@ def show(txn: Txn, entry_id: str) -> dict:
 
 def create(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
+    project_id = common.pop_owner(txn.ctx, values, "rbac_policy")
     target = _target(values)
     obj = _owned_object(txn, values["object_type"], values["object_id"])
     entry = RbacEntry(id=str(uuid.uuid4()), project_id=project_id,
@@ -99,7 +99,7 @@ def update(txn: Txn, entry_id: str, body: dict) -> dict:
 
 
 def delete(txn: Txn, entry_id: str) -> None:
-    entry = resources.find_owned(txn, KIND, entry_id)
+    entry = resources.find_owned(txn, KIND, entry_id, "delete_rbac_policy")
     _check_removable(txn, entry)
     txn.session.delete(entry)
     txn.session.flush()

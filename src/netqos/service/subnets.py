@@ -10,7 +10,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import IpAllocation, Network, Subnet
 from netqos.qos.attributes import Boolean, Choice, Dict, IntRange, ListOf, Schema, String, Uuid
-from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
+from netqos.qos.errors import BadRequest, Conflict, NotFound
 from netqos.service import common, ipam, networks, resources, views
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -72,10 +72,9 @@ def list_subnets(txn: Txn, q: ListQuery) -> Page:
 
 def create_subnet(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
     net = networks.find(txn, values["network_id"])
-    if not txn.ctx.owns(net.project_id):
-        raise NotAuthorized(f"Subnets of network {net.id} belong to its owner.")
+    project_id = common.pop_owner(txn.ctx, values, "subnet", **{
+        "network:project_id": net.project_id, "network:tenant_id": net.project_id})
     cidr = _cidr(values["cidr"], values["ip_version"])
     gateway = values["gateway_ip"] if "gateway_ip" in body else ipam.default_gateway(cidr)
     if gateway is not None and ipaddress.ip_address(gateway) not in ipaddress.ip_network(cidr):
@@ -115,7 +114,7 @@ def update_subnet(txn: Txn, subnet_id: str, body: dict, if_match: int | None) ->
 
 
 def delete_subnet(txn: Txn, subnet_id: str) -> None:
-    subnet = resources.find_owned(txn, KIND, subnet_id)
+    subnet = resources.find_owned(txn, KIND, subnet_id, "delete_subnet")
     if txn.session.scalar(select(IpAllocation.port_id)
                           .where(IpAllocation.subnet_id == subnet.id).limit(1)):
         raise SubnetInUse(subnet_id=subnet.id)
