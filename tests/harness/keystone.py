@@ -141,3 +141,107 @@ class KeystoneServer:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- a cloud in it ---------------------------------------------------------------
+
+ROLES = ("admin", "manager", "member", "reader")
+PROJECTS = ("alpha", "beta")
+SERVICE_PROJECT = "service"
+
+
+class Cloud:
+    """Keystone filled as an operator would for netqos: projects alpha and beta, each with
+    a user per role (`alpha-manager`, ...), the `service` project with netqos's service
+    user and one agent user per host, and `network` in the catalog once register_network()
+    knows netqos's URL. Talks to Keystone through the real openstacksdk, as the admin."""
+
+    def __init__(self, server: KeystoneServer):
+        import openstack
+
+        self.server = server
+        self.passwords: dict[str, str] = {}
+        self.project_ids: dict[str, str] = {}
+        self.user_ids: dict[str, str] = {}
+        self.user_projects: dict[str, str] = {}
+        self.admin = openstack.connect(
+            auth_url=server.url, username="admin", password=server.admin_password,
+            project_name="admin", user_domain_name=DOMAIN, project_domain_name=DOMAIN,
+            region_name=REGION, load_yaml_config=False, load_envvars=False)
+        self.identity = self.admin.identity
+        self.role_ids = {r.name: r.id for r in self.identity.roles()}
+        self.project_ids["admin"] = self.identity.find_project("admin").id
+        for project in (*PROJECTS, SERVICE_PROJECT):
+            self.project_ids[project] = self.identity.create_project(
+                name=project, domain_id="default").id
+        for project in PROJECTS:
+            for role in ROLES:
+                self.add_user(f"{project}-{role}", project, role)
+
+    def add_user(self, name: str, project: str, role: str) -> str:
+        password = secrets.token_urlsafe(12)
+        user = self.identity.create_user(name=name, password=password, domain_id="default",
+                                         default_project_id=self.project_ids[project])
+        self.identity.assign_project_role_to_user(self.project_ids[project], user,
+                                                  self.role_ids[role])
+        self.passwords[name], self.user_ids[name] = password, user.id
+        self.user_projects[name] = project
+        return password
+
+    def service_user(self, name: str) -> str:
+        """A user with the `service` role in the service project (as Neutron's own)."""
+        return self.add_user(name, SERVICE_PROJECT, "service")
+
+    def register_network(self, url: str) -> None:
+        service = self.identity.create_service(name="netqos", type="network",
+                                               description="netqos: Neutron-compatible QoS")
+        for interface in ("public", "internal", "admin"):
+            self.identity.create_endpoint(service_id=service.id, interface=interface,
+                                          url=url, region_id=REGION)
+
+    def auth(self, user: str) -> dict:
+        """openstacksdk / clouds.yaml auth for a user, scoped to its project."""
+        return {"auth_url": self.server.url, "username": user, "password": self.passwords[user],
+                "project_name": self.user_projects[user], "user_domain_name": DOMAIN,
+                "project_domain_name": DOMAIN}
+
+    def token(self, user: str) -> str:
+        """A fresh project-scoped token for the user (password auth, POST /v3/auth/tokens)."""
+        a = self.auth(user)
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"name": DOMAIN}, "password": a["password"]}}},
+            "scope": {"project": {"name": a["project_name"], "domain": {"name": DOMAIN}}}}}
+        resp = httpx.post(self.server.url + "/auth/tokens", json=body, timeout=30)
+        resp.raise_for_status()
+        return resp.headers["X-Subject-Token"]
+
+    def revoke(self, token: str) -> None:
+        resp = httpx.delete(self.server.url + "/auth/tokens", timeout=30, headers={
+            "X-Auth-Token": self.token_of_admin(), "X-Subject-Token": token})
+        assert resp.status_code == 204, resp.text
+
+    def token_of_admin(self) -> str:
+        return self.admin.session.get_token()
+
+    def short_lived_token(self, user: str, seconds: int) -> str:
+        """A token that expires in `seconds`: Keystone caps the tokens of an application
+        credential at the credential's own expiry."""
+        import datetime as dt
+
+        token = self.token(user)
+        expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds))
+        resp = httpx.post(f"{self.server.url}/users/{self.user_ids[user]}/application_credentials",
+                          headers={"X-Auth-Token": token}, timeout=30, json={
+                              "application_credential": {
+                                  "name": "short-" + secrets.token_hex(4),
+                                  "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S")}})
+        resp.raise_for_status()
+        cred = resp.json()["application_credential"]
+        resp = httpx.post(self.server.url + "/auth/tokens", timeout=30, json={"auth": {
+            "identity": {"methods": ["application_credential"], "application_credential": {
+                "id": cred["id"], "secret": cred["secret"]}}}})
+        resp.raise_for_status()
+        return resp.headers["X-Subject-Token"]
+
+    def close(self) -> None:
+        self.admin.close()

@@ -1,7 +1,8 @@
 """The agent's view of the server: pull a host's desired state, poll its revision, report.
 
 All calls are plain HTTP against the same API operators use (the /v2.0/netqos/hosts
-endpoints), so an agent needs nothing but the server's URL and, with token auth, a token.
+endpoints), so an agent needs nothing but the server's URL and, with token auth, a token
+(or, in a Keystone cloud, its service user's credentials).
 """
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from netqos.agent.model import PortQos
 
 
 class ServerClient:
-    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0):
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
+                 auth: httpx.Auth | None = None):
+        """`token`: a fixed X-Auth-Token (tokens mode); `auth`: one that renews itself
+        (agent/keystone_auth.py)."""
         headers = {"X-Auth-Token": token} if token else {}
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
-                                 timeout=timeout)
+                                 timeout=timeout, auth=auth)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:
         doc = self._json("GET", f"/hosts/{host}/ports")

@@ -62,7 +62,9 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
                    "(unix:$OVS_RUNDIR/db.sock)")
     p.add_argument("--token", default=os.environ.get("NETQOS_TOKEN"),
-                   help="X-Auth-Token for a server in tokens mode (env NETQOS_TOKEN)")
+                   help="X-Auth-Token for a server in tokens mode (env NETQOS_TOKEN); in a "
+                   "Keystone cloud, set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, "
+                   "OS_PROJECT_NAME instead (the server URL then comes from the catalog)")
 
 
 def parse_uplinks(values: list[str]) -> dict[str, int]:
@@ -80,6 +82,7 @@ def server_url(args: argparse.Namespace) -> str:
 
 
 def build_agent(args: argparse.Namespace, **intervals):
+    from netqos.agent import keystone_auth
     from netqos.agent.client import ServerClient
     from netqos.agent.loop import Agent, AgentConfig
     from netqos.agent.registry import load
@@ -90,7 +93,10 @@ def build_agent(args: argparse.Namespace, **intervals):
     extra = {k: v for k in ("bridge", "ovsdb") if (v := getattr(args, k, None))}
     backend = backend_cls(netns=args.netns, uplink=uplink, **extra)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    return Agent(config, ServerClient(server_url(args), args.token), backend)
+    keystone = None if args.token else keystone_auth.from_environment()
+    url = args.server or os.environ.get("NETQOS_URL") or (
+        keystone.network_endpoint() if keystone else DEFAULT_SERVER)
+    return Agent(config, ServerClient(url, args.token, auth=keystone), backend)
 
 
 def run_agent(args: argparse.Namespace) -> int:

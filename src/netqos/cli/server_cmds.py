@@ -24,6 +24,10 @@ def register(sub) -> None:
                     help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
     up.set_defaults(func=run_up)
 
+    sample = sub.add_parser("policy-sample", help="print the default policy rules (Neutron's "
+                            "names), commented out, as a starting policy.yaml")
+    sample.set_defaults(func=run_policy_sample)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the latest schema")
@@ -72,6 +76,13 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     prepare_database(settings)
     print(f"database {settings.database} is at the latest schema")
+    return 0
+
+
+def run_policy_sample(args: argparse.Namespace) -> int:
+    from netqos.policy.sample import sample_yaml
+
+    print(sample_yaml(), end="")
     return 0
 
 
