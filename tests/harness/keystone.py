@@ -17,6 +17,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -85,21 +86,27 @@ class KeystoneServer:
         env["OS_KEYSTONE_CONFIG_FILES"] = str(self.config)
         return env
 
-    def manage(self, *args: str) -> None:
+    def manage(self, *args: str) -> subprocess.Popen:
         cmd = [str(VENV / "bin" / "keystone-manage"), "--config-file", str(self.config), *args]
         with open(self.logfile, "ab") as log:
-            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, env=self._env(), timeout=300)
+            return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=self._env())
 
     def _initialise(self) -> None:
-        self.manage("db_sync")
-        for keys in ("fernet_setup", "credential_setup"):
-            self.manage(keys, "--keystone-user", str(os.getuid()),
-                        "--keystone-group", str(os.getgid()))
-        self.manage("bootstrap", "--bootstrap-password", self.admin_password,
+        # The key repositories do not need the database: made while db_sync runs.
+        owner = ("--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid()))
+        steps = [self.manage("db_sync"), self.manage("fernet_setup", *owner),
+                 self.manage("credential_setup", *owner)]
+        self._wait(*steps)
+        self._wait(self.manage("bootstrap", "--bootstrap-password", self.admin_password,
                     "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
-                    "--bootstrap-internal-url", self.url, "--bootstrap-region-id", REGION)
+                    "--bootstrap-internal-url", self.url, "--bootstrap-region-id", REGION))
         self._initialised = True
+
+    def _wait(self, *procs: subprocess.Popen) -> None:
+        for proc in procs:
+            if proc.wait(300) != 0:
+                raise RuntimeError(f"{' '.join(proc.args[3:])} failed:\n{tail(self.logfile)}")
 
     def start(self) -> "KeystoneServer":
         if not self._initialised:
@@ -174,9 +181,10 @@ class Cloud:
         for project in (*PROJECTS, SERVICE_PROJECT):
             self.project_ids[project] = self.identity.create_project(
                 name=project, domain_id="default").id
-        for project in PROJECTS:
-            for role in ROLES:
-                self.add_user(f"{project}-{role}", project, role)
+        # Users one by one cost a Keystone round trip each: four at a time.
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda pr: self.add_user(f"{pr[0]}-{pr[1]}", *pr),
+                          [(p, r) for p in PROJECTS for r in ROLES]))
 
     def add_user(self, name: str, project: str, role: str) -> str:
         password = secrets.token_urlsafe(12)
