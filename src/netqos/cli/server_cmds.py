@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -88,7 +89,11 @@ def run_policy_sample(args: argparse.Namespace) -> int:
 
 def run_server(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    serve(settings)
+    try:
+        serve(settings)
+    except ValueError as exc:   # a setting the server cannot start with (auth, policy file)
+        print(f"netqos: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
