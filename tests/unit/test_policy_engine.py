@@ -116,3 +116,17 @@ def test_policy_sample_command():
                          check=True, timeout=60).stdout
     assert '#"create_policy": "(rule:admin_only) or (role:manager and ' \
            'project_id:%(project_id)s)"' in out
+
+
+def test_keystone_settings_from_the_authtoken_section(tmp_path):
+    from netqos.config import Settings
+
+    conf = tmp_path / "netqos.conf"
+    conf.write_text("[netqos]\nauth = keystone\n[keystone_authtoken]\n"
+                    "auth_url = http://ks:5000/v3\nusername = netqos\npassword = s3cret\n"
+                    "token_cache_time = 60\nagent_users = a:h1\n")
+    s = Settings.load({"config": str(conf)}, env={"NETQOS_KEYSTONE_PROJECT_NAME": "svc"})
+    assert (s.auth, s.keystone_auth_url, s.keystone_username, s.keystone_password) == (
+        "keystone", "http://ks:5000/v3", "netqos", "s3cret")
+    assert (s.keystone_token_cache_time, s.keystone_agent_users) == (60, "a:h1")
+    assert s.keystone_project_name == "svc"   # the environment over the file
