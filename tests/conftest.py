@@ -15,9 +15,10 @@ Fixtures (see tests/harness/ for the processes behind them):
   keystone_server    session   KeystoneServer: a real Keystone on 127.0.0.1 (stop()/start())
   keystone_cloud     session   keystone.Cloud: projects, users per role, service users
 
-CI policy: with CI=true, a test marked dataplane, cluster, postgres or keystone that skips
-is reported as FAILED, so a missing package or privilege can never turn the
-tests that matter most into a green run that tested nothing.
+CI policy: with CI=true (.ci/run sets it), any skip is reported as FAILED: a test that
+skips at run time (pytest.skip, a skipif marker) and a module skipped while collecting
+(a module-level importorskip), so a missing package, privilege or server can never turn
+the tests that matter most into a green run that tested nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pytest
 
 from tests.harness import keystone, ovs, postgres, rabbitmq
 from tests.harness.server import ServerProcess
-from tests.harness.util import in_ci
+from tests.harness.util import SUMMARY_LINES, in_ci
 
 STRICT_MARKERS = ("dataplane", "cluster", "postgres", "keystone")
 
@@ -55,20 +56,40 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(getattr(pytest.mark, marker))
 
 
+def _skip_reason(report) -> str:
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """In CI a skipped test fails: pytest.skip() in a test or fixture, a skipif marker
+    (its own or the module's pytestmark), whatever the test is marked."""
     outcome = yield
     report = outcome.get_result()
     if not (in_ci() and report.skipped) or hasattr(report, "wasxfail"):
         return
     markers = [m for m in STRICT_MARKERS if item.get_closest_marker(m)]
-    if not markers:
-        return
-    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    kind = f"a {'/'.join(markers)} test" if markers else "a test"
     report.outcome = "failed"
-    report.longrepr = (
-        f"CI=true: a {'/'.join(markers)} test must run, not skip. Skip reason: {reason}"
-    )
+    report.longrepr = f"CI=true: {kind} must run, not skip. Skip reason: {_skip_reason(report)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """In CI a module that skips itself while being collected (a module-level
+    pytest.importorskip or pytest.skip(allow_module_level=True)) is a collection error,
+    so its tests cannot vanish from the run unseen."""
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = (f"CI=true: {collector.nodeid} was skipped while collecting, so "
+                           f"none of its tests ran. Skip reason: {_skip_reason(report)}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in SUMMARY_LINES:
+        terminalreporter.write_line(line)
 
 
 def unavailable(reason: str):

@@ -44,6 +44,8 @@ class Settings:
     keystone_region_name: str | None = None
     keystone_token_cache_time: int = 300    # seconds before a cached token is re-checked
     keystone_agent_users: str | None = None  # "user:host,..." agents' service users
+    insecure_noauth: bool = False        # let noauth listen beyond loopback (never do)
+    max_body_size: int = 1 << 20         # bytes; a larger request body is a 413
     workers: int = 1
     backends: tuple[str, ...] = DEFAULT_LOADED   # loaded backends, for rule-types
     transport_url: str | None = None     # rabbit://user:pass@host:5672/ (cluster mode)
@@ -106,8 +108,10 @@ def _from_env(env: dict) -> dict:
 
 
 def _convert(name: str, value):
-    if name in ("workers", "keystone_token_cache_time"):
+    if name in ("workers", "max_body_size", "keystone_token_cache_time"):
         return int(value)
+    if name == "insecure_noauth" and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
     if name == "backends" and isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return value

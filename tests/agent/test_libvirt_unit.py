@@ -158,3 +158,28 @@ def test_backend_mode_follows_the_kernel_probe():
     b = LibvirtBackend(domains=FakeDomains(None), tc=object())
     b._probe = {"sfq": True, "cls_fw": True, "police": True}
     assert b.mode == "libvirt"
+
+
+def test_mac_fallback_only_for_a_mac_unique_on_the_host():
+    """A project chooses its port's MAC: a second port of the host with the victim's MAC
+    (another network) must not win the victim's NIC, nor may a MAC two NICs carry."""
+    nics = parse_domain(xml(nic("52:54:00:00:00:01", "vnet1")
+                            + nic("52:54:00:00:00:02", "vnet2")
+                            + nic("52:54:00:00:00:02", "vnet3")))
+    victim, attacker = qos("p-victim", "52:54:00:00:00:01"), qos("p-att", "52:54:00:00:00:01")
+    found, rest = match([attacker, victim], nics)
+    assert found == [] and [p.port_id for p in rest] == ["p-att", "p-victim"]
+    found, _ = match([victim], nics)                     # alone, the fallback holds
+    assert [(p.port_id, n.tap) for p, n in found] == [("p-victim", "vnet1")]
+    found, rest = match([qos("p-two", "52:54:00:00:00:02")], nics)   # two NICs: neither
+    assert found == [] and [p.port_id for p in rest] == ["p-two"]
+    # by tap name the port is still found whatever MAC another port claims
+    mine = qos("p-tap", "52:54:00:00:00:01", device="vnet1")
+    found, _ = match([mine, attacker], nics)
+    assert [(p.port_id, n.tap) for p, n in found] == [("p-tap", "vnet1")]
+
+
+def test_a_nic_with_a_malformed_mac_or_tap_is_never_formatted():
+    nics = parse_domain(xml(nic("52:54:00:00:00:01\nx", "vnet1")
+                            + nic("52:54:00:00:00:02", "vnet 2 root")))
+    assert [(n.mac, n.tap) for n in nics] == [("", "vnet1"), ("52:54:00:00:00:02", None)]

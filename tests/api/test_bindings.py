@@ -640,11 +640,14 @@ def test_revisions_follow_every_qos_change(api, core, new_policy):
     ok(core.update(NETWORKS, net["id"], "network", name="renamed"))
     rev.unchanged()
 
-    # Administratively down: nothing to enforce.
+    # Administratively down: the agent holds the link down and the QoS stays (nothing
+    # removed that would let traffic pass unshaped).
     ok(core.update(PORTS, port["id"], "port", admin_state_up=False))
-    assert rev.raised(port["id"])["rules"] == []
+    entry = rev.raised(port["id"])
+    assert entry["admin_state_up"] is False and entry["rules"]
     ok(core.update(PORTS, port["id"], "port", admin_state_up=True))
-    assert rev.raised(port["id"])["rules"]
+    entry = rev.raised(port["id"])
+    assert entry["admin_state_up"] is True and entry["rules"]
 
     # Moving to another host raises both hosts.
     rev2 = Revisions(api, host2)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import yaml
 
 from tests.api.conftest import POLICIES, assert_error
 from tests.harness.server import ServerProcess
+from tests.harness.server import token_server as token_server_in
 
 TOKENS = {
     "admin-token": {"project_id": "p-admin", "user_id": "root", "roles": ["admin"]},
@@ -18,14 +18,8 @@ TOKENS = {
 
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tokens")
-    token_file = tmp / "tokens.yaml"
-    token_file.write_text(yaml.safe_dump({"tokens": TOKENS}))
-    server = ServerProcess(f"sqlite:///{tmp / 'netqos.sqlite'}", auth="tokens",
-                           extra_args=["--token-file", str(token_file)])
-    server.start()
-    yield server
-    server.stop()
+    with token_server_in(tmp_path_factory.mktemp("tokens"), TOKENS) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,6 +7,10 @@ that are network namespaces, each with its own `netqos agent` process.
     host.start_agent()
     cluster.wait_enforced({port_id: kbps, ...})  # reads `tc -n NS -j qdisc show`, per host
 
+The server runs `--auth tokens`, as the README's cluster does: the harness talks to it as
+an admin (`cluster.client()`, `cluster.api`) and every agent holds its own host's token
+(`{roles: [agent], host: NAME}`), so the cluster also proves that scoped agents converge.
+
 Each host namespace holds, for every port, a veth pair: `tap<port_id[:11]>` (the host side,
 where the agent enforces QoS) and `vm<port_id[:11]>` (the VM's side, left in the same
 namespace: the cluster tests check the kernel's configuration, not traffic). Agents run in
@@ -20,6 +24,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.harness.netns import Netns, run, unique_name
 from tests.harness.server import ServerProcess, netqos_command
@@ -35,6 +41,7 @@ from tests.harness.util import tail
 
 POLICIES = "/v2.0/qos/policies"
 BW_RULES = "bandwidth_limit_rules"
+MAX_HOSTS = 32   # agent tokens are written before the server starts, one per future host
 
 
 def kbps_to_tc_rate(kbps: int) -> int:
@@ -95,6 +102,7 @@ class SimHost:
         assert self.agent is None or self.agent.poll() is not None, "agent already running"
         argv = [str(netqos_command()), "agent", "--server", self.cluster.server.url,
                 "--host", self.name, "--netns", self.ns.name,
+                "--auth-token-file", str(self.cluster.agent_token_file(self.name)),
                 "--resync-interval", str(resync), "--heartbeat-interval", str(heartbeat),
                 "--poll-interval", str(poll), *extra]
         if bus:
@@ -136,23 +144,51 @@ class Cluster:
         self.transport_url = transport_url
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.server = ServerProcess(database_url, extra_args=(
-            "--workers", str(workers), "--transport-url", transport_url, "--log-level",
-            "info"), log_dir=self.workdir)
         self.hosts: list[SimHost] = []
         self.api: httpx.Client | None = None
         self._prefix = unique_name("nqc")
+        self.admin_token = secrets.token_urlsafe(16)
+        self._agent_tokens = {self.host_name(i): secrets.token_urlsafe(16)
+                              for i in range(MAX_HOSTS)}
+        token_file = self.workdir / "tokens.yaml"
+        token_file.write_text(yaml.safe_dump({"tokens": {
+            self.admin_token: {"project_id": "ops", "user_id": "harness", "roles": ["admin"]},
+            **{token: {"roles": ["agent"], "host": host}
+               for host, token in self._agent_tokens.items()}}}))
+        token_file.chmod(0o600)
+        self.server = ServerProcess(database_url, auth="tokens", extra_args=(
+            "--token-file", str(token_file), "--workers", str(workers),
+            "--transport-url", transport_url, "--log-level", "info"), log_dir=self.workdir)
         atexit.register(self.close)
+
+    def host_name(self, index: int) -> str:
+        return f"{self._prefix}-h{index}"
+
+    def agent_token_file(self, host: str) -> Path:
+        """The file holding `host`'s agent token (mode 0600), as an operator installs it."""
+        path = self.workdir / f"agent-{host}.token"
+        if not path.exists():
+            path.write_text(self._agent_tokens[host] + "\n")
+            path.chmod(0o600)
+        return path
+
+    def client(self, **kw) -> httpx.Client:
+        """A new HTTP client of the server, as the admin."""
+        kw.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.server.url,
+                            headers={"X-Auth-Token": self.admin_token}, **kw)
 
     # -- lifecycle ---------------------------------------------------------------
     def start_server(self) -> "Cluster":
         self.server.start(timeout=60)
-        self.api = httpx.Client(base_url=self.server.url, timeout=30)
+        self.api = self.client()
         return self
 
     def add_host(self, ports: int = 0, network_id: str | None = None,
                  **port_attrs) -> SimHost:
-        name = f"{self._prefix}-h{len(self.hosts)}"
+        if len(self.hosts) >= MAX_HOSTS:
+            raise ValueError(f"the cluster has agent tokens for {MAX_HOSTS} hosts")
+        name = self.host_name(len(self.hosts))
         host = SimHost(self, name, Netns(name))
         self.hosts.append(host)
         if ports:
@@ -198,7 +234,7 @@ class Cluster:
     def create_ports(self, network_id: str, host: str, count: int, clients: int = 8,
                      **attrs) -> list[str]:
         def one(i: int) -> str:
-            with httpx.Client(base_url=self.server.url, timeout=60) as c:
+            with self.client(timeout=60) as c:
                 return self.ok(c.post("/v2.0/ports", json={"port": {
                     "network_id": network_id, "name": f"{host}-{i}",
                     "binding:host_id": host, "device_owner": "compute:nova", **attrs}}),

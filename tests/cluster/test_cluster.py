@@ -18,9 +18,9 @@ def test_policy_update_reaches_every_port_through_the_bus(bed):
     c = bed.cluster
     resp = c.set_rate(bed.policy["id"], bed.rule["id"], 20_000)
     assert resp.status_code == 200, resp.text
+    # A wait, not a measurement: bench/propagation.py measures how fast this is.
     took = c.wait_enforced(bed.want(20_000), timeout=20)
     print(f"200 ports on 4 hosts enforced {took:.2f} s after the API's 200")
-    assert took < 10, "far slower than the bus path should be"
 
 
 def test_broker_outage_while_policies_change(bed, rabbitmq_server):
@@ -47,12 +47,11 @@ def test_broker_outage_while_policies_change(bed, rabbitmq_server):
     back_at = time.monotonic()
     want = bed.want(33_000)
     want[moved] = 7_000
-    took = c.wait_enforced(want, timeout=30)
+    c.wait_enforced(want, timeout=30)   # fails with what differs if it never converges
     print(f"converged {time.monotonic() - back_at:.2f} s after the broker answered again")
     # Put the moved port back for the next tests.
     c.ok(c.api.put(f"/v2.0/ports/{moved}", json={"port": {"qos_policy_id": None}}))
     c.wait_enforced(bed.want(33_000), timeout=20)
-    assert took < 30
 
 
 def rate_of(i: int) -> int:
@@ -134,7 +133,7 @@ def test_server_restart_mid_batch_loses_no_acknowledged_write(bed):
 
     def writer():
         i = 0
-        with httpx.Client(base_url=c.server.url, timeout=10) as client:
+        with c.client(timeout=10) as client:
             while not stop.is_set():
                 i += 1
                 name = f"restart-{i}"
@@ -185,8 +184,6 @@ def test_concurrent_if_match_updates_of_one_rule(bed):
     412, and the final state is the last successful write, enforced on every port."""
     import threading
 
-    import httpx
-
     c = bed.cluster
     pid, rid = bed.policy["id"], bed.rule["id"]
     path = f"/v2.0/qos/policies/{pid}"
@@ -196,7 +193,7 @@ def test_concurrent_if_match_updates_of_one_rule(bed):
     lock = threading.Lock()
 
     def client(n: int):
-        with httpx.Client(base_url=c.server.url, timeout=30) as api:
+        with c.client() as api:
             for attempt in range(6):
                 rev = api.get(path).json()["policy"]["revision_number"]
                 kbps = rate_of(n * 6 + attempt)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 from .util import free_port, tail
 
@@ -105,3 +106,15 @@ class ServerProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def token_server(directory: str | Path, tokens: dict, extra_args=()) -> ServerProcess:
+    """`netqos server --auth tokens` on a fresh SQLite file in `directory`; `tokens` maps
+    each token to its identity ({project_id, user_id, roles} or {roles: [agent], host})."""
+    directory = Path(directory)
+    token_file = directory / "tokens.yaml"
+    token_file.write_text(yaml.safe_dump({"tokens": tokens}))
+    token_file.chmod(0o600)
+    return ServerProcess(f"sqlite:///{directory / 'netqos.sqlite'}", auth="tokens",
+                         extra_args=["--token-file", str(token_file), *extra_args],
+                         log_dir=directory)

@@ -54,3 +54,8 @@ def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+# Lines a test wants shown in pytest's final summary (counts of a property test, ...);
+# tests/conftest.py's pytest_terminal_summary prints them.
+SUMMARY_LINES: list[str] = []

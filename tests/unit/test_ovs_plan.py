@@ -146,3 +146,38 @@ def test_userspace_tso_scales_the_egress_meter_to_the_wire():
     assert change.payload.meters[0].rate == 9564 and "TSO" in change.detail
     kernel = Mechanisms("system", True, True, userspace_tso=True)
     assert not any(c.payload.meters for c in plan([bw(10_000, "egress")], mech=kernel))
+
+
+def test_into_vm_limits_are_refused_for_a_mac_two_ports_share():
+    """Into-VM flows match dl_dst: with two ports on the bridge having one MAC, a limit
+    would take the other port's traffic too, so neither gets a dl_dst flow; both keep
+    their from-VM limits."""
+    other = "99999999-2222-4333-8444-555555555555"
+    st = state()
+    st.ifaces[other] = Iface("tap99999999-22", other, 6, MAC, "tap99999999-22")
+    rules = (bw(10_000, "ingress"), bw(5_000, "egress"))
+    specs = [port_spec(PortQos(PID, 1, MAC, rules=rules)),
+             port_spec(PortQos(other, 1, MAC, rules=rules))]
+    changes = Planner(specs, st, {}, NETDEV).plan()
+    skips = {c.port_id: c.what for c in changes if c.action == "skip"}
+    assert set(skips) == {PID, other} and "another port" in skips[PID]
+    flows = [ln for c in changes for ln in getattr(c.payload, "flows", ()) or ()]
+    assert not any(f"dl_dst={MAC}" in ln for ln in flows)
+    assert not any("set_queue:0" in ln for ln in flows)
+    assert any("in_port=5,actions=meter:" in ln for ln in flows)     # from-VM limits stay
+    assert any("in_port=6,actions=meter:" in ln for ln in flows)
+    # one MAC each: both get their flow
+    st.ifaces[other] = Iface("tap99999999-22", other, 6, "02:00:00:00:00:02", "x")
+    specs[1] = port_spec(PortQos(other, 1, "02:00:00:00:00:02", rules=(bw(10_000, "ingress"),)))
+    assert not [c for c in Planner(specs, st, {}, NETDEV).plan() if c.action == "skip"]
+
+
+def test_a_flow_with_a_control_character_is_never_sent_and_names_its_cookie():
+    from netqos.agent.ovs.openflow import Switch, failed_cookies
+
+    switch = Switch("br-x", "/nonexistent")       # nothing may be run: no ovs-ofctl here
+    switch._ofctl = lambda *a: (_ for _ in ()).throw(AssertionError("sent"))
+    err = switch.flow_bundle(["add cookie=0x4e51000000000001,table=0,in_port=1,actions=NORMAL",
+                              "add cookie=0x4e51000000000002,dl_dst=02:00:00:00:00:01\n"
+                              "table=0,actions=drop"])
+    assert failed_cookies(err) == {0x4e51000000000002}

@@ -1,14 +1,56 @@
 """The agent's view of the server: pull a host's desired state, poll its revision, report.
 
 All calls are plain HTTP against the same API operators use (the /v2.0/netqos/hosts
-endpoints), so an agent needs nothing but the server's URL and, with token auth, a token
-(or, in a Keystone cloud, its service user's credentials).
+endpoints), so an agent needs nothing but the server's URL and, with token auth, a token:
+its host's credential, read from a file or the environment (`read_token`), never from the
+command line, where every user of the host could read it. In a Keystone cloud, the agent
+logs in as its host's service user instead (agent/keystone_auth.py).
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
 import httpx
 
+from netqos.agent import discover, trust
 from netqos.agent.model import PortQos
+
+
+TOKEN_ENV = "NETQOS_AUTH_TOKEN"
+
+
+class TokenError(Exception):
+    pass
+
+
+def read_token(path: str | None, env: Mapping[str, str] = os.environ) -> str | None:
+    """The agent's token: the first line of `path`, else $NETQOS_AUTH_TOKEN, else None."""
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise TokenError(f"cannot read the token file {path}: {exc.strerror}") from None
+        if not token:
+            raise TokenError(f"the token file {path} is empty")
+        return token
+    return env.get(TOKEN_ENV) or None
+
+
+class ServerRefused(httpx.HTTPStatusError):
+    """The server answered with an error; the message carries its NeutronError."""
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> "ServerRefused":
+        try:
+            err = response.json()["NeutronError"]
+            said = f"{err['type']}: {err['message']}"
+        except (ValueError, KeyError, TypeError):
+            said = response.reason_phrase
+        request = response.request
+        return cls(f"server refused {request.method} {request.url.path}: "
+                   f"{response.status_code} {said}", request=request, response=response)
 
 
 class ServerClient:
@@ -17,22 +59,36 @@ class ServerClient:
         """`token`: a fixed X-Auth-Token (tokens mode); `auth`: one that renews itself
         (agent/keystone_auth.py)."""
         headers = {"X-Auth-Token": token} if token else {}
+        self.refused: list[trust.Refused] = []   # of the last pull, reported as ERROR
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
                                  timeout=timeout, auth=auth)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:
+        """(host revision, the host's ports that pass the agent's checks); the others
+        are in `refused` until the next pull."""
         doc = self._json("GET", f"/hosts/{host}/ports")
-        return doc["revision"], [PortQos.from_wire(p) for p in doc["ports"]]
+        ports, refused = trust.decode_all(doc.get("ports"), PortQos.from_wire, "port_id",
+                                          "ports")
+        ports, shared = trust.unshared_devices(ports, discover.candidate_devices)
+        self.refused = refused + shared
+        return self._revision(doc), ports
 
     def routers(self, host: str) -> tuple[int, list]:
         """The L3 role's desired state: routers whose gateway is bound to `host`."""
         from netqos.agent.l3.model import RouterQos
 
         doc = self._json("GET", f"/hosts/{host}/routers")
-        return doc["revision"], [RouterQos.from_wire(r) for r in doc["routers"]]
+        routers, self.refused = trust.decode_all(doc.get("routers"), RouterQos.from_wire,
+                                                 "gw_port_id", "routers")
+        return self._revision(doc), routers
 
     def revision(self, host: str) -> int:
-        return self._json("GET", f"/hosts/{host}/revision")["revision"]
+        return self._revision(self._json("GET", f"/hosts/{host}/revision"))
+
+    @staticmethod
+    def _revision(doc: dict) -> int:
+        return trust.integer(trust.record(doc, "response").get("revision"), "revision",
+                             maximum=trust.MAX_REVISION)
 
     def report(self, host: str, agent: dict | None, ports: list[dict]) -> None:
         self._json("POST", f"/hosts/{host}/report", {"report": {"agent": agent,
@@ -40,7 +96,8 @@ class ServerClient:
 
     def _json(self, method: str, path: str, body: dict | None = None) -> dict:
         response = self.http.request(method, path, json=body)
-        response.raise_for_status()
+        if response.is_error:
+            raise ServerRefused.of(response)
         return response.json()
 
     def close(self) -> None:

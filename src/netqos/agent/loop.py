@@ -27,10 +27,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from netqos.agent import discover
+from netqos.agent import discover, links
 from netqos.agent.backends.base import ApplyResult, Backend, Change
 from netqos.agent.client import ServerClient
 from netqos.agent.model import PortQos
+from netqos.agent.tc.runner import Runner
 
 LOG = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Agent:
         self._failures = 0
         self.bus_info: str | None = None          # shown in the agent's configurations
         self.metrics = None                       # netqos.agent.metrics.AgentMetrics
+        self._links: Runner | None = None         # runs `ip` for the admin state
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
@@ -100,7 +102,12 @@ class Agent:
     def sync(self) -> PassResult:
         revision, here, missing = self._pull()
         started = time.monotonic()
+        held = self._hold_links(here, up=False)
         changes, result = self.backend.sync(here)
+        held.update(self._hold_links([p for p in here if p.port_id not in result.errors],
+                                     up=True))
+        for port_id, reason in held.items():
+            result.errors.setdefault(port_id, reason)
         if self.metrics is not None:
             self.metrics.pass_done(here, missing, changes, result, time.monotonic() - started)
         for change in changes:
@@ -113,6 +120,16 @@ class Agent:
         self.revision = revision
         self._last_pass = time.monotonic()
         return PassResult(revision, changes, result, [p.port_id for p in missing])
+
+    def _hold_links(self, ports: list[PortQos], up: bool) -> dict[str, str]:
+        """Admin state (netqos.agent.links): down before the QoS changes, up after them,
+        and only once the port's QoS holds. Backends whose ports are not links (SR-IOV
+        VFs, routers) have no such hold."""
+        if not getattr(self.backend, "link_devices", False):
+            return {}
+        if self._links is None:
+            self._links = Runner(self.config.netns)
+        return links.hold(self._links, [p for p in ports if p.admin_state_up == up], up)
 
     def plan(self) -> list[Change]:
         """What a pass would change, without changing anything."""
@@ -142,6 +159,9 @@ class Agent:
         for port in missing:
             entries.append(self._entry(port, "DOWN", "no device for the port on this host",
                                        None))
+        # What the pull refused (netqos.agent.trust): left out of the pass, reported.
+        for port in getattr(self.client, "refused", ()):
+            entries.append(self._entry(port, port.status, port.reason, None))
         entries = [e for e in entries if e is not None]
         agent = self._agent_info() if self._heartbeat_due() else None
         if entries or agent:

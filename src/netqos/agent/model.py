@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netqos.agent import trust
+
 
 @dataclass(frozen=True)
 class PortQos:
@@ -19,6 +21,7 @@ class PortQos:
     policy_id: str | None = None        # effective policy (own, else the network's)
     rules: tuple[dict, ...] = ()        # rule dicts with "type" and their value fields
     profile: dict = field(default_factory=dict, compare=False, hash=False)
+    admin_state_up: bool = True         # False: its link is held down, its QoS kept
 
     @property
     def tap_name(self) -> str:
@@ -34,16 +37,26 @@ class PortQos:
 
     @classmethod
     def from_wire(cls, d: dict) -> "PortQos":
-        return cls(port_id=d["port_id"], revision=d["revision"],
-                   mac_address=d.get("mac_address", ""),
-                   fixed_ips=tuple(d.get("fixed_ips", ())),
-                   vnic_type=d.get("vnic_type", "normal"), device=d.get("device"),
-                   policy_id=d.get("policy_id"), rules=tuple(d.get("rules", ())),
-                   profile=d.get("profile") or {})
+        """Decode and check a pulled port (netqos.agent.trust): raises trust.Untrusted for
+        any value the agent would not format."""
+        return cls(port_id=trust.identifier(d.get("port_id"), "port_id"),
+                   revision=trust.integer(d.get("revision"), "revision",
+                                          maximum=trust.MAX_REVISION),
+                   mac_address=trust.mac(d["mac_address"]) if d.get("mac_address") else "",
+                   fixed_ips=trust.each(d.get("fixed_ips", ()), trust.ip_address,
+                                        "fixed_ips"),
+                   vnic_type=trust.word(d.get("vnic_type", "normal"), "vnic_type"),
+                   device=trust.optional(trust.device_name, d.get("device") or None, "device"),
+                   policy_id=trust.optional(trust.identifier, d.get("policy_id"),
+                                            "policy_id"),
+                   rules=trust.rules(d.get("rules", ())),
+                   profile=trust.profile(d.get("profile")),
+                   admin_state_up=trust.boolean(d.get("admin_state_up", True),
+                                                "admin_state_up"))
 
     def to_wire(self) -> dict:
         return {"port_id": self.port_id, "revision": self.revision,
                 "mac_address": self.mac_address, "fixed_ips": list(self.fixed_ips),
                 "vnic_type": self.vnic_type, "device": self.device,
                 "policy_id": self.policy_id, "rules": list(self.rules),
-                "profile": self.profile}
+                "profile": self.profile, "admin_state_up": self.admin_state_up}

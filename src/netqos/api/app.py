@@ -6,18 +6,23 @@ from fastapi import FastAPI
 from netqos import __version__
 from netqos.api import (core, errors, extensions, hosts, metrics, policies, rule_types, rules,
                         versions)
-from netqos.api.auth import make_authenticator
+from netqos.api.auth import Authenticate, make_authenticator
+from netqos.api.limits import BodyLimit
 from netqos.api.sanitize import RefuseNul
 from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
 from netqos.policy.engine import PolicyEngine
+from netqos.service.context import Context
 
 ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
 
 
-def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
+def create_app(settings: Settings, bus: Bus | None = None,
+               local_tokens: dict[str, Context] | None = None) -> FastAPI:
+    """local_tokens: credentials this process minted (`netqos up` gives its embedded agent
+    one for its host), recognized in every auth mode."""
     app = FastAPI(title="netqos", version=__version__,
                   description="Network QoS with the OpenStack Networking v2.0 QoS API",
                   redoc_url=None)
@@ -28,9 +33,14 @@ def create_app(settings: Settings, bus: Bus | None = None) -> FastAPI:
     app.state.bus = bus or make_bus(settings)
     # On a graceful stop, after the last request: send the events still queued.
     app.router.on_shutdown.append(app.state.bus.close)
-    app.state.authenticate = make_authenticator(settings.auth, settings.token_file, settings)
+    app.state.authenticate = make_authenticator(settings.auth, settings.token_file,
+                                                local_tokens, settings)
     app.state.policy = PolicyEngine(settings.policy_file)
     errors.install(app)
+    # Added innermost first: a request meets RefuseNul, then Authenticate (headers only),
+    # then BodyLimit, and only then a route that may read its body.
+    app.add_middleware(BodyLimit, limit=settings.max_body_size)
+    app.add_middleware(Authenticate)
     app.add_middleware(RefuseNul)
     for module in ROUTERS:
         app.include_router(module.router)

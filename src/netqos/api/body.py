@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from netqos.api.deps import agent_context, context
 from netqos.qos.errors import HTTPBadRequest
+from netqos.service.context import Context
 
 
-async def raw_body(request: Request) -> bytes:
-    """A FastAPI dependency: the body bytes, so sync handlers can parse them."""
+async def raw_body(request: Request, _ctx: Context = Depends(context)) -> bytes:
+    """A FastAPI dependency: the body bytes, so sync handlers can parse them. It depends on
+    the caller, so a credential the route refuses is refused before the body is read."""
+    return await request.body()
+
+
+async def agent_raw_body(request: Request, _ctx: Context = Depends(agent_context)) -> bytes:
+    """raw_body for the agent endpoints, whose callers may be host-bound."""
     return await request.body()
 
 
@@ -28,12 +37,24 @@ def _encodable(doc) -> bool:
     return True
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_plain(raw: bytes) -> dict:
     """A body without a root key, as router interface actions take it."""
     if not raw.strip():
         raise HTTPBadRequest("Resource body required")
     try:
-        doc = json.loads(raw)
+        # NaN, Infinity and 1e999 are no JSON numbers, and no database's JSON holds them.
+        doc = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise HTTPBadRequest("Malformed JSON in request body") from None
     if (_SURROGATE_ESCAPE.search(raw) or b"\x00" in raw) and not _encodable(doc):

@@ -4,15 +4,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import replace
 from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
+from netqos.api.auth import caller
 from netqos.db.engine import begin_write, writer_lock
-from netqos.policy.roles import with_implied
+from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service.context import Context
 from netqos.service.txn import Txn
 
@@ -22,10 +22,20 @@ RETRIES = 5
 
 
 def context(request: Request) -> Context:
-    """The caller, with Keystone's implied roles (a manager is a member and a reader too)
-    and the server's policy engine, whatever the auth mode."""
-    ctx = request.app.state.authenticate(request)
-    return replace(ctx, roles=with_implied(ctx.roles), engine=request.app.state.policy)
+    """The caller of every resource but the agent endpoints: an agent's host-bound
+    credential is refused here, whatever the resource."""
+    ctx = caller(request)
+    if ctx.host is not None:
+        route = request.scope.get("route")
+        raise PolicyNotAuthorized(
+            rule=f"rule:{getattr(route, 'name', None) or request.url.path}")
+    return ctx
+
+
+def agent_context(request: Request) -> Context:
+    """The caller of the agent endpoints (/v2.0/netqos/hosts/{host}/…); the service
+    checks that it acts for that host (service/hosts.py authorize)."""
+    return caller(request)
 
 
 def transact(request: Request, ctx: Context, work: Callable[[Txn], T], write: bool = True) -> T:

@@ -1,12 +1,14 @@
 """/v2.0/extensions: the aliases clients probe before they use a feature."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from netqos.api.deps import context
 from netqos.api.respond import ok
 from netqos.qos.errors import NotFound
 
-router = APIRouter(tags=["extensions"])
+# Depends(context): an agent's host credential reads its host's endpoints and nothing else.
+router = APIRouter(tags=["extensions"], dependencies=[Depends(context)])
 
 UPDATED = "2026-11-21T00:00:00-00:00"
 EXTENSIONS = {

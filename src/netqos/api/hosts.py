@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from netqos.api import body as bodies
-from netqos.api.deps import context, transact
+from netqos.api.deps import agent_context, context, transact
 from netqos.api.respond import ok
 from netqos.service import hosts, l3
 from netqos.service.context import Context
@@ -14,13 +14,13 @@ HOST = "/v2.0/netqos/hosts/{host}"
 
 
 @router.get(HOST + "/ports")
-def host_ports(host: str, request: Request, ctx: Context = Depends(context)):
+def host_ports(host: str, request: Request, ctx: Context = Depends(agent_context)):
     port_id = request.query_params.get("port_id")
     return ok(transact(request, ctx, lambda t: hosts.desired(t, host, port_id), write=False))
 
 
 @router.get(HOST + "/routers")
-def host_routers(host: str, request: Request, ctx: Context = Depends(context)):
+def host_routers(host: str, request: Request, ctx: Context = Depends(agent_context)):
     """The agent's L3 role: routers whose gateway port is bound to the host, with the
     bandwidth limits of their gateway and floating IPs (service/l3.py)."""
     router_id = request.query_params.get("router_id")
@@ -28,13 +28,13 @@ def host_routers(host: str, request: Request, ctx: Context = Depends(context)):
 
 
 @router.get(HOST + "/revision")
-def host_revision(host: str, request: Request, ctx: Context = Depends(context)):
+def host_revision(host: str, request: Request, ctx: Context = Depends(agent_context)):
     return ok(transact(request, ctx, lambda t: hosts.revision(t, host), write=False))
 
 
 @router.post(HOST + "/report")
-def host_report(host: str, request: Request, raw: bytes = Depends(bodies.raw_body),
-                ctx: Context = Depends(context)):
+def host_report(host: str, request: Request, raw: bytes = Depends(bodies.agent_raw_body),
+                ctx: Context = Depends(agent_context)):
     body = bodies.parse(raw, "report")
     return ok(transact(request, ctx, lambda t: hosts.report(t, host, body)))
 

@@ -25,16 +25,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
+from netqos.api.auth import token_from
 from netqos.config import Settings
 from netqos.qos.errors import NotAuthenticated, ServiceUnavailable
 from netqos.service.context import Context
 
 LOG = logging.getLogger(__name__)
-AGENT_ROLE = "agent"
 SERVICE_ROLE = "service"
 
 
@@ -99,14 +100,19 @@ class KeystoneAuth:
         self.cache = TokenCache(settings.keystone_token_cache_time)
         self.agents = parse_agent_users(settings.keystone_agent_users)
 
-    def __call__(self, request: Request) -> Context:
-        token = request.headers.get("x-auth-token")
+    def __call__(self, request: Request):
+        """The caller's Context: at once from the cache, or an awaitable that asks
+        Keystone in a worker thread (the event loop never waits on Keystone)."""
+        token = token_from(request)
         if not token:
             raise self._unauthenticated("Authentication required")
         service_token = request.headers.get("x-service-token")
         cached = self.cache.get(token)
         if cached is not None and self.cache.fresh(cached):
             return cached.ctx
+        return run_in_threadpool(self._check, token, service_token, cached)
+
+    def _check(self, token: str, service_token: str | None, cached: Cached | None) -> Context:
         try:
             allow_expired = bool(service_token) and self._is_service(service_token)
             data = self._validate(token, allow_expired)
@@ -152,7 +158,7 @@ class KeystoneAuth:
         user = data["user"]
         host = self.agents.get(user["name"])
         if host is not None:
-            return Context(project["id"], user["id"], frozenset({AGENT_ROLE}), host=host)
+            return Context.for_host(host, user["id"])
         return Context(project["id"], user["id"],
                        frozenset(r["name"].lower() for r in data.get("roles", [])))
 

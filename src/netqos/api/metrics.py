@@ -24,6 +24,9 @@ from sqlalchemy import case, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from netqos.api.auth import caller
+from netqos.qos.errors import PolicyNotAuthorized
+
 BUCKETS = (.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 10)
 
 
@@ -108,7 +111,11 @@ def install(app) -> None:
     app.state.metrics_registry = registry
     app.add_middleware(RequestMetrics, registry=registry)
 
-    def metrics(_request: Request) -> Response:
+    def metrics(request: Request) -> Response:
+        # Behind the API's authentication (api/auth.py), for admins: the counts span
+        # every project. In noauth mode (loopback only) a request without headers is one.
+        if not caller(request).is_admin:
+            raise PolicyNotAuthorized(rule="rule:get_metrics")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)

@@ -1,8 +1,9 @@
 """The version document at / and the resource index at /v2.0, for client discovery."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from netqos.api.deps import context
 from netqos.api.respond import ok
 
 router = APIRouter(tags=["versions"])
@@ -18,8 +19,8 @@ def versions(request: Request):
         {"href": _base(request) + "/v2.0/", "rel": "self"}]}]})
 
 
-@router.get("/v2.0")
-@router.get("/v2.0/")
+@router.get("/v2.0", dependencies=[Depends(context)])
+@router.get("/v2.0/", dependencies=[Depends(context)])
 def resources(request: Request):
     names = ("qos/policies", "qos/rule-types", "extensions")
     return ok({"resources": [{"name": n, "collection": n, "links": [

@@ -61,10 +61,23 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bridge", help="openvswitch backend: the bridge of the VM ports (br-int)")
     p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
                    "(unix:$OVS_RUNDIR/db.sock)")
-    p.add_argument("--token", default=os.environ.get("NETQOS_TOKEN"),
-                   help="X-Auth-Token for a server in tokens mode (env NETQOS_TOKEN); in a "
-                   "Keystone cloud, set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, "
+    p.add_argument("--auth-token-file", metavar="FILE",
+                   default=os.environ.get("NETQOS_AUTH_TOKEN_FILE"),
+                   help="file holding this host's agent token, for a server in tokens mode "
+                   "(env NETQOS_AUTH_TOKEN_FILE; or the token itself in NETQOS_AUTH_TOKEN); "
+                   "in a Keystone cloud set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, "
                    "OS_PROJECT_NAME instead (the server URL then comes from the catalog)")
+    p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+
+
+class _NoSecretFlag(argparse.Action):
+    """`--token T` would show the secret to every user of the host (ps, /proc)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--token is not accepted: a token on the command line is visible to "
+                     "every user of this host; use --auth-token-file FILE or the "
+                     "NETQOS_AUTH_TOKEN environment variable")
 
 
 def parse_uplinks(values: list[str]) -> dict[str, int]:
@@ -93,10 +106,21 @@ def build_agent(args: argparse.Namespace, **intervals):
     extra = {k: v for k in ("bridge", "ovsdb") if (v := getattr(args, k, None))}
     backend = backend_cls(netns=args.netns, uplink=uplink, **extra)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    keystone = None if args.token else keystone_auth.from_environment()
+    token = agent_token(args)
+    keystone = None if token else keystone_auth.from_environment()
     url = args.server or os.environ.get("NETQOS_URL") or (
         keystone.network_endpoint() if keystone else DEFAULT_SERVER)
-    return Agent(config, ServerClient(url, args.token, auth=keystone), backend)
+    return Agent(config, ServerClient(url, token, auth=keystone), backend)
+
+
+def agent_token(args: argparse.Namespace) -> str | None:
+    from netqos.agent.client import TokenError, read_token
+    from netqos.cli.client import UsageError
+
+    try:
+        return read_token(args.auth_token_file)
+    except TokenError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -138,11 +162,17 @@ def run_agent(args: argparse.Namespace) -> int:
 
 def run_plan(args: argparse.Namespace) -> int:
     """Agent.plan(), step by step, so that a big host shows where the time goes."""
+    from netqos.agent.client import ServerRefused
+    from netqos.cli.client import ApiError
+
     progress = Progress(4, f"plan {args.host}", True if args.progress else None)
     try:
         agent = build_agent(args)
         progress.stage(f"plan {args.host}: pulling the desired state from {server_url(args)}")
-        _, desired = agent.client.desired(args.host)
+        try:
+            _, desired = agent.client.desired(args.host)
+        except ServerRefused as exc:
+            raise ApiError(exc.response.status_code, "", str(exc)) from None
         progress.stage(f"plan {args.host}: {len(desired)} port(s); finding their devices")
         here, missing = agent.backend.locate(desired)
         progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} port(s)")
@@ -153,6 +183,8 @@ def run_plan(args: argparse.Namespace) -> int:
         progress.close()
     for change in changes:
         print(change)
+    for port in agent.client.refused:
+        print(f"port {port.port_id}: {port.reason}", file=sys.stderr)
     if missing:
         print(f"{len(missing)} port(s) of host {args.host} have no device here: "
               f"{', '.join(p.port_id for p in missing[:5])}{' …' if len(missing) > 5 else ''}",

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+import secrets
 import socket
 import sys
 import threading
 from pathlib import Path
 
+from netqos.cli.client import UsageError
 from netqos.config import Settings
+from netqos.service.context import Context
 
 
 def register(sub) -> None:
@@ -23,6 +27,7 @@ def register(sub) -> None:
                     help="the host name the local agent serves (this machine's name)")
     up.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
                     help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
+    up.add_argument("--netns", help="the local agent enforces inside this network namespace")
     up.set_defaults(func=run_up)
 
     sample = sub.add_parser("policy-sample", help="print the default policy rules (Neutron's "
@@ -42,11 +47,17 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database", help="SQLAlchemy URL: sqlite:///FILE or "
                    "postgresql+psycopg://… (env NETQOS_DATABASE)")
     p.add_argument("--auth", choices=("noauth", "tokens", "keystone"),
-                   help="identity mode (noauth); keystone reads [keystone_authtoken] from "
-                   "the config file or NETQOS_KEYSTONE_* (never the password from a flag)")
-    p.add_argument("--token-file", help="tokens mode: YAML mapping tokens to identities")
+                   help="identity mode (noauth): noauth trusts every caller, so it listens "
+                   "on loopback only; keystone reads [keystone_authtoken] from the config "
+                   "file or NETQOS_KEYSTONE_* (never the password from a flag)")
     p.add_argument("--policy-file", help="policy.yaml overriding Neutron's default rules "
                    "(env NETQOS_POLICY_FILE; `netqos policy-sample` prints the defaults)")
+    p.add_argument("--token-file", help="tokens mode: YAML mapping tokens to identities")
+    p.add_argument("--insecure-noauth", action="store_true", default=None,
+                   help="let --auth noauth listen on a non-loopback --bind: anyone who "
+                   "can connect is then an admin")
+    p.add_argument("--max-body-size", type=int, metavar="BYTES",
+                   help="largest request body accepted; larger ones get a 413 (1048576)")
     p.add_argument("--workers", type=int, help="server processes (1)")
     p.add_argument("--transport-url", help="message bus for agents, "
                    "rabbit://user:pass@host:5672/ (env NETQOS_TRANSPORT_URL); "
@@ -89,12 +100,43 @@ def run_policy_sample(args: argparse.Namespace) -> int:
 
 def run_server(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    check_exposure(settings)
     try:
         serve(settings)
     except ValueError as exc:   # a setting the server cannot start with (auth, policy file)
         print(f"netqos: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False   # a name: it may resolve to anything
+
+
+def check_exposure(settings: Settings) -> None:
+    """noauth believes whatever identity a request claims: served beyond loopback, anyone
+    who can connect is an admin. Refuse that unless the operator says so in words."""
+    host, _ = settings.host_port
+    if settings.auth == "noauth" and not is_loopback(host) and not settings.insecure_noauth:
+        raise UsageError(
+            f"--auth noauth trusts every caller's identity headers, so it serves loopback "
+            f"only; --bind {settings.bind} is not a loopback address. Use --auth tokens "
+            f"--token-file FILE (or keystone), or pass --insecure-noauth to serve noauth "
+            f"there anyway.")
+    if settings.auth == "tokens":
+        from netqos.api.auth import TokenFile, TokenFileError
+
+        if not settings.token_file:
+            raise UsageError("--auth tokens needs --token-file FILE")
+        try:
+            TokenFile(settings.token_file)
+        except TokenFileError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -107,17 +149,25 @@ def run_up(args: argparse.Namespace) -> int:
     from netqos.cli.agent_cmds import parse_uplinks
 
     settings = settings_from(args)
+    check_exposure(settings)
+    if settings.workers > 1:
+        raise UsageError("netqos up runs one process (its agent shares it); use "
+                         "netqos server --workers N and netqos agent for more")
     bus = InProcessBus()
     host, port = settings.host_port
     uplinks = parse_uplinks(args.uplink)
-    backend = load("linuxtc")(uplink=next(iter(uplinks.items()), None))
-    agent = Agent(AgentConfig(host=args.agent_host, uplinks=uplinks),
-                  ServerClient(f"http://{_connectable(host)}:{port}"), backend)
+    backend = load("linuxtc")(netns=args.netns, uplink=next(iter(uplinks.items()), None))
+    # The agent's credential acts for this host only, in every auth mode; it lives in
+    # this process's memory and nowhere else.
+    token = secrets.token_urlsafe(32)
+    local_tokens = {token: Context.for_host(args.agent_host)}
+    agent = Agent(AgentConfig(host=args.agent_host, netns=args.netns, uplinks=uplinks),
+                  ServerClient(f"http://{_connectable(host)}:{port}", token), backend)
     bus.subscribe(args.agent_host, agent.wake)
     stop = threading.Event()
     threading.Thread(target=agent.run, args=(stop,), name="netqos-agent", daemon=True).start()
     try:
-        serve(settings, bus)
+        serve(settings, bus, local_tokens)
     finally:
         stop.set()
     return 0
@@ -127,7 +177,7 @@ def _connectable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
 
 
-def serve(settings: Settings, bus=None) -> None:
+def serve(settings: Settings, bus=None, local_tokens=None) -> None:
     import uvicorn
 
     logging.basicConfig(level=settings.log_level.upper(),
@@ -143,4 +193,4 @@ def serve(settings: Settings, bus=None) -> None:
                     workers=settings.workers, **common)
     else:
         from netqos.api.app import create_app
-        uvicorn.run(create_app(settings, bus), **common)
+        uvicorn.run(create_app(settings, bus, local_tokens), **common)

@@ -38,12 +38,14 @@ def register(sub) -> None:
 def run_status(args: argparse.Namespace) -> int:
     import os
 
+    from netqos.agent import trust
     from netqos.agent.model import PortQos
 
     host = args.host or os.environ.get("NETQOS_HOST") or socket.gethostname()
     api = Api.from_args(args)
     doc = api.get(f"/v2.0/netqos/hosts/{host}/ports")
-    desired = [PortQos.from_wire(p) for p in doc["ports"]]
+    # as the agent does: a port it would refuse is not read from the kernel either
+    desired, _ = trust.decode_all(doc["ports"], PortQos.from_wire, "port_id", "ports")
     if args.ports:
         wanted = set()
         for ident in args.ports:

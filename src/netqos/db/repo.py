@@ -51,6 +51,8 @@ def tag_filter(column, q_filters: dict[str, list[str]]):
     conditions = []
     for key, values in q_filters.items():
         tags = [t for v in values for t in v.split(",") if t]
+        if not tags:
+            continue  # `not-tags=` names no tag: no condition (and_() of nothing fails)
         has = {t: exists().where(Tag.resource_id == column, Tag.tag == t) for t in tags}
         if key == "tags":
             conditions.extend(has.values())

@@ -51,12 +51,6 @@ class NotAuthorized(NetqosError):
     message = "Not authorized."
 
 
-class PolicyNotAuthorized(NotAuthorized):
-    """A policy rule (Neutron's name for it) denied the call."""
-
-    message = "rule:%(action)s is disallowed by policy"
-
-
 class NotFound(NetqosError):
     message = "%(resource)s %(id)s could not be found."
 
@@ -116,3 +110,10 @@ class RuleTypeNotFound(NotFound):
 
 class PolicyRemoveAuthorizationError(NotAuthorized):
     message = "Failed to remove provided policy %(policy_id)s because you are not authorized."
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    """A refusal by policy rules, worded as oslo.policy words it for Neutron: `rule` is
+    the check that failed, e.g. "(rule:create_port and rule:create_port:binding:host_id)"."""
+
+    message = "%(rule)s is disallowed by policy"

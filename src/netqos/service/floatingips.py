@@ -12,8 +12,9 @@ from netqos.db.models import FloatingIp, Network, Port, Subnet
 from netqos.qos import backends
 from netqos.qos.attributes import Schema, String, Uuid
 from netqos.qos.errors import BadRequest, NotFound
-from netqos.service import (bindings, changes, common, networks, ports, resources, routers,
-                            views)
+from netqos.qos.netattrs import IpAddress
+from netqos.service import (attribute_rights, bindings, changes, common, networks, ports,
+                            resources, routers, views)
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -32,10 +33,10 @@ class ExternalGatewayForFloatingIPNotFound(NotFound):
 
 SCHEMA = Schema("floatingip", (
     Uuid("floating_network_id", allow_put=False),
-    String("floating_ip_address", default=None, allow_put=False),
+    IpAddress("floating_ip_address", default=None, nullable=True, allow_put=False),
     Uuid("subnet_id", default=None, nullable=True, allow_put=False),
     Uuid("port_id", default=None, nullable=True),
-    String("fixed_ip_address", default=None, nullable=True),
+    IpAddress("fixed_ip_address", default=None, nullable=True),
     Uuid("qos_policy_id", default=None, nullable=True),
     String("description", default=""),
     String("project_id", default=None, allow_put=False),
@@ -87,9 +88,8 @@ def create_floatingip(txn: Txn, body: dict) -> dict:
     if not net.router_external:
         raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external "
                          "network.")
-    common.enforce_attributes(txn.ctx, "create_floatingip", values,
-                              {"project_id": project_id, "tenant_id": project_id},
-                              ("floating_ip_address",))
+    attribute_rights.check(txn.ctx, "create_floatingip", body, attribute_rights.FLOATINGIP,
+                           {"project_id": project_id, "tenant_id": project_id})
     common.check_policy_change(txn, None, values["qos_policy_id"])
     fip = FloatingIp(id=str(uuid.uuid4()), project_id=project_id,
                      description=values["description"], floating_network_id=net.id,

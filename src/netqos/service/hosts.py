@@ -13,14 +13,30 @@ from sqlalchemy.orm import selectinload
 
 from netqos.agent.model import PortQos
 from netqos.db.models import Agent, Port, utcnow
-from netqos.qos.attributes import Dict, IntRange, ListOf, Schema, String
-from netqos.qos.errors import NotAuthorized
+from netqos.qos.attributes import Boolean, Dict, IntRange, ListOf, Schema, String
+from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service import bindings, changes, views
 from netqos.service.txn import Txn
 
 DEAD_AFTER = timedelta(seconds=75)  # Neutron's agent_down_time, for agents that do not
 MISSED_HEARTBEATS = 3                # report their heartbeat_interval; else 3 missed ones
 
+class Uplinks(Dict):
+    """{device: capacity in kbps} of a host's uplinks (feeds minimum-bandwidth admission)."""
+
+    def _convert(self, value) -> dict[str, int]:
+        capacity = IntRange("uplinks", minimum=0, maximum=2**62)
+        return {str(k): capacity.convert(v) for k, v in super()._convert(value).items()}
+
+
+AGENT_SCHEMA = Schema("agent", (
+    String("agent_type", default=bindings.AGENT_TYPE),
+    Boolean("started", default=False),
+    ListOf("backends", default=None, nullable=True, item=String("backend")),
+    Dict("capabilities", default=None, nullable=True),
+    Uplinks("uplinks", default=None, nullable=True),
+    Dict("configurations", default=None, nullable=True),
+))
 REPORT_SCHEMA = Schema("report", (
     Dict("agent", default=None, nullable=True),
     ListOf("ports", default=None, nullable=True, item=Dict("port")),
@@ -34,15 +50,15 @@ PORT_REPORT = Schema("port", (
 ))
 
 
-def _admin(txn: Txn, host: str) -> None:
-    """An admin, or the agent whose identity is bound to this very host."""
-    if not (txn.ctx.is_admin or (txn.ctx.host is not None and txn.ctx.host == host)):
-        raise NotAuthorized("Only this host's agent (or an admin) may use its endpoints.")
+def authorize(txn: Txn, host: str, action: str) -> None:
+    """The agent endpoints of `host`: its own agent's credential, or an admin."""
+    if not txn.ctx.acts_for_host(host):
+        raise PolicyNotAuthorized(rule=f"rule:{action}")
 
 
 def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
     """{"host", "revision", "ports": [PortQos wire dicts]} for every port on the host."""
-    _admin(txn, host)
+    authorize(txn, host, "get_host_ports")
     stmt = (select(Port).options(selectinload(Port.network), selectinload(Port.fixed_ips))
             .where(Port.host == host).order_by(Port.id))
     if port_id:
@@ -55,27 +71,28 @@ def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
 
 def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
     policy_id = bindings.effective_id(port)
-    # Ports administratively down carry no QoS to enforce.
-    enforce = rules.get(policy_id, []) if port.admin_state_up else []
+    # An administratively down port keeps its QoS: the agent holds its link down, and
+    # nothing is removed that would let its traffic pass unshaped.
+    enforce = rules.get(policy_id, [])
     return PortQos(port_id=port.id, revision=port.qos_revision, mac_address=port.mac_address,
                    fixed_ips=tuple(a.ip_address for a in port.fixed_ips),
                    vnic_type=port.vnic_type, device=(port.profile or {}).get("device"),
                    policy_id=policy_id,
                    rules=tuple({k: v for k, v in r.items() if k != "id"} for r in enforce),
-                   profile=port.profile or {})
+                   profile=port.profile or {}, admin_state_up=port.admin_state_up)
 
 
 def revision(txn: Txn, host: str) -> dict:
-    _admin(txn, host)
+    authorize(txn, host, "get_host_revision")
     return {"host": host, "revision": changes.host_revision(txn, host)}
 
 
 def report(txn: Txn, host: str, body: dict) -> dict:
-    """An agent's heartbeat and per-port results."""
-    _admin(txn, host)
+    """An agent's heartbeat and per-port results; it touches `host`'s rows only."""
+    authorize(txn, host, "report_host")
     values = REPORT_SCHEMA.for_create(body)
     if values["agent"] is not None:
-        _heartbeat(txn, host, values["agent"])
+        _heartbeat(txn, host, AGENT_SCHEMA.for_create(values["agent"]))
     reports = [PORT_REPORT.for_create(r) for r in values["ports"] or []]
     ports = {p.id: p for p in txn.session.scalars(
         select(Port).where(Port.host == host, Port.id.in_([r["port_id"] for r in reports])))}
@@ -94,18 +111,18 @@ def report(txn: Txn, host: str, body: dict) -> dict:
 
 
 def _heartbeat(txn: Txn, host: str, info: dict) -> None:
-    agent_type = str(info.get("agent_type") or bindings.AGENT_TYPE)
+    agent_type = info["agent_type"] or bindings.AGENT_TYPE
     agent = txn.session.scalar(select(Agent).where(Agent.host == host,
                                                    Agent.agent_type == agent_type))
     if agent is None:
         agent = Agent(id=str(uuid.uuid4()), host=host, agent_type=agent_type)
         txn.session.add(agent)
-    if info.get("started"):
+    if info["started"]:
         agent.started_at = utcnow()
-    agent.backends = list(info.get("backends") or [])
-    agent.capabilities = dict(info.get("capabilities") or {})
-    agent.uplinks = {str(k): int(v) for k, v in (info.get("uplinks") or {}).items()}
-    agent.configurations = dict(info.get("configurations") or {})
+    agent.backends = info["backends"] or []
+    agent.capabilities = info["capabilities"] or {}
+    agent.uplinks = info["uplinks"] or {}
+    agent.configurations = info["configurations"] or {}
     agent.heartbeat_at = utcnow()
 
 
@@ -113,7 +130,7 @@ def dead_after(agent: Agent) -> timedelta:
     interval = (agent.configurations or {}).get("heartbeat_interval")
     try:
         return timedelta(seconds=MISSED_HEARTBEATS * float(interval))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return DEAD_AFTER
 
 
@@ -132,4 +149,8 @@ def agent_view(agent: Agent) -> dict:
 
 
 def list_agents(txn: Txn) -> list[dict]:
+    """Admin only (Neutron's get_agent): others see an empty list, as Neutron filters a
+    listing by the show rule."""
+    if not txn.ctx.is_admin:
+        return []
     return [agent_view(a) for a in txn.session.scalars(select(Agent).order_by(Agent.host))]

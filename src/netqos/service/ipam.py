@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from netqos.db.models import IpAllocation, Subnet
 from netqos.qos.errors import BadRequest, Conflict
+from netqos.qos.netattrs import canonical_ip
 
 
 class IpAddressGenerationFailure(Conflict):
@@ -18,10 +19,24 @@ class IpAddressAlreadyAllocated(Conflict):
     message = "IP address %(ip)s already allocated in subnet %(subnet_id)s"
 
 
+class InvalidIpForSubnet(BadRequest):
+    message = "IP address %(ip_address)s is not a valid IP for the specified subnet."
+
+
+class InvalidIpForNetwork(BadRequest):
+    message = ("IP address %(ip_address)s is not a valid IP for any of the subnets on the "
+               "specified network.")
+
+
+def in_cidr(ip: str, cidr: str) -> bool:
+    addr = canonical_ip(ip)
+    return addr is not None and addr in ipaddress.ip_network(cidr)
+
+
 def default_pools(cidr: str, gateway_ip: str | None) -> list[dict]:
     """Every host address of the CIDR but the gateway, as Neutron's default pool."""
     net = ipaddress.ip_network(cidr)
-    first, last = _host_bounds(net)
+    first, last = host_bounds(net)
     gw = ipaddress.ip_address(gateway_ip) if gateway_ip else None
     pools = []
     if gw is not None and first <= gw <= last:
@@ -34,7 +49,7 @@ def default_pools(cidr: str, gateway_ip: str | None) -> list[dict]:
     return [{"start": str(a), "end": str(b)} for a, b in pools]
 
 
-def _host_bounds(net) -> tuple:
+def host_bounds(net) -> tuple:
     if net.version == 4 and net.prefixlen <= 30:
         return net.network_address + 1, net.broadcast_address - 1
     if net.version == 6 and net.prefixlen <= 126:
@@ -42,8 +57,10 @@ def _host_bounds(net) -> tuple:
     return net.network_address, net.broadcast_address
 
 
-def default_gateway(cidr: str) -> str:
-    return str(ipaddress.ip_network(cidr).network_address + 1)
+def default_gateway(cidr: str) -> str | None:
+    """The first address after the network's, when the subnet has one."""
+    net = ipaddress.ip_network(cidr)
+    return str(net.network_address + 1) if net.num_addresses > 1 else None
 
 
 def allocate(session: Session, subnet: Subnet, port_id: str, ip: str | None = None) -> str:
@@ -61,13 +78,16 @@ def allocate(session: Session, subnet: Subnet, port_id: str, ip: str | None = No
 
 
 def _check_in_subnet(subnet: Subnet, ip: str) -> str:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
+    """The canonical spelling of `ip` (so uniqueness compares like with like), if it is a
+    usable address of the subnet: in IPv4 neither its network nor broadcast address."""
+    addr = canonical_ip(ip)
+    if addr is None:
         raise BadRequest(f"Invalid input for ip_address. Reason: '{ip}' is not a valid IP "
-                         "address.") from None
-    if addr not in ipaddress.ip_network(subnet.cidr):
-        raise BadRequest(f"IP address {ip} is not a valid IP for the specified subnet.")
+                         "address.")
+    net = ipaddress.ip_network(subnet.cidr)
+    if addr not in net or (net.version == 4 and net.prefixlen < 31
+                           and addr in (net.network_address, net.broadcast_address)):
+        raise InvalidIpForSubnet(ip_address=ip)
     return str(addr)
 
 

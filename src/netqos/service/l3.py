@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from netqos.db.models import FloatingIp, Network, Port, Router
 from netqos.qos import backends
 from netqos.service import bindings, changes
-from netqos.service.hosts import _admin
+from netqos.service.hosts import authorize
 from netqos.service.txn import Txn
 
 GW_DEVICE_PREFIX = "qg-"
@@ -45,7 +45,7 @@ def _enforced(rules: list[dict]) -> list[dict]:
 
 def routers(txn: Txn, host: str, router_id: str | None = None) -> dict:
     """{"host", "revision", "routers": [...]}: every router whose gateway is on `host`."""
-    _admin(txn, host)
+    authorize(txn, host, "get_host_routers")
     session = txn.session
     stmt = (select(Router).join(Port, Router.gw_port_id == Port.id)
             .options(selectinload(Router.gw_port).selectinload(Port.fixed_ips))

@@ -61,7 +61,7 @@ def find_managed(txn: Txn, policy_id: str, rule: str) -> QosPolicy:
     if not txn.ctx.allowed(rule, target):
         if not is_rule and not txn.ctx.owns(policy.project_id):
             raise QosPolicyNotFound(policy_id=policy_id)
-        raise PolicyNotAuthorized(action=rule)
+        raise PolicyNotAuthorized(rule=f"rule:{rule}")
     return policy
 
 

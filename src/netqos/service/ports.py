@@ -1,9 +1,7 @@
 """Ports: where QoS lands. A port's host and vnic type decide which backend enforces it."""
 from __future__ import annotations
 
-import ipaddress
 import random
-import re
 import uuid
 
 from sqlalchemy import delete, select
@@ -11,10 +9,13 @@ from sqlalchemy.orm import selectinload
 
 from netqos.db import repo
 from netqos.db.listing import Attr
-from netqos.db.models import FloatingIp, IpAllocation, Port, Router, Subnet
-from netqos.qos.attributes import (Boolean, Choice, Dict, ListOf, Schema, String, Uuid)
+from netqos.db.models import FloatingIp, IpAllocation, Port, RbacEntry, Router, Subnet
+from netqos.qos.attributes import Boolean, Choice, ListOf, Schema, String, Uuid
 from netqos.qos.errors import BadRequest, Conflict, NotFound
-from netqos.service import bindings, changes, common, ipam, networks, resources, views
+from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId, MacAddress,
+                                 PrintableString)
+from netqos.service import (attribute_rights, bindings, changes, common, ipam, networks,
+                            resources, views)
 from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -26,7 +27,6 @@ ROUTER_INTERFACE = "network:router_interface"
 # Fields whose change can alter what a port's agent must enforce.
 QOS_RELEVANT = ("qos_policy_id", "binding:host_id", "binding:vnic_type", "binding:profile",
                 "device_owner", "fixed_ips", "admin_state_up")
-_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 
 
 class PortNotFound(NotFound):
@@ -47,18 +47,18 @@ SCHEMA = Schema("port", (
     String("name", default=""),
     String("description", default=""),
     Boolean("admin_state_up", default=True),
-    String("mac_address", default=None, allow_put=False),
-    ListOf("fixed_ips", default=None, nullable=True, item=Dict("fixed_ip")),
-    String("device_owner", default=""),
-    String("device_id", default=""),
-    String("binding:host_id", default=""),
+    MacAddress("mac_address", default=None, allow_put=False),
+    FixedIps("fixed_ips", default=None, nullable=True),
+    PrintableString("device_owner", default=""),
+    PrintableString("device_id", default=""),
+    HostId("binding:host_id", default=""),
     Choice("binding:vnic_type", default="normal", choices=VNIC_TYPES),
-    Dict("binding:profile", default=None, nullable=True),
+    BindingProfile("binding:profile", default=None, nullable=True),
     Uuid("qos_policy_id", default=None, nullable=True),
     # Accepted for client compatibility; netqos enforces no security groups.
     ListOf("security_groups", default=None, nullable=True),
     Boolean("port_security_enabled", default=True),
-    ListOf("allowed_address_pairs", default=None, nullable=True),
+    AddressPairs("allowed_address_pairs", default=None, nullable=True),
     String("project_id", default=None, allow_put=False),
     String("tenant_id", default=None, allow_put=False),
 ), read_only=frozenset({"id", "status", "tags", "revision_number", "created_at",
@@ -109,8 +109,10 @@ def list_ports(txn: Txn, q: ListQuery) -> Page:
 def create_port(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     net = networks.find(txn, values["network_id"])
-    project_id = common.pop_owner(txn.ctx, values, "port", **_network_target(txn, net))
-    _check_attributes(txn, "create_port", values, project_id, net)
+    network = _network_target(txn, net)
+    project_id = common.pop_owner(txn.ctx, values, "port", **network)
+    attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.PORT,
+                           {"project_id": project_id, "tenant_id": project_id, **network})
     common.check_policy_change(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                 name=values["name"], description=values["description"],
@@ -133,9 +135,13 @@ def create_port(txn: Txn, body: dict) -> dict:
 
 def _network_target(txn: Txn, net) -> dict:
     """What Neutron's port rules see of the port's network: its owner, and whether it is
-    shared with the caller (visible to a project that does not own it, and not external)."""
+    shared with the caller (rule:shared)."""
+    shared = txn.session.scalar(select(RbacEntry.id).where(
+        RbacEntry.object_type == networks.OBJECT_TYPE, RbacEntry.object_id == net.id,
+        RbacEntry.action == repo.SHARED,
+        RbacEntry.target_project.in_((repo.EVERYONE, txn.ctx.project_id))).limit(1))
     return {"network:project_id": net.project_id, "network:tenant_id": net.project_id,
-            "shared": net.project_id != txn.ctx.project_id and not net.router_external}
+            "shared": bool(shared)}
 
 
 # Attributes with their own policy rule (<action>_port:<attribute>). Nova binds ports as
@@ -151,11 +157,8 @@ def _check_attributes(txn: Txn, rule: str, values: dict, project_id: str, net) -
 
 
 def new_mac(txn: Txn, net_id: str, requested: str | None) -> str:
-    if requested is not None:
-        mac = requested.lower()
-        if not _MAC.match(mac):
-            raise BadRequest(f"Invalid input for mac_address. Reason: '{requested}' is not a "
-                             "valid MAC address.")
+    if requested is not None:  # validated and canonical (qos.netattrs.MacAddress)
+        mac = requested
         if _mac_taken(txn, net_id, mac):
             raise MacAddressInUse(net_id=net_id, mac=mac)
         return mac
@@ -191,14 +194,9 @@ def _subnet_for(subnets: list[Subnet], spec: dict) -> Subnet:
                              "on the port's network.")
         return found
     if "ip_address" in spec:
-        try:
-            addr = ipaddress.ip_address(spec["ip_address"])
-        except ValueError:
-            raise BadRequest(f"Invalid input for fixed_ips: '{spec['ip_address']}' is not a "
-                             "valid IP address.") from None
-        found = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
+        found = next((s for s in subnets if ipam.in_cidr(spec["ip_address"], s.cidr)), None)
         if found is None:
-            raise BadRequest(f"IP address {addr} is not on any subnet of the port's network.")
+            raise ipam.InvalidIpForNetwork(ip_address=spec["ip_address"])
         return found
     raise BadRequest("Invalid input for fixed_ips: each entry needs subnet_id or ip_address.")
 
@@ -207,7 +205,8 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     values = SCHEMA.for_update(body)
     port = find_owned(txn, port_id)
     common.check_revision(port, if_match)
-    _check_attributes(txn, "update_port", values, port.project_id, port.network)
+    attribute_rights.check(txn.ctx, "update_port", body, attribute_rights.PORT,
+                           {**resources.target_of(port), **_network_target(txn, port.network)})
     old_host = port.host
     if "qos_policy_id" in values:
         common.check_policy_change(txn, port.qos_policy_id, values["qos_policy_id"])

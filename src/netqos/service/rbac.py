@@ -63,11 +63,7 @@ def create(txn: Txn, body: dict) -> dict:
                       object_type=values["object_type"], object_id=obj.id,
                       action=values["action"], target_project=target)
     txn.session.add(entry)
-    try:
-        with txn.session.begin_nested():
-            txn.session.flush()
-    except IntegrityError:
-        raise DuplicateRbacPolicy() from None
+    _flush_unique(txn)
     return views.rbac_view(entry)
 
 
@@ -94,8 +90,17 @@ def update(txn: Txn, entry_id: str, body: dict) -> dict:
     if new_target and new_target != entry.target_project:
         _check_removable(txn, entry)
         entry.target_project = new_target
-        txn.session.flush()
+        _flush_unique(txn)
     return views.rbac_view(entry)
+
+
+def _flush_unique(txn: Txn) -> None:
+    """Flush; an entry that already exists (same object, action, target) is a 409."""
+    try:
+        with txn.session.begin_nested():
+            txn.session.flush()
+    except IntegrityError:
+        raise DuplicateRbacPolicy() from None
 
 
 def delete(txn: Txn, entry_id: str) -> None:

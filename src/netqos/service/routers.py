@@ -11,7 +11,9 @@ from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, IpAllocation, Network, Port, Router
 from netqos.qos.attributes import ABSENT, Boolean, Dict, Schema, String, Uuid
 from netqos.qos.errors import BadRequest, Conflict, NotFound
-from netqos.service import changes, common, networks, ports, resources, subnets, views
+from netqos.qos.netattrs import FixedIps
+from netqos.service import (attribute_rights, changes, common, networks, ports, resources,
+                            subnets, views)
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -48,6 +50,7 @@ GATEWAY_SCHEMA = Schema("external_gateway_info", (
     Uuid("network_id"),
     Boolean("enable_snat", default=True),
     Uuid("qos_policy_id", default=ABSENT, nullable=True),
+    FixedIps("external_fixed_ips", default=None, nullable=True),
 ))
 
 KIND = resources.Kind(
@@ -91,7 +94,7 @@ def create_router(txn: Txn, body: dict) -> dict:
     txn.session.add(router)
     txn.session.flush()
     if values["external_gateway_info"]:
-        _set_gateway(txn, router, values["external_gateway_info"])
+        _set_gateway(txn, router, values["external_gateway_info"], "create_router")
     return view(txn, router)
 
 
@@ -105,7 +108,7 @@ def update_router(txn: Txn, router_id: str, body: dict, if_match: int | None) ->
     if "external_gateway_info" in values:
         info = values["external_gateway_info"]
         if info:
-            _set_gateway(txn, router, info)
+            _set_gateway(txn, router, info, "update_router")
         else:
             _clear_gateway(txn, router)
     repo.bump_revision(router)
@@ -113,16 +116,10 @@ def update_router(txn: Txn, router_id: str, body: dict, if_match: int | None) ->
     return view(txn, router)
 
 
-def _gateway_values(info: dict) -> dict:
-    # external_fixed_ips is a list of {subnet_id, ip_address} requests, handled by IPAM.
-    body = {k: v for k, v in info.items() if k != "external_fixed_ips"}
-    values = GATEWAY_SCHEMA.for_create(body)
-    values["external_fixed_ips"] = info.get("external_fixed_ips")
-    return values
-
-
-def _set_gateway(txn: Txn, router: Router, info: dict) -> None:
-    values = _gateway_values(info)
+def _set_gateway(txn: Txn, router: Router, info: dict, action: str) -> None:
+    values = GATEWAY_SCHEMA.for_create(info)
+    attribute_rights.check(txn.ctx, action, info, attribute_rights.ROUTER_GATEWAY,
+                           resources.target_of(router), prefix="external_gateway_info:")
     net = networks.find(txn, values["network_id"])
     if not net.router_external:
         raise BadRequest(f"Bad router request: Network {net.id} is not an external network.")
@@ -213,8 +210,11 @@ def add_interface(txn: Txn, router_id: str, body: dict) -> dict:
     return _interface_info(router, port)
 
 
+_INTERFACE_IDS = (Uuid("subnet_id", nullable=True), Uuid("port_id", nullable=True))
+
+
 def _interface_target(body: dict) -> tuple[str | None, str | None]:
-    subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+    subnet_id, port_id = (f.convert(body.get(f.name)) for f in _INTERFACE_IDS)
     if bool(subnet_id) == bool(port_id):
         raise BadRequest("Bad router request: Either subnet_id or port_id must be specified")
     return subnet_id, port_id

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import IpAllocation, Network, Subnet
-from netqos.qos.attributes import Boolean, Choice, Dict, IntRange, ListOf, Schema, String, Uuid
-from netqos.qos.errors import BadRequest, Conflict, NotFound
-from netqos.service import common, ipam, networks, resources, views
+from netqos.qos.attributes import Boolean, Choice, IntRange, Schema, String, Uuid
+from netqos.qos.errors import Conflict, NotFound
+from netqos.qos.netattrs import HostRoutes, IpAddress, IpPools, Nameservers
+from netqos.qos.netattrs import Subnet as SubnetCidr
+from netqos.service import common, ipam, networks, resources, subnet_rules, views
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -27,15 +29,15 @@ class SubnetInUse(Conflict):
 
 SCHEMA = Schema("subnet", (
     Uuid("network_id", allow_put=False),
-    String("cidr", allow_put=False),
+    SubnetCidr("cidr", allow_put=False),
     Choice("ip_version", choices=(4, 6), allow_put=False),
     String("name", default=""),
     String("description", default=""),
-    String("gateway_ip", default=None, nullable=True),
-    ListOf("allocation_pools", default=None, nullable=True, item=Dict("allocation_pool")),
+    IpAddress("gateway_ip", default=None, nullable=True),
+    IpPools("allocation_pools", default=None, nullable=True),
     Boolean("enable_dhcp", default=True),
-    ListOf("dns_nameservers", default=None, nullable=True),
-    ListOf("host_routes", default=None, nullable=True),
+    Nameservers("dns_nameservers", default=None, nullable=True),
+    HostRoutes("host_routes", default=None, nullable=True),
     String("project_id", default=None, allow_put=False),
     String("tenant_id", default=None, allow_put=False),
 ), read_only=frozenset({"id", "tags", "revision_number", "created_at", "updated_at",
@@ -75,11 +77,7 @@ def create_subnet(txn: Txn, body: dict) -> dict:
     net = networks.find(txn, values["network_id"])
     project_id = common.pop_owner(txn.ctx, values, "subnet", **{
         "network:project_id": net.project_id, "network:tenant_id": net.project_id})
-    cidr = _cidr(values["cidr"], values["ip_version"])
-    gateway = values["gateway_ip"] if "gateway_ip" in body else ipam.default_gateway(cidr)
-    if gateway is not None and ipaddress.ip_address(gateway) not in ipaddress.ip_network(cidr):
-        raise BadRequest(f"Gateway IP {gateway} is not in subnet {cidr}")
-    pools = values["allocation_pools"] or ipam.default_pools(cidr, gateway)
+    cidr, gateway, pools = _checked_ranges(values, "gateway_ip" in body)
     subnet = Subnet(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                     name=values["name"], description=values["description"],
                     ip_version=values["ip_version"], cidr=cidr, gateway_ip=gateway,
@@ -90,27 +88,44 @@ def create_subnet(txn: Txn, body: dict) -> dict:
     return view(txn, subnet)
 
 
-def _cidr(value: str, version: int) -> str:
-    try:
-        net = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise BadRequest(f"Invalid input for cidr. Reason: '{value}' is not a valid IP "
-                         "subnet.") from None
-    if net.version != version:
-        raise BadRequest(f"Invalid input for cidr: {value} is not an IPv{version} subnet.")
-    return str(net)
+def _checked_ranges(values: dict, gateway_given: bool) -> tuple[str, str | None, list]:
+    """(cidr, gateway, pools) of a new subnet, each checked against the others."""
+    version, cidr = values["ip_version"], values["cidr"]
+    subnet_rules.check_version(version, cidr, "cidr")
+    net = ipaddress.ip_network(cidr)
+    subnet_rules.check_cidr(net, values["enable_dhcp"])
+    gateway = values["gateway_ip"] if gateway_given else ipam.default_gateway(cidr)
+    subnet_rules.check_gateway(net, gateway)
+    pools = values["allocation_pools"]
+    if pools:
+        subnet_rules.check_pools(net, pools, gateway)
+    else:
+        pools = ipam.default_pools(cidr, gateway)
+    subnet_rules.check_addresses(version, values["dns_nameservers"], values["host_routes"])
+    return cidr, gateway, pools
 
 
 def update_subnet(txn: Txn, subnet_id: str, body: dict, if_match: int | None) -> dict:
     values = SCHEMA.for_update(body)
     subnet = resources.find_owned(txn, KIND, subnet_id)
     common.check_revision(subnet, if_match)
+    _check_update(subnet, values)
     for attr in ("name", "description", "enable_dhcp", "gateway_ip"):
         if attr in values:
             setattr(subnet, attr, values[attr])
     repo.bump_revision(subnet)
     txn.session.flush()
     return view(txn, subnet)
+
+
+def _check_update(subnet: Subnet, values: dict) -> None:
+    net = ipaddress.ip_network(subnet.cidr)
+    if "gateway_ip" in values:
+        subnet_rules.check_gateway(net, values["gateway_ip"])
+    if values.get("enable_dhcp"):
+        subnet_rules.check_cidr(net, True)
+    subnet_rules.check_addresses(subnet.ip_version, values.get("dns_nameservers"),
+                                 values.get("host_routes"))
 
 
 def delete_subnet(txn: Txn, subnet_id: str) -> None:

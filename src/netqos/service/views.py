@@ -117,12 +117,15 @@ def port_view(port, vif_type: str, tags: list[str], agent_alive: bool | None = N
 
 
 def port_status(port) -> str:
-    """DOWN until bound and reported; BUILD while its agent is behind the desired
+    """DOWN until bound and reported, and while administratively down (as Neutron shows
+    it; the agent holds its link down); BUILD while its agent is behind the desired
     revision; then what the agent reported (ACTIVE or ERROR)."""
     if not port.host or port.qos_applied_revision is None:
         return "DOWN"
     if port.qos_applied_revision < port.qos_revision:
         return "BUILD"
+    if not port.admin_state_up and port.qos_status == "ACTIVE":
+        return "DOWN"
     return port.qos_status or "DOWN"
 
 

@@ -60,6 +60,9 @@ class Backend(abc.ABC):
     """A dataplane backend of the agent."""
 
     support: BackendSupport
+    # Whether a located port's `device` is a network link of the agent's namespace, which
+    # the loop holds down while the port is administratively down (netqos.agent.links).
+    link_devices: bool = True
 
     @abc.abstractmethod
     def observe(self, ports: Sequence[PortQos]) -> Mapping[str, object]:

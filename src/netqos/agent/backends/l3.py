@@ -32,6 +32,7 @@ from netqos.qos.backends import L3_FIP
 
 class L3Backend(Backend):
     support = L3_FIP
+    link_devices = False        # routers report as their gateway; no admin hold
     agent_type = "netqos-l3"
     watcher = discover.NamespaceWatcher
 
@@ -107,8 +108,8 @@ class L3Backend(Backend):
         if not rows:
             return
         res = runner.batch(tool, [r[4] for r in rows])
-        for line_no, reason in res.failed_lines.items():
-            failed.setdefault(rows[line_no - 1][3] if line_no else rows[0][3], reason)
+        for owner, reason in res.blame([r[3] for r in rows]).items():
+            failed.setdefault(owner, reason)
 
     @property
     def capabilities(self) -> dict[str, bool]:

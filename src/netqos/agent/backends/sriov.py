@@ -39,6 +39,7 @@ class VfChange:
 
 class SriovBackend(Backend):
     support = SRIOV
+    link_devices = False        # VFs are set through their PF
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
                  sysfs_root: str = "/sys", netlink: VfNetlink | None = None):

@@ -96,15 +96,13 @@ class TcBackend(Backend):
 
     def _run_ip(self, work, failed: dict[int, str]) -> None:
         lines, owners = self._lines(work, "ip")
-        res = self.runner.batch("ip", lines)
-        for line_no, reason in res.failed_lines.items():
-            failed.setdefault(owners[line_no - 1] if line_no else owners[0], reason)
+        for owner, reason in self.runner.batch("ip", lines).blame(owners).items():
+            failed.setdefault(owner, reason)
 
     def _run_tc(self, work, failed: dict[int, str]) -> None:
         lines, owners = self._lines(work, "tc")
-        res = self.runner.batch("tc", lines)
-        for line_no, reason in res.failed_lines.items():
-            failed.setdefault(owners[line_no - 1] if line_no else owners[0], reason)
+        for owner, reason in self.runner.batch("tc", lines).blame(owners).items():
+            failed.setdefault(owner, reason)
 
     def _run_nft(self, work, failed: dict[int, str]) -> None:
         lines, owners = self._lines(work, "nft")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netqos.agent import trust
+
 
 @dataclass(frozen=True)
 class FipQos:
@@ -19,9 +21,17 @@ class FipQos:
 
     @classmethod
     def from_wire(cls, d: dict) -> "FipQos":
-        return cls(fip_id=d["id"], address=d["floating_ip_address"],
-                   fixed_ip=d.get("fixed_ip_address"), policy_id=d.get("policy_id"),
-                   rules=tuple(d.get("rules", ())), revision=d.get("revision", 0))
+        """Decode and check (netqos.agent.trust): raises trust.Untrusted."""
+        return cls(fip_id=trust.identifier(d.get("id"), "floatingip.id"),
+                   address=trust.ip_address(d.get("floating_ip_address"),
+                                            "floating_ip_address"),
+                   fixed_ip=trust.optional(trust.ip_address, d.get("fixed_ip_address"),
+                                           "fixed_ip_address"),
+                   policy_id=trust.optional(trust.identifier, d.get("policy_id"),
+                                            "floatingip.policy_id"),
+                   rules=trust.rules(d.get("rules", ()), "floatingip.rules"),
+                   revision=trust.integer(d.get("revision", 0), "floatingip.revision",
+                                          maximum=trust.MAX_REVISION))
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,18 @@ class RouterQos:
 
     @classmethod
     def from_wire(cls, d: dict) -> "RouterQos":
-        return cls(router_id=d["router_id"], revision=d["revision"],
-                   gw_port_id=d["gw_port_id"], gw_device=d["gw_device"],
-                   namespace=d["namespace"], gw_ips=tuple(d.get("gw_ips", ())),
-                   gw_policy_id=d.get("gw_policy_id"), gw_rules=tuple(d.get("gw_rules", ())),
-                   floatingips=tuple(FipQos.from_wire(f) for f in d.get("floatingips", ())))
+        """Decode and check (netqos.agent.trust): raises trust.Untrusted, also for any
+        of its floating IPs (the router is then refused whole)."""
+        fips = trust.items(d.get("floatingips", ()), "floatingips")
+        return cls(router_id=trust.identifier(d.get("router_id"), "router_id"),
+                   revision=trust.integer(d.get("revision"), "revision",
+                                          maximum=trust.MAX_REVISION),
+                   gw_port_id=trust.identifier(d.get("gw_port_id"), "gw_port_id"),
+                   gw_device=trust.device_name(d.get("gw_device"), "gw_device"),
+                   namespace=trust.namespace_name(d.get("namespace")),
+                   gw_ips=trust.each(d.get("gw_ips", ()), trust.ip_address, "gw_ips"),
+                   gw_policy_id=trust.optional(trust.identifier, d.get("gw_policy_id"),
+                                               "gw_policy_id"),
+                   gw_rules=trust.rules(d.get("gw_rules", ()), "gw_rules"),
+                   floatingips=tuple(FipQos.from_wire(trust.record(f, "floatingip"))
+                                     for f in fips))

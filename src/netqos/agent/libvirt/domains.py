@@ -7,7 +7,8 @@ A NIC is a port when, in this order:
        <metadata><netqos:ports xmlns:netqos="http://netqos.org/xmlns/libvirt/1">
          <netqos:port id="PORT-UUID" mac="52:54:00:12:34:56"/></netqos:ports></metadata>
   3. its MAC equals the port's mac_address (ports of this host only: the server sends only
-     those).
+     those), and only when no other port of the host and no other running NIC has that
+     MAC (a project chooses its port's MAC: it must never win another project's NIC).
 The tap name is libvirt's (it may be vnetN, and a hard reboot makes a new tap), and the MAC
 the agent classifies on is the one the guest really uses.
 """
@@ -18,9 +19,11 @@ import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from netqos.agent import trust
 from netqos.agent.model import PortQos
 
 LOG = logging.getLogger(__name__)
@@ -53,32 +56,39 @@ def parse_domain(xml: str) -> list[Nic]:
     nics = []
     interfaces = root.findall("devices/interface")
     for i, iface in enumerate(interfaces):
-        mac = (iface.find("mac").get("address", "") if iface.find("mac") is not None
-               else "").lower()
+        # The MAC and tap become tc text: only well-formed ones (netqos.agent.trust).
+        mac = trust.mac_or_unknown(iface.find("mac").get("address", "")
+                                   if iface.find("mac") is not None else "")
         target = iface.find("target")
         source = iface.find("source")
         src = ""
         if source is not None:
             src = source.get("bridge") or source.get("network") or source.get("dev") or ""
         port_id = named.get(mac) or (unnamed[0] if len(interfaces) == 1 and unnamed else None)
-        nics.append(Nic(name, uuid, i, mac, target.get("dev") if target is not None else None,
-                        src, port_id))
+        nics.append(Nic(name, uuid, i, mac, _tap(target), src, port_id))
     return nics
+
+
+def _tap(target: ET.Element | None) -> str | None:
+    try:
+        return trust.device_name(target.get("dev")) if target is not None else None
+    except trust.Untrusted as exc:
+        LOG.warning("libvirt: ignoring a NIC: %s", exc)
+        return None
 
 
 def match(desired: Iterable[PortQos], nics: Sequence[Nic]
           ) -> tuple[list[tuple[PortQos, Nic]], list[PortQos]]:
     """(port, its NIC) for the ports found on a running domain; the ports not found."""
+    desired = list(desired)
     live = [n for n in nics if n.tap]
     by_tap = {n.tap: n for n in live}
     by_port = {n.port_id: n for n in live if n.port_id}
-    by_mac: dict[str, Nic] = {}
-    for n in live:
-        by_mac.setdefault(n.mac, n)
+    by_mac = _unique_macs(desired, live)
     found, rest, taken = [], [], set()
     for port in desired:
         nic = (by_tap.get(port.device or port.tap_name) or by_port.get(port.port_id)
-               or (by_mac.get(port.mac_address.lower()) if port.mac_address else None))
+               or by_mac.get(port.mac_address.lower()))
         if nic is None or (nic.uuid, nic.index) in taken:
             rest.append(port)
             continue
@@ -86,6 +96,15 @@ def match(desired: Iterable[PortQos], nics: Sequence[Nic]
         found.append((dataclasses.replace(port, device=nic.tap,
                                           mac_address=nic.mac or port.mac_address), nic))
     return found, rest
+
+
+def _unique_macs(desired: Sequence[PortQos], live: Sequence[Nic]) -> dict[str, Nic]:
+    """MAC -> NIC for the fallback, only where the MAC is one port's among the host's
+    ports and one running NIC's: a project chooses its port's MAC, and two ports sharing
+    one (on different networks) must not get each other's NIC."""
+    ports = Counter(p.mac_address.lower() for p in desired if p.mac_address)
+    nics = Counter(n.mac for n in live if n.mac)
+    return {n.mac: n for n in live if ports[n.mac] == 1 and nics[n.mac] == 1}
 
 
 def _libvirt():

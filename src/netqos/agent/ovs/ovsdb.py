@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ovsdbapp.backend.ovs_idl import command, connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
 
+from netqos.agent import trust
 from netqos.agent.ovs.state import (METER_KEY_PREFIX, PORT_KEY, UPLINK_KEY, Iface,
                                     OvsState, QosRow, QueueRow)
 
@@ -147,7 +148,7 @@ class Ovsdb:
                 ofport = iface.ofport[0] if iface.ofport else -1
                 mac = iface.external_ids.get("attached-mac") or \
                     (iface.mac_in_use[0] if iface.mac_in_use else "")
-                row = Iface(iface.name, pid, ofport, mac.lower(), port.name,
+                row = Iface(iface.name, pid, ofport, trust.mac_or_unknown(mac), port.name,
                             str(qos) if qos else None, iface.ingress_policing_rate,
                             iface.ingress_policing_burst)
                 if pid:

@@ -11,7 +11,9 @@ meter is forgotten only once it is gone.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import Change
@@ -79,6 +81,7 @@ class Planner:
         self.changes: list[Change] = []
         self._meter_ids = dict(actual.registry)      # id -> (port, kind), as allocated
         self._by_owner = {v: k for k, v in actual.registry.items()}
+        self._into_macs: Counter = Counter()           # into-VM MAC -> ports present
 
     # ---- helpers ----
     def _emit(self, port: str, action: str, what: str, detail: str, key=None, value=None,
@@ -102,6 +105,8 @@ class Planner:
                 self._skip(spec.port_id, "no interface with this iface-id on the bridge")
             else:
                 present.append((spec, iface))
+        self._into_macs = Counter(s.mac or i.mac for s, i in present)
+        present = [(self._unshared_into_vm(s, i), i) for s, i in present]
         present = [(s, i) for s, i in present if self._admissible(s, i)]
         meters = self._meters(present)
         queues = self._uplink(present)
@@ -131,6 +136,18 @@ class Planner:
             self._skip(spec.port_id, "; ".join(reasons))
             return False
         return True
+
+    def _unshared_into_vm(self, spec: PortSpec, iface: Iface) -> PortSpec:
+        """Into-VM limits match dl_dst, which cannot tell apart two ports on the bridge
+        with one MAC (a project chooses its port's MAC): one port's limit would take the
+        other's traffic. Such ports keep their from-VM QoS; their into-VM limits are
+        refused, reported, and not written."""
+        mac = spec.mac or iface.mac
+        if not (spec.ingress_pps or spec.ingress_bw) or self._into_macs[mac] < 2:
+            return spec
+        self._skip(spec.port_id, f"into-VM limits refused: they match the port's MAC {mac},"
+                   " which another port on this bridge also has")
+        return dataclasses.replace(spec, ingress_pps=None, ingress_bw=None)
 
     # ---- meters ----
     def _wanted_meters(self, spec: PortSpec) -> dict[str, MeterSpec]:
