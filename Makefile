@@ -20,7 +20,8 @@ KS_PKGS := 'keystone>=26,<32' 'gunicorn>=22,<28'
 
 RUN_DEBS  := iproute2 nftables iperf3
 TEST_DEBS := $(RUN_DEBS) openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils \
-             libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static libvirt-dev pkg-config
+             libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static libvirt-dev pkg-config \
+             chromium
 
 .PHONY: run test bench clean debs-run debs-test
 

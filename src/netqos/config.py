@@ -51,6 +51,12 @@ class Settings:
     transport_url: str | None = None     # rabbit://user:pass@host:5672/ (cluster mode)
     log_level: str = "info"
     config: str | None = None
+    # Network segments, named as Neutron's ML2 options (comma-separated lists):
+    tenant_network_types: tuple[str, ...] = ("vxlan",)   # tried in order for tenant networks
+    vni_ranges: tuple[str, ...] = ("1:16777215",)        # VXLAN ids for tenant networks
+    network_vlan_ranges: tuple[str, ...] = ()            # physnet[:first:last]
+    flat_networks: tuple[str, ...] = ("*",)              # physnets flat networks may use
+    global_physnet_mtu: int = 1500                       # underlay MTU (VXLAN: minus 50)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -107,11 +113,19 @@ def _from_env(env: dict) -> dict:
             if f"NETQOS_{name.upper()}" in env}
 
 
+_INTEGERS = frozenset({"workers", "global_physnet_mtu", "max_body_size",
+                       "keystone_token_cache_time"})
+_LISTS = frozenset({"backends", "tenant_network_types", "vni_ranges", "network_vlan_ranges",
+                    "flat_networks"})
+
+
 def _convert(name: str, value):
-    if name in ("workers", "max_body_size", "keystone_token_cache_time"):
+    if name in _INTEGERS:
         return int(value)
     if name == "insecure_noauth" and isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
-    if name == "backends" and isinstance(value, str):
+    if name in _LISTS and isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
+    if name in _LISTS and isinstance(value, list):
+        return tuple(value)
     return value

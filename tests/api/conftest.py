@@ -73,6 +73,25 @@ def _no_server_errors(resp: httpx.Response) -> None:
                              f"{resp.status_code}: {resp.text}")
 
 
+def own_server(request, tmp_path_factory, name: str, extra_args=()):
+    """A server of a test module's own (its data must not meet other tests'), on the
+    database the fixture's param names: yields it started, stops it after."""
+    from tests.harness.server import ServerProcess
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'netqos.sqlite'}"
+    server = ServerProcess(url, extra_args=extra_args,
+                           log_dir=tmp_path_factory.mktemp(f"{name}-log"))
+    server.start()
+    yield server
+    server.stop()
+
+
+BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
 @pytest.fixture
 def api(api_server):
     with httpx.Client(base_url=api_server.url, timeout=10,

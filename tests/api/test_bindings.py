@@ -202,7 +202,7 @@ def test_router_gateway_policy(api, core, new_policy):
     assert updated["external_gateway_info"]["external_fixed_ips"] == info["external_fixed_ips"]
     updated = ok(core.update(ROUTERS, router["id"], "router", external_gateway_info={
         "network_id": ext["id"], "qos_policy_id": None}))["router"]
-    assert updated["external_gateway_info"]["qos_policy_id"] is None
+    assert "qos_policy_id" not in updated["external_gateway_info"]  # as Neutron shows it
 
     # Gateway on an internal network: 400.
     internal = core.network()
@@ -473,14 +473,19 @@ def test_sriov_port_accepts_only_egress_bandwidth_limit(api, core, new_policy):
     assert_error(api.put(rules_url(egress["id"], "bandwidth_limit", rule_id),
                          json={"bandwidth_limit_rule": {"direction": "ingress"}}),
                  409, "QosRuleNotSupported")
-    # A VF created with such a policy: refused, and not created.
+    # A VF bound at create with such a policy: refused, and not created.
     before = len(ok(api.get(PORTS, params={"network_id": net["id"]}))["ports"])
     assert_error(api.post(PORTS, json={"port": {
-        "network_id": net["id"], "binding:vnic_type": "direct",
+        "network_id": net["id"], "binding:vnic_type": "direct", "binding:host_id": host,
         "qos_policy_id": dscp["id"]}}), 409, "QosRuleNotSupported")
     assert len(ok(api.get(PORTS, params={"network_id": net["id"]}))["ports"]) == before
-    # A normal port may turn into a VF only if its policy allows it.
-    normal = core.port(net, qos_policy_id=dscp["id"])
+    # Unbound, as Neutron does, it is accepted: the check belongs to the binding.
+    unbound = core.port(net, qos_policy_id=dscp["id"], **{"binding:vnic_type": "direct"})
+    assert_error(core.update(PORTS, unbound["id"], "port", **{"binding:host_id": host}),
+                 409, "QosRuleNotSupported")
+    assert ok(api.get(f"{PORTS}/{unbound['id']}"))["port"]["binding:host_id"] == ""
+    # A bound normal port may turn into a VF only if its policy allows it.
+    normal = core.port(net, host=host, qos_policy_id=dscp["id"])
     assert_error(core.update(PORTS, normal["id"], "port", **{"binding:vnic_type": "direct"}),
                  409, "QosRuleNotSupported")
 
@@ -488,8 +493,9 @@ def test_sriov_port_accepts_only_egress_bandwidth_limit(api, core, new_policy):
 def test_sriov_port_and_network_policy(api, core, new_policy):
     dscp = policy_with(new_policy, ("dscp_marking", {"dscp_mark": 26}))
     net = core.network()
-    vf = core.port(net, **{"binding:vnic_type": "direct"})
-    # The network's policy would govern the VF: refused.
+    host = core.host()
+    vf = core.port(net, host=host, **{"binding:vnic_type": "direct"})
+    # The network's policy would govern the bound VF: refused.
     err = assert_error(core.update(NETWORKS, net["id"], "network", qos_policy_id=dscp["id"]),
                        409, "QosRuleNotSupported")
     assert vf["id"] in err["message"]
@@ -498,8 +504,8 @@ def test_sriov_port_and_network_policy(api, core, new_policy):
     egress = policy_with(new_policy, bw(1000))
     ok(core.update(PORTS, vf["id"], "port", qos_policy_id=egress["id"]))
     ok(core.update(NETWORKS, net["id"], "network", qos_policy_id=dscp["id"]))
-    # Now the network's policy governs new ports: a new VF on it is refused.
-    assert_error(api.post(PORTS, json={"port": {"network_id": net["id"],
+    # Now the network's policy governs new ports: a new VF bound on it is refused.
+    assert_error(api.post(PORTS, json={"port": {"network_id": net["id"], "binding:host_id": host,
                                                  "binding:vnic_type": "direct"}}),
                  409, "QosRuleNotSupported")
     # ...and detaching the VF's own policy would expose it to the network's.

@@ -139,13 +139,18 @@ def test_no_binding_across_projects(api, core, world):
                          json={"floatingip": {"port_id": a_port["id"]}}), 404)
     assert_error(api.post(FLOATINGIPS, headers=mine, json={"floatingip": {
         "floating_network_id": ext["id"], "port_id": a_port["id"]}}), 404)
-    # Sharing another project's things.
+    # Sharing another project's things, as Neutron refuses it: only admins manipulate
+    # policies on objects they do not own; sharing with everyone by RBAC is an admin's.
     assert_error(api.post(RBAC, headers=mine, json={"rbac_policy": {
         "object_type": "qos_policy", "object_id": a_policy["id"],
-        "action": "access_as_shared", "target_tenant": b["project"]}}), 404)
+        "action": "access_as_shared", "target_tenant": b["project"]}}), 400, "InvalidInput",
+        contains="Only admins can manipulate policies on objects they do not own")
     assert_error(api.post(RBAC, headers=mine, json={"rbac_policy": {
         "object_type": "network", "object_id": a_net["id"],
-        "action": "access_as_shared", "target_tenant": "*"}}), 404)
+        "action": "access_as_shared", "target_tenant": b["project"]}}), 400, "InvalidInput")
+    assert_error(api.post(RBAC, headers=mine, json={"rbac_policy": {
+        "object_type": "network", "object_id": a_net["id"],
+        "action": "access_as_shared", "target_tenant": "*"}}), 403, "PolicyNotAuthorized")
     # Creating in another project's name.
     for path, root, body in ((NETWORKS, "network", {}), (POLICIES, "policy", {}),
                              (ROUTERS, "router", {})):
@@ -170,7 +175,10 @@ def test_sharing_opens_exactly_what_it_says(api, core, world):
     assert policy["id"] in _ids(api, POLICIES, b["member"])
     assert policy["id"] not in _ids(api, POLICIES, c["member"])
     shown = ok(api.get(f"{POLICIES}/{policy['id']}", headers=b["member"]))["policy"]
-    assert shown["shared"] is False and len(shown["rules"]) == 1  # not shared with everyone
+    # Neutron shows `shared` to the project it is shared with, not to its owner.
+    assert shown["shared"] is True and len(shown["rules"]) == 1
+    assert ok(api.get(f"{POLICIES}/{policy['id']}", headers=a["member"]))["policy"][
+        "shared"] is False
     assert_error(api.get(f"{POLICIES}/{policy['id']}", headers=c["member"]), 404)
     ok(api.put(f"{PORTS}/{b['objects'][PORTS]['id']}", headers=b["member"],
                json={"port": {"qos_policy_id": policy["id"]}}))

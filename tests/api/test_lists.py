@@ -56,7 +56,7 @@ def test_filters(api, five, new_policy):
     assert len(names(api.get(POLICIES, params={"shared": "false", "project_id": project}))) == 5
     assert names(api.get(POLICIES, params={"shared": "true", "project_id": project})) == []
     assert len(names(api.get(POLICIES, params={"is_default": "false", "project_id": project}))) == 5
-    assert len(names(api.get(POLICIES, params={"revision_number": 1, "project_id": project}))) \
+    assert len(names(api.get(POLICIES, params={"revision_number": 0, "project_id": project}))) \
         == 5
 
     shared = new_policy(project_id=project, name="s", shared=True, is_default=True)
@@ -88,7 +88,7 @@ def test_fields(api, five):
     assert resp.json() == {"policies": [{"id": made[0]["id"], "rules": []}]}
     resp = api.get(POLICIES, params={"fields": "id,revision_number", "name": "a"},
                    headers=member)
-    assert resp.json() == {"policies": [{"id": made[1]["id"], "revision_number": 1}]}
+    assert resp.json() == {"policies": [{"id": made[1]["id"], "revision_number": 0}]}
 
 
 def test_sorting(api, five):
@@ -133,7 +133,15 @@ def test_pagination(api, five):
 
     first = api.get(POLICIES, params=params, headers=member).json()
     assert [p["name"] for p in first["policies"]] == ["a", "b"]
-    assert _link(first, "previous") is None
+    # As Neutron builds them: a full page has both links, even the first one; each is the
+    # request's query, in its order, with the marker (and page_reverse) set.
+    hrefs = {link["rel"]: link["href"] for link in first["policies_links"]}
+    ids = [p["id"] for p in first["policies"]]
+    assert hrefs["next"].endswith(f"{POLICIES}?sort_key=name&limit=2&marker={ids[-1]}")
+    assert hrefs["previous"].endswith(
+        f"{POLICIES}?sort_key=name&limit=2&marker={ids[0]}&page_reverse=True")
+    before = api.get(POLICIES, params=_link(first, "previous"), headers=member).json()
+    assert before == {"policies": []}
     nxt = _link(first, "next")
     assert nxt["marker"] == first["policies"][-1]["id"]
     assert nxt["limit"] == "2" and nxt["sort_key"] == "name"
@@ -157,7 +165,22 @@ def test_pagination(api, five):
     everything = api.get(POLICIES, params={"sort_key": "name", "limit": 10},
                          headers=member).json()
     assert [p["name"] for p in everything["policies"]] == list("abcde")
-    assert _link(everything, "next") is None
+    assert _link(everything, "next") is None and _link(everything, "previous") is not None
+
+    # A page filled exactly to the end still has a next link (Neutron cannot know); it
+    # leads to an empty page.
+    exact = api.get(POLICIES, params={"sort_key": "name", "limit": 5}, headers=member).json()
+    assert len(exact["policies"]) == 5
+    assert api.get(POLICIES, params=_link(exact, "next"), headers=member).json() == {
+        "policies": []}
+
+    # Marker and page_reverse already in the query are replaced in place, not repeated.
+    again = api.get(POLICIES, params=[("sort_key", "name"), ("marker", ids[-1]),
+                                      ("limit", "2"), ("page_reverse", "false")],
+                    headers=member).json()
+    hrefs = {link["rel"]: link["href"] for link in again["policies_links"]}
+    assert "page_reverse" not in hrefs["next"] and hrefs["next"].count("marker=") == 1
+    assert hrefs["previous"].count("page_reverse=True") == 1
 
 
 def test_pagination_descending_with_marker(api, five):

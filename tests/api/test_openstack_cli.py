@@ -58,7 +58,7 @@ def test_policy_create_list_show_set_delete(cli, policy_name):
     assert row["ID"] == created["id"] and row["Shared"] is True
 
     shown = cli.json("network", "qos", "policy", "show", policy_name)
-    assert shown["id"] == created["id"] and shown["revision_number"] == 1
+    assert shown["id"] == created["id"] and shown["revision_number"] == 0
 
     cli.run("network", "qos", "policy", "set", policy_name, "--no-share",
             "--description", "changed", "--default")
@@ -134,3 +134,23 @@ def test_invalid_value_is_reported(cli, policy_name):
     res = cli.run("network", "qos", "rule", "create", "--type", "dscp-marking",
                   "--dscp-mark", "7", policy_name, check=False)
     assert res.returncode != 0 and "dscp_mark" in res.stderr
+
+
+def test_provider_and_tenant_networks(cli):
+    """`openstack network create` with provider options, and a tenant network's segment."""
+    name, physnet = "cli-net-" + uuid.uuid4().hex[:8], "phys-" + uuid.uuid4().hex[:8]
+    try:
+        made = cli.json("network", "create", name, "--external", "--provider-network-type",
+                        "flat", "--provider-physical-network", physnet)
+        assert (made["provider:network_type"], made["provider:physical_network"],
+                made["provider:segmentation_id"], made["router:external"]) == (
+            "flat", physnet, None, True)
+        again = cli.run("network", "create", name + "-2", "--provider-network-type", "flat",
+                        "--provider-physical-network", physnet, check=False)
+        assert again.returncode != 0 and "is in use" in again.stderr, again.stderr
+        tenant = cli.json("network", "create", name + "-t")
+        assert tenant["provider:network_type"] == "vxlan" and tenant["mtu"] == 1450
+        assert isinstance(tenant["provider:segmentation_id"], int)
+    finally:
+        for n in (name, name + "-t"):
+            cli.run("network", "delete", n, check=False)

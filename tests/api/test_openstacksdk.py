@@ -35,7 +35,7 @@ def test_policy_lifecycle(conn):
     try:
         assert p.id and p.name == name and p.description == "first"
         assert p.is_shared is True and p.is_default is False
-        assert p.project_id == "fake_project_id" and p.revision_number == 1
+        assert p.project_id == "fake_project_id" and p.revision_number == 0
         assert p.rules == []
 
         assert conn.network.get_qos_policy(p.id).name == name
@@ -46,18 +46,18 @@ def test_policy_lifecycle(conn):
         assert [x.id for x in conn.network.qos_policies(name=name)] == [p.id]
 
         u = conn.network.update_qos_policy(p, description="second", shared=False)
-        assert u.description == "second" and u.is_shared is False and u.revision_number == 2
+        assert u.description == "second" and u.is_shared is False and u.revision_number == 1
         # openstacksdk accepts if_revision for QoS policies but, as QoSPolicy is not one of
         # its NetworkResources, sends no If-Match: the update simply applies.
-        u = conn.network.update_qos_policy(p.id, name=name + "-x", if_revision=2)
-        assert u.name == name + "-x" and u.revision_number == 3
+        u = conn.network.update_qos_policy(p.id, name=name + "-x", if_revision=1)
+        assert u.name == name + "-x" and u.revision_number == 2
         # If-Match through the SDK's own session, as scripts send it.
         stale = conn.network.put(f"/qos/policies/{p.id}", json={"policy": {"name": "stale"}},
-                                 headers={"If-Match": "revision_number=2"}, raise_exc=False)
+                                 headers={"If-Match": "revision_number=1"}, raise_exc=False)
         assert stale.status_code == 412
         assert stale.json()["NeutronError"]["type"] == "RevisionNumberConstraintFailed"
         fresh = conn.network.put(f"/qos/policies/{p.id}", json={"policy": {"name": "fresh"}},
-                                 headers={"If-Match": "revision_number=3"}, raise_exc=False)
+                                 headers={"If-Match": "revision_number=2"}, raise_exc=False)
         assert fresh.status_code == 200, fresh.text
         assert conn.network.get_qos_policy(p.id).name == "fresh"
     finally:
@@ -164,3 +164,29 @@ def test_extensions_probe(conn):
     aliases = {e.alias for e in conn.network.extensions()}
     assert {"qos", "qos-default", "qos-rule-type-details"} <= aliases
     assert conn.network.find_extension("qos") is not None
+
+
+def test_policy_tags(conn, policy):
+    """The SDK's tag calls on a QoS policy; Neutron's tag extension also serves them at
+    /v2.0/policies/{id}/tags, where older SDKs send them: both paths hold the same tags."""
+    conn.network.set_tags(policy, ["gold", "eu"])
+    assert sorted(conn.network.get_qos_policy(policy.id).tags) == ["eu", "gold"]
+    conn.network.add_tag(policy, "tier1")
+    conn.network.remove_tag(policy, "eu")
+    assert sorted(conn.network.get_qos_policy(policy.id).tags) == ["gold", "tier1"]
+    assert sorted(conn.network.get_tags(policy)) == ["gold", "tier1"]
+    assert [p.id for p in conn.network.qos_policies(tags="tier1")] == [policy.id]
+
+    other_path = f"/policies/{policy.id}/tags"
+    assert sorted(conn.network.get(other_path).json()["tags"]) == ["gold", "tier1"]
+    resp = conn.network.put(other_path, json={"tags": ["via-policies"]})
+    assert resp.status_code == 200, resp.text
+    assert conn.network.get_qos_policy(policy.id).tags == ["via-policies"]
+    assert conn.network.put(f"{other_path}/second").status_code == 201
+    assert conn.network.get(f"{other_path}/second").status_code == 204
+    assert conn.network.delete(f"{other_path}/via-policies").status_code == 204
+    assert conn.network.get_qos_policy(policy.id).tags == ["second"]
+    missing = conn.network.get("/policies/9f1c2d3e-0000-4000-8000-000000000000/tags",
+                               raise_exc=False)
+    assert missing.status_code == 404
+    assert missing.json()["NeutronError"]["type"] == "QosPolicyNotFound"

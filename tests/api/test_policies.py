@@ -25,7 +25,7 @@ def test_create_fills_defaults(api, new_policy):
     assert policy["shared"] is False and policy["is_default"] is False
     assert policy["project_id"] == policy["tenant_id"] == "fake_project_id"
     assert policy["rules"] == [] and policy["tags"] == []
-    assert policy["revision_number"] == 1
+    assert policy["revision_number"] == 0  # Neutron's first revision of a QoS policy
     assert TIMESTAMP_RE.match(policy["created_at"]) and TIMESTAMP_RE.match(policy["updated_at"])
 
 
@@ -71,14 +71,20 @@ def test_shared_accepts_booleans_and_their_strings(api, new_policy, value, expec
     ({"description": "x" * 256}, "description"),
     ({"name": 5}, "name"),
     ({"name": None}, "name"),
-    ({"shared": "maybe"}, "shared"),
-    ({"shared": None}, "shared"),
-    ({"shared": 7}, "shared"),
-    ({"is_default": "yes please"}, "is_default"),
 ])
 def test_create_invalid_values(api, body, field):
-    err = assert_error(api.post(POLICIES, json={"policy": body}), 400)
+    err = assert_error(api.post(POLICIES, json={"policy": body}), 400, "HTTPBadRequest")
     assert field in err["message"]
+
+
+@pytest.mark.parametrize("body", [{"shared": "maybe"}, {"shared": None}, {"shared": 7},
+                                  {"is_default": "yes please"}])
+def test_create_not_a_boolean(api, body):
+    """Neutron's converter refuses these: InvalidInput, naming the value."""
+    value = next(iter(body.values()))
+    err = assert_error(api.post(POLICIES, json={"policy": body}), 400, "InvalidInput")
+    assert err["message"] == f"Invalid input for operation: '{value}' cannot be converted " \
+                             "to boolean."
 
 
 def test_name_of_255_characters_is_fine(api, new_policy):
@@ -114,7 +120,7 @@ def test_read_only_attribute_in_put(api, new_policy, attr, value):
     err = assert_error(api.put(f"{POLICIES}/{policy['id']}", json={"policy": {attr: value}}),
                        400)
     assert attr in err["message"]
-    assert api.get(f"{POLICIES}/{policy['id']}").json()["policy"]["revision_number"] == 1
+    assert api.get(f"{POLICIES}/{policy['id']}").json()["policy"]["revision_number"] == 0
 
 
 def test_unknown_attribute_in_put(api, new_policy):
@@ -184,19 +190,31 @@ def test_if_match(api, new_policy):
     policy = new_policy()
     url = f"{POLICIES}/{policy['id']}"
     resp = api.put(url, json={"policy": {"name": "a"}},
-                   headers={"If-Match": "revision_number=1"})
+                   headers={"If-Match": "revision_number=0"})
     assert resp.status_code == 200, resp.text
-    assert resp.json()["policy"]["revision_number"] == 2
+    assert resp.json()["policy"]["revision_number"] == 1
 
     err = assert_error(api.put(url, json={"policy": {"name": "b"}},
-                               headers={"If-Match": "revision_number=1"}), 412)
-    assert "2" in err["message"]
+                               headers={"If-Match": "revision_number=0"}), 412)
+    assert err["message"] == "Constrained to 0, but current revision is 1"
     assert api.get(url).json()["policy"]["name"] == "a"
     assert_error(api.put(url, json={"policy": {"name": "b"}},
                          headers={"If-Match": "revision_number=99"}), 412)
 
-    resp = api.put(url, json={"policy": {"name": "c"}}, headers={"If-Match": "revision_number=2"})
-    assert resp.status_code == 200 and resp.json()["policy"]["revision_number"] == 3
+    resp = api.put(url, json={"policy": {"name": "c"}}, headers={"If-Match": "revision_number=1"})
+    assert resp.status_code == 200 and resp.json()["policy"]["revision_number"] == 2
+
+
+def test_revision_only_for_the_policys_own_changes(api, new_policy):
+    """As Neutron: sharing is an RBAC entry's change, and an update that changes nothing is
+    no new revision; a name, a description or is_default is."""
+    policy = new_policy(name="same")
+    url = f"{POLICIES}/{policy['id']}"
+    for body in ({}, {"shared": True}, {"shared": False}, {"name": "same"}):
+        assert api.put(url, json={"policy": body}).json()["policy"]["revision_number"] == 0
+    for n, body in enumerate(({"description": "d"}, {"is_default": True},
+                              {"is_default": False}), start=1):
+        assert api.put(url, json={"policy": body}).json()["policy"]["revision_number"] == n
 
 
 def test_if_match_garbage_is_400(api, new_policy):
@@ -210,17 +228,17 @@ def test_revision_grows_with_rules(api, new_policy):
     url = f"{POLICIES}/{policy['id']}"
     rule = new_policy.rule(policy["id"], "bandwidth_limit")
     after_create = api.get(url).json()["policy"]
-    assert after_create["revision_number"] == 2
+    assert after_create["revision_number"] == 1
     assert after_create["rules"] == [{"id": rule["id"], "type": "bandwidth_limit",
                                       "max_kbps": 10000, "max_burst_kbps": 0,
                                       "direction": "egress",
                                       "qos_policy_id": policy["id"]}]
     api.put(f"{url}/bandwidth_limit_rules/{rule['id']}",
             json={"bandwidth_limit_rule": {"max_kbps": 5}}).raise_for_status()
-    assert api.get(url).json()["policy"]["revision_number"] == 3
+    assert api.get(url).json()["policy"]["revision_number"] == 2
     api.delete(f"{url}/bandwidth_limit_rules/{rule['id']}").raise_for_status()
     after = api.get(url).json()["policy"]
-    assert after["revision_number"] == 4 and after["rules"] == []
+    assert after["revision_number"] == 3 and after["rules"] == []
 
 
 def test_delete_policy_deletes_its_rules(api, new_policy):

@@ -55,10 +55,10 @@ PRIVATE = {
     ("alpha", "member"): (200, 403, 403, 403),     # #148, #150, #154, #155
     ("alpha", "reader"): (200, 403, 403, 403),
     ("beta", "admin"): (200, 200, 201, 200),       # admin is the role, whatever the project
-    # #167, #170: another project does not see it. (#169: Neutron answers a rule POST with
-    # 403 before looking the policy up; netqos keeps its 404, see docs/keystone.md.)
-    ("beta", "manager"): (404, 404, 404, 404), ("beta", "member"): (404, 404, 404, 404),
-    ("beta", "reader"): (404, 404, 404, 404),
+    # #167, #170: another project does not see it. #169: a rule action is authorized before
+    # the policy is looked up, so only a manager gets as far as the 404.
+    ("beta", "manager"): (404, 404, 404, 404), ("beta", "member"): (404, 404, 403, 403),
+    ("beta", "reader"): (404, 404, 403, 403),
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from tests.harness import ovs
 from tests.harness.netns import run
+from tests.harness.util import wait_for
 
 pytestmark = pytest.mark.dataplane
 
@@ -17,7 +18,10 @@ def test_private_switch_makes_a_bridge():
     with ovs.OvsServer() as switch:
         switch.vsctl("add-br", br, "--", "set", "bridge", br, f"datapath_type={switch.datapath_type}")
         assert br in switch.vsctl("list-br").split()
-        assert "state" in run("ip", "link", "show", br).stdout  # the kernel sees it
+        # The kernel sees it, once ovs-vswitchd's next main-loop pass made its tap (about a
+        # second on a loaded machine).
+        assert wait_for(lambda: run("ip", "link", "show", br, check=False).returncode == 0,
+                        timeout=10)
     assert run("ip", "link", "show", br, check=False).returncode != 0  # and it is gone
 
 

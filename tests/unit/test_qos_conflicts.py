@@ -40,8 +40,6 @@ def test_empty_policy_takes_anything():
     (rule("packet_rate_limit", "a", max_kpps=1, direction="egress"),
      rule("packet_rate_limit", "b", max_kpps=2, direction="egress")),
     (pps_min("egress", "a"), pps_min("egress", "b")),
-    (pps_min("any", "a"), pps_min("egress", "b")),
-    (pps_min("ingress", "a"), pps_min("any", "b")),
     (pps_min("any", "a"), pps_min("any", "b")),
 ])
 def test_duplicates_conflict(existing, new):
@@ -49,6 +47,19 @@ def test_duplicates_conflict(existing, new):
         check_rule_fits(P, [existing], new)
     assert existing["id"] in str(info.value) and P in str(info.value)
     assert new["type"] in str(info.value)
+
+
+@pytest.mark.parametrize("existing, new", [
+    (pps_min("any", "a"), pps_min("egress", "b")),
+    (pps_min("ingress", "a"), pps_min("any", "b")),
+])
+def test_any_direction_beside_a_directional_minimum_packet_rate(existing, new):
+    """Neutron calls it a parameter conflict on the direction, not a duplicate."""
+    with pytest.raises(QoSRuleParameterConflict) as info:
+        check_rule_fits(P, [existing], new)
+    assert str(info.value) == (
+        f"Unable to add the rule with value {new['direction']} to the policy {P} as the "
+        f"existing rule of type minimum_packet_rate has value {existing['direction']}.")
 
 
 @pytest.mark.parametrize("existing, new", [

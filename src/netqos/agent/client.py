@@ -94,6 +94,10 @@ class ServerClient:
         self._json("POST", f"/hosts/{host}/report", {"report": {"agent": agent,
                                                                 "ports": ports}})
 
+    def counters(self, host: str, at: float, ports: list[dict]) -> None:
+        """The live per-port counters (agent/telemetry.py)."""
+        self._json("POST", f"/hosts/{host}/counters", {"counters": {"at": at, "ports": ports}})
+
     def _json(self, method: str, path: str, body: dict | None = None) -> dict:
         response = self.http.request(method, path, json=body)
         if response.is_error:

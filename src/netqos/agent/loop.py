@@ -73,6 +73,7 @@ class Agent:
         self.bus_info: str | None = None          # shown in the agent's configurations
         self.metrics = None                       # netqos.agent.metrics.AgentMetrics
         self._links: Runner | None = None         # runs `ip` for the admin state
+        self.ports_here: list[PortQos] = []       # with a device, as of the last pass
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
@@ -101,6 +102,7 @@ class Agent:
     # --- one pass -------------------------------------------------------------------
     def sync(self) -> PassResult:
         revision, here, missing = self._pull()
+        self.ports_here = here
         started = time.monotonic()
         held = self._hold_links(here, up=False)
         changes, result = self.backend.sync(here)

@@ -22,6 +22,9 @@ class PortQos:
     rules: tuple[dict, ...] = ()        # rule dicts with "type" and their value fields
     profile: dict = field(default_factory=dict, compare=False, hash=False)
     admin_state_up: bool = True         # False: its link is held down, its QoS kept
+    # The port's network and its segment, for the L2 role: {"network_id", "network_type",
+    # "physical_network", "segmentation_id", "mtu"}; None from a server that predates it.
+    network: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def tap_name(self) -> str:
@@ -52,11 +55,14 @@ class PortQos:
                    rules=trust.rules(d.get("rules", ())),
                    profile=trust.profile(d.get("profile")),
                    admin_state_up=trust.boolean(d.get("admin_state_up", True),
-                                                "admin_state_up"))
+                                                "admin_state_up"),
+                   network=trust.optional(trust.segment, d.get("network"),
+                                          "network"))
 
     def to_wire(self) -> dict:
         return {"port_id": self.port_id, "revision": self.revision,
                 "mac_address": self.mac_address, "fixed_ips": list(self.fixed_ips),
                 "vnic_type": self.vnic_type, "device": self.device,
                 "policy_id": self.policy_id, "rules": list(self.rules),
-                "profile": self.profile, "admin_state_up": self.admin_state_up}
+                "profile": self.profile, "admin_state_up": self.admin_state_up,
+                "network": self.network}

@@ -32,6 +32,7 @@ _PCI = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % (IFNAMSIZ - 1))
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")    # a file in /run/netns
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{1,64}")    # ids (UUIDs) in names, cookies, reports
+_PHYSNET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # provider:physical_network
 _WORD = re.compile(r"[a-z0-9_-]{1,64}")             # vnic types
 # In a line of a batch (tc, ip, nft, ovs-ofctl), any of these would cut it into several.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -148,6 +149,27 @@ def record(value: Any, field: str) -> dict:
     if not isinstance(value, dict):
         raise _fail(field, value, "an object")
     return value
+
+
+NETWORK_TYPES = frozenset({"flat", "vlan", "vxlan", "local"})
+
+
+def segment(value: Any, field: str = "network") -> dict:
+    """A port's network and its segment (ids become bridge and VXLAN/VLAN device names)."""
+    value = record(value, field)
+    network_type = value.get("network_type")
+    if network_type not in NETWORK_TYPES:
+        raise _fail(f"{field}.network_type", network_type, "flat, vlan, vxlan or local")
+    return {"network_id": identifier(value.get("network_id"), f"{field}.network_id"),
+            "network_type": network_type,
+            "physical_network": optional(
+                lambda v, f: _text(v, f, _PHYSNET, "a physical network name"),
+                value.get("physical_network"), f"{field}.physical_network"),
+            "segmentation_id": optional(lambda v, f: integer(v, f, 1, 2**24 - 1),
+                                        value.get("segmentation_id"),
+                                        f"{field}.segmentation_id"),
+            "mtu": optional(lambda v, f: integer(v, f, 68, 65535), value.get("mtu"),
+                            f"{field}.mtu")}
 
 
 def rule(value: Any, field: str = "rule") -> dict:

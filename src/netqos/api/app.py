@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from netqos import __version__
-from netqos.api import (core, errors, extensions, hosts, metrics, policies, rule_types, rules,
-                        versions)
+from netqos.api import (core, errors, extensions, hosts, live, metrics, policies, rule_types,
+                        rules, versions)
 from netqos.api.auth import Authenticate, make_authenticator
 from netqos.api.limits import BodyLimit
 from netqos.api.sanitize import RefuseNul
@@ -15,8 +15,11 @@ from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
 from netqos.policy.engine import PolicyEngine
 from netqos.service.context import Context
+from netqos.service.segment_pools import SegmentPools
+from netqos.service.live import LiveStore
+from netqos import ui
 
-ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts)
+ROUTERS = (versions, extensions, policies, rules, rule_types, core, hosts, live)
 
 
 def create_app(settings: Settings, bus: Bus | None = None,
@@ -28,6 +31,7 @@ def create_app(settings: Settings, bus: Bus | None = None,
                   redoc_url=None)
     engine = make_engine(settings.database)
     app.state.settings = settings
+    app.state.segment_pools = SegmentPools.from_settings(settings)
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.bus = bus or make_bus(settings)
@@ -36,6 +40,13 @@ def create_app(settings: Settings, bus: Bus | None = None,
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file,
                                                 local_tokens, settings)
     app.state.policy = PolicyEngine(settings.policy_file)
+    app.state.live = LiveStore()   # per-port rates and the agents' journal (in memory)
+    if settings.transport_url:     # a cluster: every server process gets every point
+        from netqos.bus.live import LiveFanout
+
+        app.state.live.fanout = LiveFanout(settings.transport_url, app.state.live)
+        app.router.on_startup.append(app.state.live.fanout.start)   # in each worker
+        app.router.on_shutdown.append(app.state.live.fanout.stop)
     errors.install(app)
     # Added innermost first: a request meets RefuseNul, then Authenticate (headers only),
     # then BodyLimit, and only then a route that may read its body.
@@ -45,6 +56,8 @@ def create_app(settings: Settings, bus: Bus | None = None,
     for module in ROUTERS:
         app.include_router(module.router)
     metrics.install(app)
+    app.state.metrics_registry.register(live.LiveCollector(app.state.live))
+    ui.install(app)
     return app
 
 

@@ -31,6 +31,15 @@ PROJECT_ID_MAX = 255
 # Served to anyone: the version document clients probe before they authenticate, and the
 # API's own description. Everything else needs a credential (in tokens mode).
 PUBLIC_PATHS = frozenset({"/", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+PUBLIC_PREFIX = "/ui/"    # the console's page and assets: it signs in with the API's auth
+
+
+def is_public(path: str) -> bool:
+    """Paths served without a credential; the console's data comes from the API, which
+    needs one, so its static files reveal nothing."""
+    return path in PUBLIC_PATHS or path == "/ui" or path.startswith(PUBLIC_PREFIX)
+
+
 CALLER = "netqos.caller"   # where the middleware leaves the Context in the request's state
 
 
@@ -144,7 +153,7 @@ class Authenticate:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:

@@ -8,7 +8,7 @@ import re
 from fastapi import Depends, Request
 
 from netqos.api.deps import agent_context, context
-from netqos.qos.errors import HTTPBadRequest
+from netqos.qos.errors import HTTPBadRequest, MalformedRequestBody
 from netqos.service.context import Context
 
 
@@ -56,11 +56,11 @@ def parse_plain(raw: bytes) -> dict:
         # NaN, Infinity and 1e999 are no JSON numbers, and no database's JSON holds them.
         doc = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise HTTPBadRequest("Malformed JSON in request body") from None
+        raise MalformedRequestBody(reason="Cannot understand JSON") from None
     if (_SURROGATE_ESCAPE.search(raw) or b"\x00" in raw) and not _encodable(doc):
-        raise HTTPBadRequest("Malformed JSON in request body: unpaired UTF-16 surrogate")
+        raise MalformedRequestBody(reason="Cannot understand JSON: unpaired UTF-16 surrogate")
     if not isinstance(doc, dict):
-        raise HTTPBadRequest("Invalid format: the request body must be an object")
+        raise HTTPBadRequest("Body contains invalid data")
     return doc
 
 

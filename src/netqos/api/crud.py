@@ -71,7 +71,9 @@ def register(router: APIRouter, c: Crud) -> None:
         register_tags(router, item, c.kind)
 
 
-def register_tags(router: APIRouter, item: str, kind: Kind) -> None:
+def register_tags(router: APIRouter, item: str, kind: Kind, name: str | None = None) -> None:
+    """Tag routes under `item` ("/v2.0/networks/{obj_id}"); `name` tells apart a second
+    path to the same resource's tags."""
     def get_all(obj_id: str, request: Request, ctx: Context = Depends(context)):
         return ok({"tags": transact(request, ctx, lambda t: tags.get_all(t, kind, obj_id),
                                     write=False)})
@@ -98,7 +100,7 @@ def register_tags(router: APIRouter, item: str, kind: Kind) -> None:
         transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, tag))
         return no_content()
 
-    name = kind.name
+    name = name or kind.name
     router.add_api_route(item + "/tags", get_all, methods=["GET"], name=f"{name}_tags")
     router.add_api_route(item + "/tags", replace, methods=["PUT"], name=f"{name}_set_tags")
     router.add_api_route(item + "/tags", remove_all, methods=["DELETE"], status_code=204,

@@ -48,7 +48,7 @@ def transact(request: Request, ctx: Context, work: Callable[[Txn], T], write: bo
             with lock, sessions() as session, session.begin():
                 if write:
                     begin_write(session)
-                txn = Txn(session, ctx)
+                txn = Txn(session, ctx, pools=request.app.state.segment_pools)
                 result = work(txn)
             break
         except (StaleDataError, DBAPIError) as exc:

@@ -11,6 +11,11 @@ from netqos.qos.errors import NotFound
 router = APIRouter(tags=["extensions"], dependencies=[Depends(context)])
 
 UPDATED = "2026-11-21T00:00:00-00:00"
+# Where netqos implements a Neutron extension as Neutron does: Neutron's own entry.
+NEUTRON = {
+    "qos": ("Quality of Service", "The Quality of Service extension.",
+            "2015-06-08T10:00:00-00:00"),
+}
 EXTENSIONS = {
     "qos": "Quality of Service: policies and rules",
     "qos-default": "A default QoS policy per project",
@@ -32,12 +37,18 @@ EXTENSIONS = {
     "pagination": "limit and marker on lists",
     "fields": "fields= on lists and shows",
     "project-id": "project_id beside tenant_id",
+    "provider": "Provider network attributes: the segment a network rides on",
+    "net-mtu": "The MTU of a network, from its segment",
+    "net-mtu-writable": "A network's MTU may be lowered",
+    "port-resource-request": "The placement resources a port's QoS policy needs",
+    "port-resource-request-groups": "A port's resource request as placement request groups",
 }
 
 
 def _extension(alias: str) -> dict:
-    return {"alias": alias, "name": alias, "description": EXTENSIONS[alias],
-            "updated": UPDATED, "links": []}
+    name, description, updated = NEUTRON.get(alias, (alias, EXTENSIONS[alias], UPDATED))
+    return {"alias": alias, "name": name, "description": description, "updated": updated,
+            "links": []}
 
 
 @router.get("/v2.0/extensions")

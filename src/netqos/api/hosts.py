@@ -36,7 +36,9 @@ def host_revision(host: str, request: Request, ctx: Context = Depends(agent_cont
 def host_report(host: str, request: Request, raw: bytes = Depends(bodies.agent_raw_body),
                 ctx: Context = Depends(agent_context)):
     body = bodies.parse(raw, "report")
-    return ok(transact(request, ctx, lambda t: hosts.report(t, host, body)))
+    result = transact(request, ctx, lambda t: hosts.report(t, host, body))
+    request.app.state.live.record(result.pop("events"))   # after the commit
+    return ok(result)
 
 
 @router.get("/v2.0/agents")

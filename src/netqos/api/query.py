@@ -49,17 +49,41 @@ def _sorts(keys: list[str], dirs: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def links(request: Request, collection: str, q: ListQuery, page: Page) -> dict:
-    """next/previous links when the client pages with `limit`."""
+    """`<collection>_links` as Neutron builds them when the client pages with `limit`:
+    `next` unless a forward page came back short, `previous` unless a reverse page did
+    (so a full first page carries both); each is the request's own query with the marker
+    (and page_reverse) set."""
     if not q.limit or not page.ids:
         return {}
-    base = str(request.url.remove_query_params(["marker", "page_reverse"]))
-    sep = "&" if "?" in base else "?"
-    more_after = page.has_more if not q.page_reverse else bool(q.marker)
-    more_before = bool(q.marker) if not q.page_reverse else page.has_more
+    short = len(page.ids) < q.limit
     out = []
-    if more_after:
-        out.append({"rel": "next", "href": base + sep + urlencode({"marker": page.ids[-1]})})
-    if more_before:
-        out.append({"rel": "previous", "href": base + sep + urlencode(
-            {"marker": page.ids[0], "page_reverse": "True"})})
-    return {f"{collection}_links": out} if out else {}
+    if not (short and not q.page_reverse):
+        out.append({"rel": "next", "href": _href(request, page.ids[-1], reverse=False)})
+    if not (short and q.page_reverse):
+        out.append({"rel": "previous", "href": _href(request, page.ids[0], reverse=True)})
+    return {f"{collection}_links": out}
+
+
+def _href(request: Request, marker: str, reverse: bool) -> str:
+    """The request's URL with marker set in place (or appended), page_reverse set for a
+    previous link and dropped for a next one, every other parameter in its order."""
+    params = [(k, v) for k, v in request.query_params.multi_items()]
+    params = _set(params, "marker", marker)
+    params = _set(params, "page_reverse", "True") if reverse else \
+        [(k, v) for k, v in params if k != "page_reverse"]
+    return str(request.url.replace(query=urlencode(params)))
+
+
+def _set(params: list[tuple[str, str]], key: str, value: str) -> list[tuple[str, str]]:
+    """`key` given once, with `value`: at its first place if the query had it, else last."""
+    if not any(k == key for k, _ in params):
+        return [*params, (key, value)]
+    out, done = [], False
+    for k, v in params:
+        if k == key:
+            if not done:
+                out.append((k, value))
+            done = True
+        else:
+            out.append((k, v))
+    return out

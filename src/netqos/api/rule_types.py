@@ -7,7 +7,7 @@ from netqos.api.deps import context
 from netqos.api.respond import ok
 from netqos.qos import backends
 from netqos.qos.attributes import Boolean
-from netqos.qos.errors import HTTPBadRequest, NotAuthorized, RuleTypeNotFound
+from netqos.qos.errors import NotAuthorized, RuleTypeNotFound
 from netqos.qos.rules import RULE_TYPES
 from netqos.service.context import Context
 
@@ -20,10 +20,8 @@ def list_rule_types(request: Request, ctx: Context = Depends(context)):
     params = request.query_params
     all_rules = Boolean("all_rules").convert(params.get("all_rules", "false"))
     all_supported = Boolean("all_supported").convert(params.get("all_supported", "false"))
-    if all_rules and all_supported:
-        raise HTTPBadRequest("Only one of all_rules and all_supported may be set")
     loaded = request.app.state.settings.backends
-    if all_rules:
+    if all_rules:  # with all_supported too: every known type includes every supported one
         names = list(RULE_TYPES)
     elif all_supported:
         names = backends.rule_types_supported_by_any(loaded)

@@ -38,6 +38,9 @@ def register(sub) -> None:
     agent.add_argument("--heartbeat-interval", type=float, default=10.0,
                        help="seconds between heartbeats; the server shows the agent dead "
                        "after three missed ones (10)")
+    agent.add_argument("--counters-interval", type=float, default=1.0,
+                       help="seconds between per-port counter reports for the console's "
+                       "live charts (1; 0 = none)")
     agent.set_defaults(func=run_agent)
 
     agents = leaf(sub, "agents", "list the agents the server knows (= netqos agent list)")
@@ -145,6 +148,10 @@ def run_agent(args: argparse.Namespace) -> int:
 
         agent.metrics = AgentMetrics(agent)
         log.info("metrics at http://%s/metrics", agent.metrics.serve(args.metrics_bind))
+    if args.counters_interval > 0:
+        from netqos.agent.telemetry import Telemetry
+
+        Telemetry(agent, args.counters_interval).start(stop)
     subscriber = None
     if args.transport_url:
         from netqos.bus.rabbit import RabbitSubscriber, redact

@@ -64,10 +64,31 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
                    "without it, the in-process bus (agents then poll)")
     p.add_argument("--log-level", help="debug, info, warning (info)")
     p.add_argument("--config", help="INI config file (env NETQOS_CONFIG)")
+    segments = p.add_argument_group("network segments (as Neutron's ML2 options)")
+    segments.add_argument("--tenant-network-types", metavar="TYPES",
+                          help="segment types for tenant networks, tried in order: vxlan, "
+                          "vlan, local (env NETQOS_TENANT_NETWORK_TYPES; vxlan)")
+    segments.add_argument("--vni-ranges", metavar="FIRST:LAST,…",
+                          help="VXLAN ids for tenant networks (1:16777215)")
+    segments.add_argument("--network-vlan-ranges", metavar="PHYSNET[:FIRST:LAST],…",
+                          help="physical networks for VLANs, with the ids tenant networks "
+                          "get (none)")
+    segments.add_argument("--flat-networks", metavar="PHYSNET,…",
+                          help="physical networks flat networks may use; * for any (*)")
+    segments.add_argument("--global-physnet-mtu", type=int, metavar="BYTES",
+                          help="MTU of the underlay; VXLAN networks get 50 less (1500)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.load(vars(args))
+    from netqos.cli.client import CliError
+    from netqos.service.segment_pools import SegmentPools
+
+    settings = Settings.load(vars(args))
+    try:   # a bad range is the operator's to fix before anything starts
+        SegmentPools.from_settings(settings)
+    except ValueError as exc:
+        raise CliError(f"bad segment setting: {exc}") from None
+    return settings
 
 
 def prepare_database(settings: Settings) -> None:
@@ -145,6 +166,7 @@ def run_up(args: argparse.Namespace) -> int:
     from netqos.agent.client import ServerClient
     from netqos.agent.loop import Agent, AgentConfig
     from netqos.agent.registry import load
+    from netqos.agent.telemetry import Telemetry
     from netqos.bus.inproc import InProcessBus
     from netqos.cli.agent_cmds import parse_uplinks
 
@@ -166,6 +188,7 @@ def run_up(args: argparse.Namespace) -> int:
     bus.subscribe(args.agent_host, agent.wake)
     stop = threading.Event()
     threading.Thread(target=agent.run, args=(stop,), name="netqos-agent", daemon=True).start()
+    Telemetry(agent).start(stop)   # live counters for the console at /ui
     try:
         serve(settings, bus, local_tokens)
     finally:

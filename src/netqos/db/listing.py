@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, false, or_
 
-from netqos.qos.errors import BadRequest
+from netqos.qos.errors import HTTPBadRequest
 from netqos.service.listing import ListQuery
 
 
@@ -31,10 +31,10 @@ CONTROL_PARAMS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker",
 def check_query(attrs: Mapping[str, Attr], q: ListQuery) -> None:
     for key in q.filters:
         if key not in attrs or not attrs[key].filterable:
-            raise BadRequest(f"[{key}] is invalid attribute for filtering")
+            raise HTTPBadRequest(f"['{key}'] is invalid attribute for filtering")
     for key, _ in q.sorts:
         if key not in attrs or not attrs[key].sortable:
-            raise BadRequest(f"[{key}] is invalid attribute for sort_key")
+            raise HTTPBadRequest(f"['{key}'] is invalid attribute for sort_keys")
 
 
 def apply_filters(stmt: Select, attrs: Mapping[str, Attr], q: ListQuery) -> Select:

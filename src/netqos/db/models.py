@@ -128,10 +128,28 @@ class Network(StandardAttrs, Base):
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
     qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policies.id"),
                                                       index=True)
+    # The segment the network rides on (Neutron's provider attributes).
+    network_type: Mapped[str] = mapped_column(String(16), default="local")
+    physical_network: Mapped[str | None] = mapped_column(String(64))
+    segmentation_id: Mapped[int | None] = mapped_column(Integer)
 
     subnets: Mapped[list["Subnet"]] = relationship(
         back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Subnet.created_at")
+
+
+class SegmentAllocation(Base):
+    """A flat physnet, VLAN id or VXLAN id held by a network: the primary key makes a
+    double allocation impossible, even between concurrent creates on PostgreSQL.
+    physical_network is "" for VXLAN (a NULL would not collide); flat holds id 0."""
+
+    __tablename__ = "segment_allocations"
+
+    network_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"),
+                                            unique=True)
 
 
 class Subnet(StandardAttrs, Base):

@@ -26,14 +26,17 @@ def rbac_grants(object_type: str, object_id_col, project_id: str | None):
                           RbacEntry.target_project.in_(targets))
 
 
-def shared_ids(session: Session, object_type: str, ids: Iterable[str]) -> set[str]:
-    """Which of these objects carry a wildcard access_as_shared entry."""
+def shared_ids(session: Session, object_type: str, ids: Iterable[str],
+               viewer: str | None = None) -> set[str]:
+    """Which of these objects are shared: with everyone, or (as Neutron shows `shared` to
+    a caller) with the `viewer` project."""
     ids = list(ids)
     if not ids:
         return set()
+    targets = [EVERYONE] if viewer is None else [EVERYONE, viewer]
     return set(session.scalars(select(RbacEntry.object_id).where(
         RbacEntry.object_type == object_type, RbacEntry.action == SHARED,
-        RbacEntry.target_project == EVERYONE, RbacEntry.object_id.in_(ids))))
+        RbacEntry.target_project.in_(targets), RbacEntry.object_id.in_(ids))))
 
 
 def tags_by_id(session: Session, ids: Iterable[str]) -> dict[str, list[str]]:

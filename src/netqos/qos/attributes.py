@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from netqos.qos.errors import HTTPBadRequest
+from netqos.qos.errors import HTTPBadRequest, InvalidInput
 
 MAX_INT32 = 2**31 - 1
 REQUIRED = object()  # sentinel: the field has no default and must be given on create
@@ -42,14 +42,39 @@ class Field:
         if value is None:
             if self.nullable:
                 return None
-            raise InvalidAttribute(attribute=self.name, reason="'None' is not allowed")
+            return self._refuse_none()
         return self._convert(value)
+
+    def _refuse_none(self) -> Any:
+        raise InvalidAttribute(attribute=self.name, reason="'None' is not allowed")
 
     def _convert(self, value: Any) -> Any:
         return value
 
     def invalid(self, value: Any, why: str) -> InvalidAttribute:
         return InvalidAttribute(attribute=self.name, reason=f"'{value}' {why}")
+
+
+def unconvertible(value: Any, why: str) -> InvalidInput:
+    """A value of the wrong type altogether: Neutron's converters answer InvalidInput,
+    without naming the attribute (its validators, run after, answer HTTPBadRequest)."""
+    return InvalidInput(error_message=f"'{value}' {why}")
+
+
+def to_int(value: Any) -> int:
+    """Neutron's convert_to_int, minus its silent truncation of 1.5 to 1."""
+    if isinstance(value, bool):
+        raise unconvertible(value, "is not an integer")
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise unconvertible(value, "is not an integer") from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise unconvertible(value, "is not an integer")
+    return value
 
 
 @dataclass(frozen=True)
@@ -59,20 +84,11 @@ class IntRange(Field):
     minimum: int = 0
     maximum: int = MAX_INT32
 
+    def _refuse_none(self) -> int:
+        raise unconvertible(None, "is not an integer")
+
     def _convert(self, value: Any) -> int:
-        if isinstance(value, bool):
-            raise self.invalid(value, "is not an integer")
-        if isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise self.invalid(value, "is not an integer") from None
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise self.invalid(value, "is not an integer")
-            value = int(value)
-        if not isinstance(value, int):
-            raise self.invalid(value, "is not an integer")
+        value = to_int(value)
         if value < self.minimum:
             raise self.invalid(value, f"is too small - must be at least '{self.minimum}'")
         if value > self.maximum:
@@ -84,17 +100,29 @@ class IntRange(Field):
 class Choice(Field):
     choices: tuple = ()
 
+    @property
+    def _integers(self) -> bool:
+        return bool(self.choices) and all(isinstance(c, int) for c in self.choices)
+
+    def _refuse_none(self) -> Any:
+        if self._integers:
+            raise unconvertible(None, "is not an integer")
+        return super()._refuse_none()
+
     def _convert(self, value: Any) -> Any:
-        if isinstance(value, str) and value.isdigit() and int(value) in self.choices:
-            return int(value)  # "26" for a DSCP mark, as Neutron accepts it
+        if self._integers:
+            value = to_int(value)  # "26" for a DSCP mark, as Neutron converts it
         if isinstance(value, bool) or value not in self.choices:
-            listed = ", ".join(str(c) for c in self.choices)
-            raise self.invalid(value, f"is not in valid choices: {listed}")
+            raise InvalidAttribute(attribute=self.name,
+                                   reason=f"{value} is not in valid_values")
         return value
 
 
 @dataclass(frozen=True)
 class Boolean(Field):
+    def _refuse_none(self) -> bool:
+        raise unconvertible(None, "cannot be converted to boolean")
+
     def _convert(self, value: Any) -> bool:
         if isinstance(value, bool):
             return value
@@ -102,7 +130,7 @@ class Boolean(Field):
             return value.lower() in ("true", "1")
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise self.invalid(value, "cannot be converted to boolean")
+        raise unconvertible(value, "cannot be converted to boolean")
 
 
 @dataclass(frozen=True)
@@ -171,7 +199,8 @@ class Schema:
             if f.name in body:
                 out[f.name] = f.convert(body[f.name])
             elif f.required:
-                raise InvalidAttribute(attribute=f.name, reason="Mandatory attribute missing")
+                raise HTTPBadRequest(f"Failed to parse request. Required attribute "
+                                     f"'{f.name}' not specified")
             else:
                 out[f.name] = f.default
         return out

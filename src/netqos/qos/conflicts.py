@@ -25,6 +25,7 @@ def check_rule_fits(policy_id: str, existing: Iterable[dict], new: dict) -> None
         if _duplicates(other, new):
             raise QoSRulesConflict(new_rule_type=new["type"], rule_id=other["id"],
                                    policy_id=policy_id)
+        _check_any_direction(policy_id, other, new)
         _check_min_max(policy_id, other, new)
 
 
@@ -33,9 +34,19 @@ def _duplicates(a: dict, b: dict) -> bool:
         return False
     rule_type = RULE_TYPES[a["type"]]
     da, db = rule_type.direction_of(a), rule_type.direction_of(b)
-    if a["type"] == "minimum_packet_rate" and "any" in (da, db):
-        return True  # 'any' covers both directions, so it clashes with either
     return da == db
+
+
+def _check_any_direction(policy_id: str, other: dict, new: dict) -> None:
+    """A minimum packet rate for `any` direction cannot sit beside a directional one:
+    Neutron calls that a parameter conflict (on the direction), not a duplicate."""
+    if new["type"] != "minimum_packet_rate" or other["type"] != "minimum_packet_rate":
+        return
+    rule_type = RULE_TYPES[new["type"]]
+    mine, theirs = rule_type.direction_of(new), rule_type.direction_of(other)
+    if mine != theirs and "any" in (mine, theirs):
+        raise QoSRuleParameterConflict(rule_value=mine, policy_id=policy_id,
+                                       existing_rule=other["type"], existing_value=theirs)
 
 
 def _check_min_max(policy_id: str, other: dict, new: dict) -> None:

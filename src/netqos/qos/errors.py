@@ -30,7 +30,13 @@ class HTTPBadRequest(BadRequest):
 
 
 class InvalidInput(BadRequest):
+    """A value that cannot be converted to the attribute's type (Neutron's convert_to_*)."""
+
     message = "Invalid input for operation: %(error_message)s."
+
+
+class MalformedRequestBody(BadRequest):
+    message = "Malformed request body: %(reason)s."
 
 
 class NotAuthenticated(NetqosError):
@@ -55,12 +61,24 @@ class NotFound(NetqosError):
     message = "%(resource)s %(id)s could not be found."
 
 
+class HTTPNotFound(NotFound):
+    """What Neutron answers when a visible object may not be changed by the caller."""
+
+    message = "The resource could not be found."
+
+
 class Conflict(NetqosError):
     message = "Conflict."
 
 
 class InUse(Conflict):
     message = "The resource is in use."
+
+
+class ServiceUnavailable(NetqosError):
+    """A resource pool is exhausted (Neutron answers 503)."""
+
+    message = "The service is unavailable."
 
 
 class PreconditionFailed(NetqosError):
@@ -95,8 +113,7 @@ class QosRuleNotSupported(Conflict):
 
 class QoSRuleParameterConflict(Conflict):
     message = ("Unable to add the rule with value %(rule_value)s to the policy %(policy_id)s "
-               "as the existing rule of type %(existing_rule)s restricts the bandwidth to "
-               "%(existing_value)s.")
+               "as the existing rule of type %(existing_rule)s has value %(existing_value)s.")
 
 
 class QoSRulesConflict(Conflict):

@@ -250,6 +250,16 @@ class HostId(Field):
         return value
 
 
+@dataclass(frozen=True)
+class PhysicalNetwork(Field):
+    """provider:physical_network: a name agents map to an interface or bridge."""
+
+    def _convert(self, value: Any) -> str:
+        if not isinstance(value, str) or not _PHYSNET.fullmatch(value):
+            raise self.invalid(value, "is not a valid physical network name")
+        return value
+
+
 def device_name(value: Any) -> bool:
     return isinstance(value, str) and _DEVICE.fullmatch(value) is not None \
         and value not in (".", "..")

@@ -71,6 +71,8 @@ def check_ports(session: Session, ports: Iterable[Port]) -> None:
     rules = rules_by_policy(session, (effective_id(p) for p in ports))
     agents = host_agents(session, (p.host for p in ports))
     for port in ports:
+        if not port.host:
+            continue  # unbound: its backend is known, and checked, once it is bound
         refused = backend_of(port, agents.get(port.host)).first_refused(
             rules.get(effective_id(port), []))
         if refused is not None:

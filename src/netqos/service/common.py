@@ -1,7 +1,7 @@
 """Rules shared by every resource: ownership on create, policy attach and detach."""
 from __future__ import annotations
 
-from netqos.qos.errors import (BadRequest, PolicyRemoveAuthorizationError,
+from netqos.qos.errors import (HTTPBadRequest, PolicyRemoveAuthorizationError,
                                RevisionNumberConstraintFailed)
 from netqos.service import resources
 from netqos.service.context import Context
@@ -11,11 +11,11 @@ from netqos.service.txn import Txn
 def owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -> str:
     """The project a new resource belongs to; only an admin may name another one."""
     if project_id and tenant_id and project_id != tenant_id:
-        raise BadRequest("'project_id' and 'tenant_id' do not match")
+        raise HTTPBadRequest("'project_id' and 'tenant_id' do not match")
     wanted = project_id or tenant_id or ctx.project_id
     if wanted != ctx.project_id and not ctx.is_admin:
-        raise BadRequest("Specifying 'project_id' or 'tenant_id' other than the "
-                         "authenticated project in request requires admin privileges")
+        raise HTTPBadRequest("Specifying 'project_id' other than the authenticated project "
+                             "in request is not allowed for the current user.")
     return wanted
 
 

@@ -62,10 +62,15 @@ def render(txn: Txn, fips: list[FloatingIp]) -> list[dict]:
     tags = repo.tags_by_id(txn.session, [f.id for f in fips])
     rules = bindings.rules_by_policy(
         txn.session, (f.qos_policy_id or net_policy.get(f.floating_network_id) for f in fips))
+    port_ids = {f.port_id for f in fips if f.port_id}
+    fip_ports = {p.id: p for p in txn.session.scalars(
+        select(Port).where(Port.id.in_(port_ids)))} if port_ids else {}
     out = []
     for f in fips:
         view_ = views.floatingip_view(f, net_policy.get(f.floating_network_id),
                                       tags.get(f.id, []))
+        # Neutron's fip-port-details: what the address points at.
+        view_["port_details"] = views.port_details(fip_ports.get(f.port_id))
         # Only bandwidth limits are enforced on a floating IP; say which rules are not.
         view_["netqos:qos_ignored_rule_types"] = backends.l3_ignored_rule_types(
             rules.get(f.qos_policy_id or net_policy.get(f.floating_network_id), []))

@@ -56,6 +56,12 @@ def authorize(txn: Txn, host: str, action: str) -> None:
         raise PolicyNotAuthorized(rule=f"rule:{action}")
 
 
+def bound_port_ids(txn: Txn, host: str) -> list[str]:
+    """The ports bound to `host`, for its own agent (or an admin)."""
+    authorize(txn, host, "update_host_counters")
+    return list(txn.session.scalars(select(Port.id).where(Port.host == host)))
+
+
 def desired(txn: Txn, host: str, port_id: str | None = None) -> dict:
     """{"host", "revision", "ports": [PortQos wire dicts]} for every port on the host."""
     authorize(txn, host, "get_host_ports")
@@ -79,7 +85,14 @@ def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
                    vnic_type=port.vnic_type, device=(port.profile or {}).get("device"),
                    policy_id=policy_id,
                    rules=tuple({k: v for k, v in r.items() if k != "id"} for r in enforce),
-                   profile=port.profile or {}, admin_state_up=port.admin_state_up)
+                   profile=port.profile or {}, admin_state_up=port.admin_state_up,
+                   network=network_segment(port.network))
+
+
+def network_segment(net) -> dict:
+    """What an L2 agent needs to plug a port into its network."""
+    return {"network_id": net.id, "mtu": net.mtu,
+            **{k.split(":", 1)[1]: v for k, v in views.segment_view(net).items()}}
 
 
 def revision(txn: Txn, host: str) -> dict:
@@ -96,10 +109,12 @@ def report(txn: Txn, host: str, body: dict) -> dict:
     reports = [PORT_REPORT.for_create(r) for r in values["ports"] or []]
     ports = {p.id: p for p in txn.session.scalars(
         select(Port).where(Port.host == host, Port.id.in_([r["port_id"] for r in reports])))}
+    events = []
     for r in reports:
         port = ports.get(r["port_id"])
         if port is None:
             continue  # unbound or deleted meanwhile: the next pull tells the agent
+        events += _events(host, port, r)
         port.qos_applied_revision = r["revision"]
         port.qos_status = r["status"]
         port.qos_status_reason = r["reason"]
@@ -107,7 +122,22 @@ def report(txn: Txn, host: str, body: dict) -> dict:
             port.qos_drift = r["drift"]
             port.qos_drift_at = utcnow()
     txn.session.flush()
-    return {"host": host, "accepted": len(reports)}
+    return {"host": host, "accepted": len(reports), "events": events}
+
+
+def _events(host: str, port: Port, r: dict) -> list[dict]:
+    """What this report changed, for the console's history (service/live.py)."""
+    base = {"host": host, "port_id": port.id, "project_id": port.project_id,
+            "revision": r["revision"]}
+    out = []
+    if r["status"] == "ACTIVE" and port.qos_applied_revision != r["revision"]:
+        out.append({**base, "kind": "applied", "detail": f"revision {r['revision']} applied"})
+    if r["status"] in ("ERROR", "DOWN") and (port.qos_status, port.qos_status_reason) != (
+            r["status"], r["reason"]):
+        out.append({**base, "kind": r["status"].lower(), "detail": r["reason"]})
+    if r["drift"]:
+        out.append({**base, "kind": "drift", "detail": "; ".join(map(str, r["drift"]))})
+    return out
 
 
 def _heartbeat(txn: Txn, host: str, info: dict) -> None:

@@ -10,8 +10,10 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import Network, Port, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import ABSENT, Boolean, IntRange, Schema, String, Uuid
-from netqos.qos.errors import Conflict, NotFound
-from netqos.service import bindings, changes, common, resources, views
+from netqos.qos.errors import Conflict, InvalidInput, NotFound
+from netqos.qos.netattrs import PhysicalNetwork
+from netqos.service import bindings, changes, common, resources, segments, views
+from netqos.service.segment_pools import Segment
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -33,8 +35,12 @@ SCHEMA = Schema("network", (
     Boolean("admin_state_up", default=True),
     Boolean("shared", default=False),
     Boolean("router:external", default=False),
-    IntRange("mtu", default=1500, minimum=68, maximum=65535),
+    IntRange("mtu", default=ABSENT, minimum=68, maximum=65535),
     Uuid("qos_policy_id", default=ABSENT, nullable=True),
+    String("provider:network_type", default=ABSENT, max_length=16),
+    PhysicalNetwork("provider:physical_network", default=ABSENT, nullable=True),
+    IntRange("provider:segmentation_id", default=ABSENT, nullable=True,
+             maximum=2**32 - 1),
     String("project_id", default=None, allow_put=False),
     String("tenant_id", default=None, allow_put=False),
 ), read_only=frozenset({"id", "status", "subnets", "tags", "revision_number", "created_at",
@@ -52,6 +58,10 @@ KIND = resources.Kind(
            "shared": Attr(_shared, Boolean("shared").convert, sortable=False),
            "qos_policy_id": Attr(Network.qos_policy_id),
            "mtu": Attr(Network.mtu, IntRange("mtu").convert),
+           "provider:network_type": Attr(Network.network_type),
+           "provider:physical_network": Attr(Network.physical_network),
+           "provider:segmentation_id": Attr(Network.segmentation_id,
+                                            IntRange("provider:segmentation_id").convert),
            "status": Attr(Network.id, filterable=False, sortable=False)},
     not_found=lambda net_id: NetworkNotFound(net_id=net_id),
     rbac_type=OBJECT_TYPE,
@@ -69,9 +79,11 @@ def view(txn: Txn, net: Network) -> dict:
 
 def render(txn: Txn, nets: list[Network]) -> list[dict]:
     ids = [n.id for n in nets]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids, viewer=txn.ctx.project_id)
     tags = repo.tags_by_id(txn.session, ids)
-    return [views.network_view(n, n.id in shared, tags.get(n.id, [])) for n in nets]
+    # Provider attributes are an admin's to see, as in Neutron.
+    provider = txn.ctx.is_admin
+    return [views.network_view(n, n.id in shared, tags.get(n.id, []), provider) for n in nets]
 
 
 def list_networks(txn: Txn, q: ListQuery) -> Page:
@@ -81,25 +93,62 @@ def list_networks(txn: Txn, q: ListQuery) -> Page:
 def create_network(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.pop_owner(txn.ctx, values, "network")
-    common.enforce_attributes(txn.ctx, "create_network", values, {"project_id": project_id},
-                              ADMIN_ATTRIBUTES)
+    _admin_only(txn, "create_network", values, ("shared", "router:external", *PROVIDER),
+                {"project_id": project_id, "tenant_id": project_id})
+    wanted = _provider_request(txn, values)
     policy_id = values["qos_policy_id"]
     if policy_id is ABSENT:
         policy_id = _project_default_policy(txn, project_id)
     common.check_policy_change(txn, None, policy_id)
     net = Network(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
                   description=values["description"], admin_state_up=values["admin_state_up"],
-                  router_external=values["router:external"], mtu=values["mtu"],
+                  router_external=values["router:external"], mtu=1500,
                   qos_policy_id=policy_id, revision_number=1)
     txn.session.add(net)
     txn.session.flush()
+    segment = segments.allocate(txn, txn.pools, net, wanted)
+    net.mtu = _mtu(txn, segment, values["mtu"])
+    txn.session.flush()
     if values["shared"]:
         _share(txn, net)
-    return view(txn, net)
+    # Neutron shows is_default (of auto-allocated topologies) in a create's answer only.
+    return {**view(txn, net), "is_default": False}
 
 
-# Attributes only Neutron's admin rules let a caller set (create_network:shared, ...).
-ADMIN_ATTRIBUTES = ("shared", "router:external")
+PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+
+
+def _admin_only(txn: Txn, action: str, values: dict, names: tuple[str, ...],
+                target: dict) -> None:
+    """Attributes with a rule of their own (<action>:<name>, admin by default): any
+    provider attribute given at all, and shared or router:external set true."""
+    for name in names:
+        given = values.get(name, ABSENT)
+        if name in PROVIDER and given is not ABSENT or given is True:
+            txn.ctx.enforce(f"{action}:{name}", target)
+
+
+def _provider_request(txn: Txn, values: dict) -> Segment | None:
+    """The segment an admin asked for, checked against the pools; None: a tenant one."""
+    asked = {k: values[k] for k in PROVIDER if values[k] is not ABSENT}
+    if not asked:
+        return None
+    if asked.get("provider:network_type") is None:
+        raise InvalidInput(error_message="network_type required")
+    segment = Segment(asked["provider:network_type"], asked.get("provider:physical_network"),
+                      asked.get("provider:segmentation_id"))
+    txn.pools.check_provider(segment)
+    return segment
+
+
+def _mtu(txn: Txn, segment: Segment, requested) -> int:
+    """The segment's MTU, or a smaller one the client asked for."""
+    largest = txn.pools.mtu(segment)
+    if requested is ABSENT:
+        return largest
+    if requested > largest:
+        raise InvalidInput(error_message=f"Requested MTU is too big, maximum is {largest}")
+    return requested
 
 
 def _project_default_policy(txn: Txn, project_id: str) -> str | None:
@@ -112,9 +161,12 @@ def update_network(txn: Txn, net_id: str, body: dict, if_match: int | None) -> d
     values = SCHEMA.for_update(body)
     net = resources.find_owned(txn, KIND, net_id)
     common.check_revision(net, if_match)
-    common.enforce_attributes(txn.ctx, "update_network", values,
-                              resources.target_of(net), ("router:external",))
-    for attr in ("name", "description", "admin_state_up", "mtu"):
+    _admin_only(txn, "update_network", values, ("router:external", *PROVIDER),
+                resources.target_of(net))
+    _refuse_segment_change(net, values)
+    if "mtu" in values:
+        net.mtu = _mtu(txn, _segment_of(net), values["mtu"])
+    for attr in ("name", "description", "admin_state_up"):
         if attr in values:
             setattr(net, attr, values[attr])
     if "router:external" in values:
@@ -136,6 +188,18 @@ def update_network(txn: Txn, net_id: str, body: dict, if_match: int | None) -> d
     return view(txn, net)
 
 
+def _segment_of(net: Network) -> Segment:
+    return Segment(net.network_type, net.physical_network, net.segmentation_id)
+
+
+def _refuse_segment_change(net: Network, values: dict) -> None:
+    current = dict(zip(PROVIDER, (net.network_type, net.physical_network,
+                                  net.segmentation_id)))
+    if any(values[k] != current[k] for k in PROVIDER if k in values):
+        raise InvalidInput(error_message="Plugin does not support updating provider "
+                           "attributes")
+
+
 def _ports_of(txn: Txn, net_id: str) -> list[Port]:
     return list(txn.session.scalars(select(Port).options(selectinload(Port.network))
                                     .where(Port.network_id == net_id)))
@@ -147,6 +211,7 @@ def delete_network(txn: Txn, net_id: str) -> None:
         raise NetworkInUse(net_id=net.id)
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
                                                 RbacEntry.object_id == net.id))
+    segments.release(txn, net.id)
     txn.session.delete(net)
     txn.session.flush()
 

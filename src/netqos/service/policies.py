@@ -11,8 +11,8 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
-from netqos.qos.errors import (PolicyNotAuthorized, QoSPolicyDefaultAlreadyExists,
-                               QosPolicyNotFound)
+from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized,
+                               QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
 from netqos.service import bindings, changes, common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -46,28 +46,39 @@ def find(txn: Txn, policy_id: str) -> QosPolicy:
     return resources.find(txn, KIND, policy_id)
 
 
-def find_managed(txn: Txn, policy_id: str, rule: str) -> QosPolicy:
-    """The policy, if the policy rule (update_policy, create_policy_dscp_marking_rule, ...)
-    lets the caller change it.
-
-    Another project's shared policy is visible but not the caller's to change: updating or
-    deleting the policy itself answers 404 (as Neutron does), changing its rules 403.
-    """
+def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
+    """The policy, for the caller to update or delete, refused as Neutron refuses it:
+    invisible → 404 QosPolicyNotFound; another project's shared one → 404 HTTPNotFound;
+    its own project's without the manager role → 403."""
     policy = find(txn, policy_id)
-    is_rule = rule not in ("update_policy", "delete_policy")
-    target = {"project_id": policy.project_id, "tenant_id": policy.project_id,
-              "ext_parent:project_id": policy.project_id, "ext_parent:tenant_id":
-              policy.project_id}
-    if not txn.ctx.allowed(rule, target):
-        if not is_rule and not txn.ctx.owns(policy.project_id):
-            raise QosPolicyNotFound(policy_id=policy_id)
-        raise PolicyNotAuthorized(rule=f"rule:{rule}")
+    if not txn.ctx.allowed(action, _target(policy.project_id)):
+        if not txn.ctx.owns(policy.project_id):
+            raise HTTPNotFound()
+        raise PolicyNotAuthorized(rule=f"rule:{action}")
     return policy
+
+
+def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
+    """The policy whose rules the caller changes. Neutron authorizes a rule action before
+    it looks the policy up (as if on the caller's own project): a caller without the
+    manager role gets 403 even for a policy it cannot see; a manager gets 404 for an
+    invisible policy, 403 for a foreign one."""
+    txn.ctx.enforce(action, _target(txn.ctx.project_id))
+    policy = find(txn, policy_id)
+    txn.ctx.enforce(action, _target(policy.project_id))
+    return policy
+
+
+def _target(project_id: str) -> dict:
+    """What the policy rules see of a policy: its project, also as the parent's of its
+    rules (ext_parent:project_id)."""
+    return {"project_id": project_id, "tenant_id": project_id,
+            "ext_parent:project_id": project_id, "ext_parent:tenant_id": project_id}
 
 
 def render(txn: Txn, rows: list[QosPolicy]) -> list[dict]:
     ids = [p.id for p in rows]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids)
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids, viewer=txn.ctx.project_id)
     tags = repo.tags_by_id(txn.session, ids)
     return [views.policy_view(p, p.id in shared, tags.get(p.id, [])) for p in rows]
 
@@ -83,16 +94,16 @@ def list_policies(txn: Txn, q: ListQuery) -> Page:
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
-    txn.ctx.enforce("create_policy", {"project_id": project_id, "tenant_id": project_id,
-                                      "shared": values["shared"]})
+    txn.ctx.enforce("create_policy", _target(project_id))
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=1)
+                       description=values["description"], revision_number=0)  # as Neutron
     txn.session.add(policy)
     txn.session.flush()
     if values["shared"]:
         _share(txn, policy)
     if values["is_default"]:
         _make_default(txn, policy)
+        repo.bump_revision(policy)  # as Neutron numbers a policy created as the default
     txn.session.flush()
     return view(txn, policy)
 
@@ -101,18 +112,27 @@ def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) ->
     values = SCHEMA.for_update(body)
     policy = find_managed(txn, policy_id, "update_policy")
     common.check_revision(policy, if_match)
+    # As Neutron: a new revision when the policy's own attributes change; sharing is an
+    # RBAC entry's change, and an update that changes nothing is no revision.
+    revised = False
     for attr in ("name", "description"):
-        if attr in values:
+        if attr in values and values[attr] != getattr(policy, attr):
             setattr(policy, attr, values[attr])
+            revised = True
     if values.get("shared") is True:
         _share(txn, policy)
     elif values.get("shared") is False:
         usage.unshare(txn, policy)
-    if values.get("is_default") is True:
+    if values.get("is_default") is True and policy.default_of is None:
         _make_default(txn, policy)
-    elif values.get("is_default") is False:
+        revised = True
+    elif values.get("is_default") is False and policy.default_of is not None:
         policy.default_of = None
-    changed(txn, policy)
+        revised = True
+    if revised:
+        changed(txn, policy)
+    else:
+        txn.session.flush()
     return view(txn, policy)
 
 

@@ -12,6 +12,7 @@ from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, IpAllocation, Port, RbacEntry, Router, Subnet
 from netqos.qos.attributes import Boolean, Choice, ListOf, Schema, String, Uuid
 from netqos.qos.errors import BadRequest, Conflict, NotFound
+from netqos.qos import placement
 from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId, MacAddress,
                                  PrintableString)
 from netqos.service import (attribute_rights, bindings, changes, common, ipam, networks,
@@ -63,7 +64,7 @@ SCHEMA = Schema("port", (
     String("tenant_id", default=None, allow_put=False),
 ), read_only=frozenset({"id", "status", "tags", "revision_number", "created_at",
                         "updated_at", "qos_network_policy_id", "binding:vif_type",
-                        "binding:vif_details", "netqos:qos_state"}))
+                        "binding:vif_details", "netqos:qos_state", "resource_request"}))
 
 KIND = resources.Kind(
     "port", Port,
@@ -89,9 +90,16 @@ def render(txn: Txn, ports: list[Port]) -> list[dict]:
     agents = bindings.host_agents(txn.session, (p.host for p in ports))
     tags = repo.tags_by_id(txn.session, [p.id for p in ports])
     alive = {host: is_alive(agent) for host, agent in agents.items()}
-    return [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []),
-                            alive.get(p.host))
-            for p in ports]
+    out = [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []),
+                           alive.get(p.host))
+           for p in ports]
+    if txn.ctx.is_admin:  # Neutron shows the placement request to admins (Nova) only
+        rules = bindings.rules_by_policy(txn.session, (bindings.effective_id(p) for p in ports))
+        for port, shown in zip(ports, out):
+            shown["resource_request"] = placement.resource_request(
+                port.id, port.vnic_type, port.network.physical_network,
+                rules.get(bindings.effective_id(port), []))
+    return out
 
 
 def _vif_type(port: Port, agent) -> str:
@@ -264,3 +272,16 @@ def _disassociate_floating_ips(txn: Txn, port: Port) -> None:
         repo.bump_revision(fip)
     if gateways:
         changes.touch(txn, "floatingip", fips[0].id, gateways)
+
+
+def visible_ids(txn: Txn, host: str | None, port_id: str | None) -> list[str]:
+    """The ids of one port, or of a host's ports, that the caller may see (the console)."""
+    if port_id:
+        port = find(txn, port_id)
+        if not txn.ctx.owns(port.project_id):
+            raise PortNotFound(port_id=port_id)
+        return [port.id]
+    stmt = select(Port.id).where(Port.host == host)
+    if not txn.ctx.is_admin:
+        stmt = stmt.where(Port.project_id == txn.ctx.project_id)
+    return list(txn.session.scalars(stmt))

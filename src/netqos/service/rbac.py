@@ -10,7 +10,8 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import Network, Port, QosPolicy, RbacEntry
 from netqos.qos.attributes import Choice, Schema, String, Uuid
-from netqos.qos.errors import BadRequest, Conflict, NotFound
+from netqos.qos.errors import (BadRequest, Conflict, InvalidInput, NotFound,
+                               PolicyNotAuthorized)
 from netqos.service import common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -58,6 +59,7 @@ def create(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.pop_owner(txn.ctx, values, "rbac_policy")
     target = _target(values)
+    _wildcard_is_an_admins(txn, "create_rbac_policy", target)
     obj = _owned_object(txn, values["object_type"], values["object_id"])
     entry = RbacEntry(id=str(uuid.uuid4()), project_id=project_id,
                       object_type=values["object_type"], object_id=obj.id,
@@ -74,12 +76,24 @@ def _target(values: dict) -> str:
     return target
 
 
+def _wildcard_is_an_admins(txn: Txn, action: str, target: str) -> None:
+    """Sharing with everyone through an RBAC entry is an admin's (Neutron's default policy;
+    a policy's owner says shared=true instead)."""
+    if target == repo.EVERYONE and not txn.ctx.is_admin:
+        raise PolicyNotAuthorized(rule=f"rule:{action}:target_tenant")
+
+
 def _owned_object(txn: Txn, object_type: str, object_id: str):
-    """Only the object's owner (or an admin) may share it."""
+    """Only the object's owner (or an admin) may share it; another project's object, seen
+    or not, is refused as Neutron refuses it."""
     model = OBJECT_TYPES[object_type]
     obj = txn.session.get(model, object_id)
-    if obj is None or not txn.ctx.owns(obj.project_id):
+    if obj is None:
         raise RbacPolicyNotFound(object_type=object_type, id=object_id)
+    if not txn.ctx.owns(obj.project_id):
+        what = "networks" if object_type == "network" else "objects"
+        raise InvalidInput(error_message=f"Only admins can manipulate policies on {what} "
+                           "they do not own")
     return obj
 
 
@@ -88,8 +102,11 @@ def update(txn: Txn, entry_id: str, body: dict) -> dict:
     entry = resources.find_owned(txn, KIND, entry_id)
     new_target = values.get("target_tenant") or values.get("target_project_id")
     if new_target and new_target != entry.target_project:
+        _wildcard_is_an_admins(txn, "update_rbac_policy", new_target)
+        # The projects the old target named lose access: none of them may be using it.
         _check_removable(txn, entry)
         entry.target_project = new_target
+        repo.bump_revision(entry)
         _flush_unique(txn)
     return views.rbac_view(entry)
 

@@ -67,7 +67,8 @@ def find_owned(txn: Txn, router_id: str, rule: str = "update_router") -> Router:
 
 def render(txn: Txn, routers: list[Router]) -> list[dict]:
     tags = repo.tags_by_id(txn.session, [r.id for r in routers])
-    return [views.router_view(r, _gateway_ips(r), tags.get(r.id, [])) for r in routers]
+    return [views.router_view(r, _gateway_ips(r), tags.get(r.id, []), txn.ctx.is_admin)
+            for r in routers]
 
 
 def _gateway_ips(router: Router) -> list[dict]:
@@ -95,6 +96,7 @@ def create_router(txn: Txn, body: dict) -> dict:
     txn.session.flush()
     if values["external_gateway_info"]:
         _set_gateway(txn, router, values["external_gateway_info"], "create_router")
+        _revised(txn, router)   # Neutron counts the gateway as a change of its own
     return view(txn, router)
 
 
@@ -102,6 +104,7 @@ def update_router(txn: Txn, router_id: str, body: dict, if_match: int | None) ->
     values = SCHEMA.for_update(body)
     router = find_owned(txn, router_id)
     common.check_revision(router, if_match)
+    before = _state(router)
     for attr in ("name", "description", "admin_state_up"):
         if attr in values:
             setattr(router, attr, values[attr])
@@ -111,9 +114,19 @@ def update_router(txn: Txn, router_id: str, body: dict, if_match: int | None) ->
             _set_gateway(txn, router, info, "update_router")
         else:
             _clear_gateway(txn, router)
+    if _state(router) != before:   # an update that changes nothing is no revision
+        _revised(txn, router)
+    return view(txn, router)
+
+
+def _state(router: Router) -> tuple:
+    return (router.name, router.description, router.admin_state_up, router.gw_port_id,
+            router.enable_snat, router.gw_qos_policy_id)
+
+
+def _revised(txn: Txn, router: Router) -> None:
     repo.bump_revision(router)
     txn.session.flush()
-    return view(txn, router)
 
 
 def _set_gateway(txn: Txn, router: Router, info: dict, action: str) -> None:
@@ -205,7 +218,7 @@ def add_interface(txn: Txn, router_id: str, body: dict) -> dict:
         txn.session.flush()
         # A router interface is a service port: its network's policy stops applying.
         changes.touch(txn, "port", port.id, [port])
-    txn.session.flush()
+    _revised(txn, router)
     txn.session.refresh(port, ["fixed_ips"])
     return _interface_info(router, port)
 
@@ -222,7 +235,7 @@ def _interface_target(body: dict) -> tuple[str | None, str | None]:
 
 def _interface_info(router: Router, port: Port) -> dict:
     ids = [a.subnet_id for a in port.fixed_ips]
-    return {"id": router.id, "tenant_id": router.project_id, "project_id": router.project_id,
+    return {"id": router.id, "project_id": router.project_id,
             "port_id": port.id, "network_id": port.network_id,
             "subnet_id": ids[0] if ids else None, "subnet_ids": ids}
 
@@ -244,7 +257,7 @@ def remove_interface(txn: Txn, router_id: str, body: dict) -> dict:
     if port.host:
         changes.touch(txn, "port", port.id, [], hosts=[port.host])
     txn.session.delete(port)
-    txn.session.flush()
+    _revised(txn, router)
     return info
 
 

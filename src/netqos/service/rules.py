@@ -18,11 +18,6 @@ from netqos.service.listing import ListQuery
 from netqos.service.txn import Txn
 
 
-def rule_policy(action: str, rule_type: RuleType) -> str:
-    """Neutron's policy rule name, e.g. create_policy_bandwidth_limit_rule."""
-    return f"{action}_policy_{rule_type.name}_rule"
-
-
 def list_attrs(rule_type: RuleType) -> dict[str, Attr]:
     attrs = {"id": Attr(QosRule.id)}
     for f in rule_type.fields:
@@ -49,7 +44,7 @@ def get_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str) -> dic
 
 def create_rule(txn: Txn, policy_id: str, rule_type: RuleType, body: dict) -> dict:
     values = rule_type.schema().for_create(body)
-    policy = policies.find_managed(txn, policy_id, rule_policy("create", rule_type))
+    policy = policies.find_for_rule_change(txn, policy_id, f"create_policy_{rule_type.member}")
     rule = QosRule(id=str(uuid.uuid4()), qos_policy_id=policy.id, type=rule_type.name,
                    **values)
     rule.direction = rule_type.direction_of(values)
@@ -62,7 +57,7 @@ def create_rule(txn: Txn, policy_id: str, rule_type: RuleType, body: dict) -> di
 def update_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str, body: dict,
                 if_match: int | None = None) -> dict:
     values = rule_type.schema().for_update(body)
-    policy = policies.find_managed(txn, policy_id, rule_policy("update", rule_type))
+    policy = policies.find_for_rule_change(txn, policy_id, f"update_policy_{rule_type.member}")
     common.check_revision(policy, if_match)
     rule = _find_rule(policy, rule_type, rule_id)
     _admit(policy, {**views.rule_values(rule), **values})
@@ -74,7 +69,7 @@ def update_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str, bod
 
 
 def delete_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str) -> None:
-    policy = policies.find_managed(txn, policy_id, rule_policy("delete", rule_type))
+    policy = policies.find_for_rule_change(txn, policy_id, f"delete_policy_{rule_type.member}")
     policy.rules.remove(_find_rule(policy, rule_type, rule_id))
     policies.changed(txn, policy)
 

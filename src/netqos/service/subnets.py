@@ -82,7 +82,7 @@ def create_subnet(txn: Txn, body: dict) -> dict:
                     name=values["name"], description=values["description"],
                     ip_version=values["ip_version"], cidr=cidr, gateway_ip=gateway,
                     allocation_pools=pools, enable_dhcp=values["enable_dhcp"],
-                    revision_number=1)
+                    revision_number=0)  # Neutron's first revision of a subnet
     txn.session.add(subnet)
     txn.session.flush()
     return view(txn, subnet)

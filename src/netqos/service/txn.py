@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from netqos.service.context import Context
+from netqos.service.segment_pools import SegmentPools
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Txn:
     session: Session
     ctx: Context
     events: list[Event] = field(default_factory=list)
+    pools: SegmentPools = field(default_factory=SegmentPools)   # the server's settings
 
     def emit(self, event: Event) -> None:
         self.events.append(event)

@@ -55,16 +55,28 @@ def _standard(obj, tags: list[str]) -> dict:
             "created_at": timestamp(obj.created_at), "updated_at": timestamp(obj.updated_at)}
 
 
-def network_view(net, shared: bool, tags: list[str]) -> dict:
-    return {
+def network_view(net, shared: bool, tags: list[str], provider: bool = False) -> dict:
+    """`provider`: show the segment (an admin's view)."""
+    view = {
         "id": net.id, "name": net.name, "description": net.description,
         "project_id": net.project_id, "tenant_id": net.project_id,
         "admin_state_up": net.admin_state_up, "status": "ACTIVE", "shared": shared,
         "router:external": net.router_external, "mtu": net.mtu,
         "subnets": [s.id for s in net.subnets], "qos_policy_id": net.qos_policy_id,
         "availability_zones": [], "availability_zone_hints": [],
+        "ipv4_address_scope": None, "ipv6_address_scope": None,
+        "port_security_enabled": True,
         **_standard(net, tags),
     }
+    if provider:
+        view.update(segment_view(net))
+    return view
+
+
+def segment_view(net) -> dict:
+    return {"provider:network_type": net.network_type,
+            "provider:physical_network": net.physical_network,
+            "provider:segmentation_id": net.segmentation_id}
 
 
 def subnet_view(subnet, tags: list[str]) -> dict:
@@ -75,7 +87,8 @@ def subnet_view(subnet, tags: list[str]) -> dict:
         "cidr": subnet.cidr, "gateway_ip": subnet.gateway_ip,
         "allocation_pools": subnet.allocation_pools, "enable_dhcp": subnet.enable_dhcp,
         "dns_nameservers": [], "host_routes": [], "ipv6_ra_mode": None,
-        "ipv6_address_mode": None, "subnetpool_id": None,
+        "ipv6_address_mode": None, "subnetpool_id": None, "service_types": [],
+        "router:external": subnet.network.router_external,
         **_standard(subnet, tags),
     }
 
@@ -102,6 +115,7 @@ def port_view(port, vif_type: str, tags: list[str], agent_alive: bool | None = N
         "qos_policy_id": port.qos_policy_id,
         "qos_network_policy_id": port.network.qos_policy_id,
         "security_groups": [], "allowed_address_pairs": [], "extra_dhcp_opts": [],
+        "port_security_enabled": True,
         "netqos:qos_state": {
             "desired_revision": port.qos_revision,
             "applied_revision": port.qos_applied_revision,
@@ -129,18 +143,34 @@ def port_status(port) -> str:
     return port.qos_status or "DOWN"
 
 
-def router_view(router, gw_ips: list[dict], tags: list[str]) -> dict:
+def router_view(router, gw_ips: list[dict], tags: list[str], admin: bool = False) -> dict:
+    """As Neutron shows a router: the gateway's qos_policy_id only when it has one,
+    `distributed` and `ha` to admins only."""
     gateway = None
     if router.gw_port_id:
         gateway = {"network_id": router.gw_port.network_id, "enable_snat": router.enable_snat,
-                   "external_fixed_ips": gw_ips, "qos_policy_id": router.gw_qos_policy_id}
-    return {
+                   "external_fixed_ips": gw_ips}
+        if router.gw_qos_policy_id is not None:
+            gateway["qos_policy_id"] = router.gw_qos_policy_id
+    view = {
         "id": router.id, "name": router.name, "description": router.description,
         "project_id": router.project_id, "tenant_id": router.project_id,
         "admin_state_up": router.admin_state_up, "status": "ACTIVE",
-        "external_gateway_info": gateway, "routes": [], "distributed": False, "ha": False,
+        "external_gateway_info": gateway, "routes": [],
+        "availability_zones": [], "availability_zone_hints": [], "flavor_id": None,
         **_standard(router, tags),
     }
+    if admin:
+        view.update(distributed=False, ha=False)
+    return view
+
+
+def port_details(port) -> dict | None:
+    if port is None:
+        return None
+    return {"name": port.name, "network_id": port.network_id, "mac_address": port.mac_address,
+            "admin_state_up": port.admin_state_up, "status": port_status(port),
+            "device_id": port.device_id, "device_owner": port.device_owner}
 
 
 def floatingip_view(fip, network_policy_id: str | None, tags: list[str]) -> dict:
