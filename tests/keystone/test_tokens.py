@@ -100,3 +100,20 @@ def test_keystone_outage(keystone_cloud, keystone_netqos):
         keystone_cloud.server.start()
     assert get(keystone_netqos, unseen).status_code == 200
     assert get(keystone_netqos, seen).status_code == 200
+
+
+def test_console_password_sign_in(keystone_cloud, keystone_netqos):
+    """/ui/config.json offers the password form; its route trades a Keystone password for a
+    token the API then accepts."""
+    config = httpx.get(keystone_netqos.url + "/ui/config.json", timeout=30).json()
+    assert config["sign_in"] == "password" and config["password_url"]
+    url = keystone_netqos.url + config["password_url"]
+    auth = keystone_cloud.auth("alpha-reader")
+    resp = httpx.post(url, timeout=30, json={"user": "alpha-reader", "password": auth["password"],
+                                             "project": "alpha"})
+    assert resp.status_code == 200, resp.text
+    assert get(keystone_netqos, resp.json()["token"]).status_code == 200
+    wrong = httpx.post(url, timeout=30, json={"user": "alpha-reader", "password": "nope",
+                                              "project": "alpha"})
+    assert wrong.status_code == 401
+    assert httpx.post(url, timeout=30, json={"user": "x"}).status_code == 400

@@ -57,6 +57,10 @@ def create_app(settings: Settings, bus: Bus | None = None,
         app.include_router(module.router)
     metrics.install(app)
     app.state.metrics_registry.register(live.LiveCollector(app.state.live))
+    if settings.auth == "keystone":   # before the /ui mount, which would answer it 405
+        from netqos.api.keystone import install_sign_in
+
+        install_sign_in(app, settings)
     ui.install(app)
     return app
 

@@ -173,3 +173,39 @@ def _v3(url: str) -> str:
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+SIGN_IN_PATH = "/ui/keystone/token"   # under /ui/: served without a credential
+
+
+def install_sign_in(app, settings: Settings) -> None:
+    """The console's password form (keystone mode): {"user", "password", "project"} in,
+    {"token"} out, through Keystone's own password authentication in the configured
+    domains. netqos keeps nothing: the page then sends the token like a pasted one."""
+    from fastapi.responses import JSONResponse
+    import httpx
+
+    url = _v3(settings.keystone_auth_url) + "/auth/tokens"
+
+    async def sign_in(request: Request):
+        try:
+            body = await request.json()
+            user, password, project = (str(body[k]) for k in ("user", "password", "project"))
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "expected user, password and project"}, 400)
+        auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "password": password,
+            "domain": {"name": settings.keystone_user_domain_name}}}},
+            "scope": {"project": {"name": project, "domain": {
+                "name": settings.keystone_project_domain_name}}}}}
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                resp = await client.post(url, json=auth)
+        except httpx.HTTPError:
+            return JSONResponse({"error": "Keystone does not answer"}, 503)
+        if resp.status_code != 201:
+            return JSONResponse({"error": "Keystone refused the credentials"}, 401)
+        return JSONResponse({"token": resp.headers["X-Subject-Token"]})
+
+    app.add_route(SIGN_IN_PATH, sign_in, methods=["POST"], include_in_schema=False)
+    app.state.ui_password_url = SIGN_IN_PATH
