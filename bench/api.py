@@ -1,32 +1,34 @@
-"""API benchmark: QoS policy operations against real `netqos server` processes.
+"""API benchmark: QoS policy operations against real `netqos server` processes, next to
+Neutron's recorded figures for the same workload.
 
 With N policies (default 500), each given one bandwidth-limit rule, it measures
 
-    create   POST /v2.0/qos/policies
-    rule     POST /v2.0/qos/policies/{id}/bandwidth_limit_rules
-    show     GET  /v2.0/qos/policies/{id}
-    list     GET  /v2.0/qos/policies            (all N policies, with their rules)
-    update   PUT  /v2.0/qos/policies/{id}
-    delete   DELETE /v2.0/qos/policies/{id}
+    create policy   POST /v2.0/qos/policies
+    create rule     POST /v2.0/qos/policies/{id}/bandwidth_limit_rules
+    show            GET  /v2.0/qos/policies/{id}
+    list N          GET  /v2.0/qos/policies            (all N policies, with their rules)
+    update          PUT  /v2.0/qos/policies/{id}
+    delete          DELETE /v2.0/qos/policies/{id}
 
-once sequentially and once with 8 concurrent client threads, every request on a fresh TCP
-connection (as a CLI or a short-lived script connects), on SQLite and on PostgreSQL with
---workers 1, 2 and 4. Prints a Markdown table of requests/s and p50/p99 latency.
+with 1 and with 8 concurrent client threads, every request on a fresh TCP connection (as a
+CLI or a short-lived script connects), on SQLite (one process, as `make run` serves it) and
+on PostgreSQL with 2 workers. Client, server and database share the machine's cores.
 
-    .venv/bin/python bench/api.py [-n 500] [--clients 8] [--lists 20] [--only sqlite|postgresql]
+Besides requests/s and latency it reports the server's CPU time per request (user + system
+of the server process tree, from /proc): on a busy machine wall-clock rates swing with the
+neighbours' load, CPU per request much less, so compare changes by that column.
 
-For comparison, a real Neutron server: 50-80 req/s sequential create/show/delete, ~180 req/s
-with 8 clients, 2.5 s to list 500 policies.
+    .venv/bin/python bench/api.py [-n 500] [--clients 8] [--lists 20] [--workers 2]
+                                  [--sqlite-workers 1] [--only sqlite|postgresql]
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
-import statistics
+import os
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +40,18 @@ from tests.harness import postgres  # noqa: E402
 from tests.harness.server import ServerProcess  # noqa: E402
 
 POLICIES = "/v2.0/qos/policies"
+
+# Neutron's requests/s for the same workload, recorded in issue 17: a real Neutron 29
+# server (2 uWSGI workers, MariaDB) on this same 2-core machine, a new connection per
+# request, N = 500. Keyed by (phase, clients); update was not recorded.
+NEUTRON = {
+    ("create policy", 1): 67, ("create rule", 1): 50, ("show", 1): 79,
+    ("delete", 1): 44, ("list 500 with rules", 1): 0.7,
+    ("create policy", 8): 158, ("create rule", 8): 107, ("show", 8): 186,
+    ("delete", 8): 102, ("list 500 with rules", 8): 1.3,
+}
+NEUTRON_SOURCE = ("Neutron 29, 2 uWSGI workers on MariaDB, same machine, a new connection "
+                  "per request (recorded in issue 17)")
 
 
 class Client:
@@ -66,83 +80,89 @@ class Client:
         return elapsed, (json.loads(raw) if raw else None)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, its threads and its live descendants (the
+    workers of a multi-process server)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 @dataclass
 class Result:
     op: str
-    mode: str          # "seq" or "8 clients"
+    clients: int
     count: int
     wall: float        # seconds for the whole phase
+    cpu: float         # server CPU seconds spent in the phase
     latencies: list[float]
 
     @property
     def rate(self) -> float:
         return self.count / self.wall if self.wall else 0.0
 
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu / self.count * 1000
+
     def pct(self, p: float) -> float:
         xs = sorted(self.latencies)
         return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000
 
 
-def run_phase(op: str, mode: str, jobs: list, clients: int) -> tuple[Result, list]:
+def run_phase(server_pid: int, op: str, jobs: list, clients: int) -> tuple[Result, list]:
     """Run every job (a no-argument callable returning (latency, value)); return timings
     and the values in job order."""
-    start = time.perf_counter()
+    cpu0, start = tree_cpu_seconds(server_pid), time.perf_counter()
     if clients == 1:
         out = [job() for job in jobs]
     else:
         with ThreadPoolExecutor(clients) as pool:
             out = list(pool.map(lambda job: job(), jobs))
     wall = time.perf_counter() - start
-    return Result(op, mode, len(jobs), wall, [lat for lat, _ in out]), [v for _, v in out]
+    cpu = tree_cpu_seconds(server_pid) - cpu0
+    return Result(op, clients, len(jobs), wall, cpu, [lat for lat, _ in out]), [v for _, v in out]
 
 
-def bench_server(port: int, n: int, clients: int, lists: int, mode: str) -> list[Result]:
-    c = Client(port)
-    tag = f"bench-{mode.replace(' ', '')}-{time.monotonic_ns()}"
+def bench_server(server: ServerProcess, n: int, clients: int, lists: int) -> list[Result]:
+    c = Client(server.port)
+    pid = server.proc.pid
+    tag = f"bench-{clients}-{time.monotonic_ns()}"
     results = []
 
-    def create(i):
-        return lambda: c.request("POST", POLICIES, {"policy": {"name": f"{tag}-{i}"}}, 201)
+    def phase(op, jobs):
+        r, values = run_phase(pid, op, jobs, clients)
+        results.append(r)
+        return values
 
-    r, created = run_phase("create policy", mode, [create(i) for i in range(n)], clients)
-    results.append(r)
+    created = phase("create policy", [
+        (lambda i=i: c.request("POST", POLICIES, {"policy": {"name": f"{tag}-{i}"}}, 201))
+        for i in range(n)])
     ids = [p["policy"]["id"] for p in created]
-
-    def add_rule(pid):
-        return lambda: c.request("POST", f"{POLICIES}/{pid}/bandwidth_limit_rules",
-                                 {"bandwidth_limit_rule": {"max_kbps": 10000,
-                                                           "max_burst_kbps": 1000}}, 201)
-
-    r, _ = run_phase("create rule", mode, [add_rule(pid) for pid in ids], clients)
-    results.append(r)
-
-    def show(pid):
-        return lambda: c.request("GET", f"{POLICIES}/{pid}")
-
-    r, shown = run_phase("show", mode, [show(pid) for pid in ids], clients)
-    results.append(r)
+    rule = {"bandwidth_limit_rule": {"max_kbps": 10000, "max_burst_kbps": 1000}}
+    phase("create rule", [
+        (lambda pid=pid: c.request("POST", f"{POLICIES}/{pid}/bandwidth_limit_rules", rule, 201))
+        for pid in ids])
+    shown = phase("show", [(lambda pid=pid: c.request("GET", f"{POLICIES}/{pid}"))
+                           for pid in ids])
     assert all(len(s["policy"]["rules"]) == 1 for s in shown)
-
-    def list_all():
-        return c.request("GET", POLICIES)
-
-    r, listed = run_phase(f"list {n}", mode, [list_all] * lists, clients)
-    results.append(r)
+    listed = phase(f"list {n} with rules", [lambda: c.request("GET", POLICIES)] * lists)
     mine = [p for p in listed[0]["policies"] if p["name"].startswith(tag)]
     assert len(mine) == n and all(len(p["rules"]) == 1 for p in mine), len(mine)
-
-    def update(pid):
-        return lambda: c.request("PUT", f"{POLICIES}/{pid}",
-                                 {"policy": {"description": "updated"}})
-
-    r, _ = run_phase("update", mode, [update(pid) for pid in ids], clients)
-    results.append(r)
-
-    def delete(pid):
-        return lambda: c.request("DELETE", f"{POLICIES}/{pid}", expect=204)
-
-    r, _ = run_phase("delete", mode, [delete(pid) for pid in ids], clients)
-    results.append(r)
+    phase("update", [(lambda pid=pid: c.request("PUT", f"{POLICIES}/{pid}",
+                                                {"policy": {"description": "updated"}}))
+                     for pid in ids])
+    phase("delete", [(lambda pid=pid: c.request("DELETE", f"{POLICIES}/{pid}", expect=204))
+                     for pid in ids])
     return results
 
 
@@ -158,21 +178,26 @@ def bench_config(label: str, database: str, workers: int, args) -> list[tuple[st
         for _ in range(20 * workers):
             warm.request("GET", POLICIES)
         out = []
-        for mode, clients in (("seq", 1), (f"{args.clients} clients", args.clients)):
-            for r in bench_server(server.port, args.n, clients, args.lists, mode):
-                out.append((label, r))
-            print(f"  done: {label}, {mode}", file=sys.stderr, flush=True)
+        for clients in (1, args.clients):
+            out += [(label, r) for r in bench_server(server, args.n, clients, args.lists)]
+            print(f"  done: {label}, {clients} client(s)", file=sys.stderr, flush=True)
         return out
     finally:
         server.stop()
 
 
-def table(rows: list[tuple[str, Result]]) -> str:
-    lines = ["| database | mode | operation | requests | req/s | p50 ms | p99 ms |",
-             "|---|---|---|---:|---:|---:|---:|"]
-    for label, r in rows:
-        lines.append(f"| {label} | {r.mode} | {r.op} | {r.count} | {r.rate:.0f} | "
-                     f"{r.pct(50):.1f} | {r.pct(99):.1f} |")
+def table(rows: list[tuple[str, Result]], n: int) -> str:
+    lines = ["| database | phase | clients | Neutron req/s | netqos req/s | ratio | p50 ms | "
+             "p99 ms | server CPU ms/req |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    # The issue's order: every phase with 1 client, then with 8.
+    for label, r in sorted(rows, key=lambda lr: lr[1].clients != 1):
+        # Neutron's figures are for N = 500: other sizes print no ratio.
+        neutron = NEUTRON.get((r.op, r.clients)) if n == 500 else None
+        shown = "—" if neutron is None else f"{neutron:g}"
+        ratio = "—" if neutron is None else f"{r.rate / neutron:.1f}×"
+        lines.append(f"| {label} | {r.op} | {r.clients} | {shown} | {r.rate:.0f} | {ratio} | "
+                     f"{r.pct(50):.1f} | {r.pct(99):.1f} | {r.cpu_ms:.2f} |")
     return "\n".join(lines)
 
 
@@ -181,14 +206,18 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=500, help="policies (500)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (8)")
     ap.add_argument("--lists", type=int, default=20, help="list requests per phase (20)")
-    ap.add_argument("--workers", default="1,2,4", help="PostgreSQL worker counts (1,2,4)")
+    ap.add_argument("--workers", default="2", help="PostgreSQL worker counts (2; e.g. 1,2,4)")
+    ap.add_argument("--sqlite-workers", default="1",
+                    help="SQLite worker counts (1, as make run serves it; e.g. 1,2)")
     ap.add_argument("--only", choices=("sqlite", "postgresql"))
     args = ap.parse_args()
 
     rows: list[tuple[str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="nq-bench-") as tmp:
         if args.only != "postgresql":
-            rows += bench_config("SQLite", f"sqlite:///{tmp}/bench.sqlite", 1, args)
+            for w in (int(x) for x in args.sqlite_workers.split(",")):
+                label = "SQLite" if w == 1 else f"SQLite, {w} workers"
+                rows += bench_config(label, f"sqlite:///{tmp}/bench-w{w}.sqlite", w, args)
         if args.only != "sqlite":
             if postgres.find_bindir() is None:
                 print("PostgreSQL not installed: skipping it", file=sys.stderr)
@@ -199,8 +228,9 @@ def main() -> int:
                         rows += bench_config(f"PostgreSQL, {w} worker{'s' * (w > 1)}",
                                              url, w, args)
     print(f"N = {args.n} policies, one bandwidth-limit rule each; a new TCP connection per "
-          f"request; list = GET of all {args.n} policies with their rules.\n")
-    print(table(rows))
+          f"request; list = GET of all {args.n} policies with their rules.\n"
+          f"Neutron: {NEUTRON_SOURCE}.\n")
+    print(table(rows, args.n))
     return 0
 
 

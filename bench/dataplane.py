@@ -5,14 +5,23 @@
    same lab, Neutron's historical TBF choices (burst = rate/HZ; burst = 80% of a second).
 2. Round trips under full load at 1, 10, 100 Mbit/s, netqos next to Neutron's 80% burst.
 3. Cost of applying, changing and removing a both-directions limit + DSCP on 1000 ports,
-   next to one tc / nft subprocess per operation.
+   next to one tc / nft subprocess per operation; and the port classification (eBPF map)
+   next to the MAC-keyed one of an older checkout (--baseline), and an IFB per port.
+4. Drift repair: a hand edit of what the backend owns, to the watcher's repair (p50/p99).
 
-Run as root: .venv/bin/python bench/dataplane.py  (about 6 minutes on 2 cores)
+Every VM sends from a MAC that is not its port's: the backend classifies by device.
+
+Run as root, under the traffic lock (about 8 minutes on 2 cores):
+    git worktree add /tmp/tc-baseline 379085d     # the MAC-keyed classification
+    flock /tmp/netqos-traffic.lock .venv/bin/python bench/dataplane.py --baseline /tmp/tc-baseline
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -21,9 +30,10 @@ from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import Lab, iperf3, sh, udp_rtts_ms
 from netqos.agent.model import PortQos
 from netqos.agent.tc import maths
-from netqos.agent.tc.plan import Payload
+from netqos.agent.tc.plan import P_TREE, Payload
 
 GOODPUT_PER_WIRE = 1448 / 1514     # TCP payload per full frame: 0.9564
+PORT_MAC = "fa:16:3e:00:00:01"     # the port's MAC; the lab's VMs send from their own
 HZ = 250
 RATES_MBIT = (1, 10, 100, 1000)
 SECONDS = 5
@@ -90,10 +100,10 @@ def accuracy(lab: Lab) -> list[str]:
     for mbit in RATES_MBIT:
         kbps = mbit * 1000
         results = {}
-        backend.sync([PortQos(vm.port_id, mbit, vm.mac, rules=rules(kbps))])
+        backend.sync([PortQos(vm.port_id, mbit, PORT_MAC, rules=rules(kbps))])
         for d in ("egress", "ingress"):
             results[("netqos", d)] = wire_ratios(lab, vm, d, kbps)
-        backend.sync([PortQos(vm.port_id, mbit, vm.mac)])
+        backend.sync([PortQos(vm.port_id, mbit, PORT_MAC)])
         for choice in ("rate/HZ", "80%"):
             set_neutron(lab, vm, kbps, choice)
             for d in ("egress", "ingress"):
@@ -129,10 +139,10 @@ def latency(lab: Lab) -> list[str]:
     for mbit in (1, 10, 100):
         kbps = mbit * 1000
         ours, theirs = {}, {}
-        backend.sync([PortQos(vm.port_id, mbit, vm.mac, rules=rules(kbps))])
+        backend.sync([PortQos(vm.port_id, mbit, PORT_MAC, rules=rules(kbps))])
         for d in ("egress", "ingress"):
             ours[d] = loaded_rtts(lab, vm, d)
-        backend.sync([PortQos(vm.port_id, mbit, vm.mac)])
+        backend.sync([PortQos(vm.port_id, mbit, PORT_MAC)])
         set_neutron(lab, vm, kbps, "80%")
         for d in ("egress", "ingress"):
             theirs[d] = loaded_rtts(lab, vm, d)
@@ -157,29 +167,85 @@ def timed_sync(backend, desired) -> tuple[float, int]:
 def one_process_per_command(backend, desired) -> tuple[float, int]:
     """The same plan, but each tc / ip / nft line run as its own process."""
     changes = backend.plan(desired, backend.observe(desired))
-    cmds = sorted(((c.phase, c.tool, c.line) for ch in changes
-                   for c in (ch.payload or Payload()).commands), key=lambda r: r[0])
+    # map entries go in once the tc lines attached the classifier, as in TcBackend.apply
+    cmds = sorted(((c.phase + (1000 if c.tool == "bpf" and c.phase >= P_TREE else 0), c.tool,
+                    c.line) for ch in changes for c in (ch.payload or Payload()).commands),
+                  key=lambda r: r[0])
     t = time.perf_counter()
     for _phase, tool, line in cmds:
         if tool == "nft":
             backend.runner.nft([line])
+        elif tool == "bpf":
+            backend.run_bpf([line])
         else:
             backend.runner.run(tool, *line.split())
     return time.perf_counter() - t, len(cmds)
 
 
-def cost() -> list[str]:
-    rows = ["| operation | ports | netqos (batched) | per port | one process per command | "
-            "per port | speed-up |", "|---|---:|---:|---:|---:|---:|---:|"]
+def batched_cost(n: int = 1000) -> dict[str, tuple[float, int]]:
+    """apply / change / remove on n ports, and removing one port of n, by this checkout's
+    TcBackend (also run from an older checkout: --cost-json under its PYTHONPATH)."""
     with Lab(prefix=f"nqb-{os.getpid()}-c-") as lab:
-        taps = lab.many_taps(1000)
+        taps = lab.many_taps(n)
         ports = lambda kbps, mark: [PortQos(p, kbps, mac, rules=rules(kbps, mark), device=dev)
                                     for p, dev, mac in taps]
         backend = TcBackend(netns=lab.host)
         _ = backend.capabilities
-        ours = {"apply": timed_sync(backend, ports(10_000, 46)),
-                "change": timed_sync(backend, ports(20_000, 10)),
-                "remove": timed_sync(backend, [])}
+        out = {"apply": timed_sync(backend, ports(10_000, 46)),
+               "change": timed_sync(backend, ports(20_000, 10)),
+               "remove one": timed_sync(backend, ports(20_000, 10)[1:]),
+               "remove": timed_sync(backend, [])}
+    return out
+
+
+def baseline_cost(checkout: str) -> dict[str, tuple[float, int]]:
+    env = {**os.environ, "PYTHONPATH": os.path.join(checkout, "src")}
+    out = subprocess.run([sys.executable, __file__, "--cost-json"], env=env, check=True,
+                         capture_output=True, text=True, timeout=600)
+    return {k: tuple(v) for k, v in json.loads(out.stdout.splitlines()[-1]).items()}
+
+
+def ifb_per_port_cost(n: int = 1000) -> dict[str, float]:
+    """The alternative: an IFB per port (CNI bandwidth plugin), created and deleted in one
+    `ip -batch` / `tc -batch` each, as a batched backend would."""
+    with Lab(prefix=f"nqb-{os.getpid()}-i-") as lab:
+        taps = lab.many_taps(n)
+        ifbs = [f"nqi{p[:11]}" for p, _dev, _mac in taps]
+        t = time.perf_counter()
+        sh("ip", "-n", lab.host, "-batch", "-", input="".join(
+            f"link add {i} type ifb\nlink set {i} up\n" for i in ifbs))
+        sh("tc", "-n", lab.host, "-batch", "-", input="".join(
+            f"qdisc replace dev {i} root handle 1: tbf rate 10mbit burst 12500 limit 37500\n"
+            f"qdisc replace dev {dev} clsact\n"
+            f"filter replace dev {dev} ingress pref 1 u32 match u32 0 0 action mirred egress "
+            f"redirect dev {i}\n" for i, (_p, dev, _m) in zip(ifbs, taps)))
+        apply_s = time.perf_counter() - t
+        t = time.perf_counter()
+        sh("ip", "-n", lab.host, "link", "del", ifbs[0])
+        one_s = time.perf_counter() - t
+        t = time.perf_counter()
+        sh("ip", "-n", lab.host, "-batch", "-", input="".join(f"link del {i}\n"
+                                                              for i in ifbs[1:]))
+        remove_s = time.perf_counter() - t + one_s
+    return {"apply": apply_s, "remove one": one_s, "remove": remove_s}
+
+
+def classification_cost(baseline: str | None, ours: dict) -> list[str]:
+    theirs = baseline_cost(baseline) if baseline else {}
+    ifb = ifb_per_port_cost()
+    rows = ["| operation, 1000 ports | by port: eBPF map on a shared IFB (this) | by MAC: u32 "
+            "hash on a shared IFB (379085d) | IFB per port (ip/tc batch) |",
+            "|---|---:|---:|---:|"]
+    for op in ("apply", "change", "remove one", "remove"):
+        old = f"{theirs[op][0] * 1000:.0f} ms" if op in theirs else "not run"
+        alt = f"{ifb[op] * 1000:.0f} ms" if op in ifb else "(as apply)"
+        rows.append(f"| {op} | {ours[op][0] * 1000:.0f} ms | {old} | {alt} |")
+    return rows
+
+
+def cost(ours: dict) -> list[str]:
+    rows = ["| operation | ports | netqos (batched) | per port | one process per command | "
+            "per port | speed-up |", "|---|---:|---:|---:|---:|---:|---:|"]
     with Lab(prefix=f"nqb-{os.getpid()}-s-") as lab:
         n = 200   # the slow way is measured on 200 ports and given per port
         taps = lab.many_taps(n)
@@ -199,23 +265,121 @@ def cost() -> list[str]:
     return rows
 
 
+# ---- drift repair ----
+
+def _ifb_index(ns: str) -> int | None:
+    out = sh("ip", "-n", ns, "-j", "link", "show", "nq-ifb", check=False).stdout
+    return json.loads(out)[0]["ifindex"] if out.strip() else None
+
+
+def _drift_kinds(ns: str, vm) -> list[tuple[str, list[str], object]]:
+    """(what, the hand edit, healthy(IFB ifindex before the edit))."""
+    def root_tbf(_):
+        return '"kind":"tbf"' in sh("tc", "-n", ns, "-j", "qdisc", "show", "dev", vm.device,
+                                    "root").stdout
+
+    def redirect(_):
+        return '"pref":2' in sh("tc", "-n", ns, "-j", "filter", "show", "block", "20049",
+                                check=False).stdout
+
+    def nft_table(_):
+        out = sh("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netqos",
+                 check=False).stdout
+        return "vmap @from_vm" in out and "dscp set" in out
+
+    def ifb(before):
+        return _ifb_index(ns) not in (None, before) and "4e51:10" in sh(
+            "tc", "-n", ns, "class", "show", "dev", "nq-ifb", check=False).stdout
+
+    return [("root qdisc deleted", ["tc", "-n", ns, "qdisc", "del", "dev", vm.device, "root"],
+             root_tbf),
+            ("redirect filter deleted", ["tc", "-n", ns, "filter", "del", "block", "20049",
+                                         "pref", "2"], redirect),
+            ("nft table flushed", ["ip", "netns", "exec", ns, "nft", "flush", "table", "inet",
+                                   "netqos"], nft_table),
+            ("IFB deleted", ["ip", "-n", ns, "link", "del", "nq-ifb"], ifb)]
+
+
+def drift_table(repairs: int = 50) -> list[str]:
+    """The agent's loop in miniature (watcher wakes, one pass repairs; no server pull): the
+    time from a hand edit's command returning to the object being back, polled every 5 ms."""
+    with Lab(prefix=f"nqb-{os.getpid()}-d-") as lab:
+        vm = lab.add_vm()
+        backend = TcBackend(netns=lab.host)
+        desired = [PortQos(vm.port_id, 1, PORT_MAC, rules=rules(10_000, 46),
+                           device=vm.device)]
+        backend.sync(desired)
+        wake, stop = threading.Event(), threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                if wake.wait(0.2):
+                    wake.clear()
+                    backend.sync(desired)
+
+        watcher = backend.watcher(lab.host, wake.set)
+        watcher.start()
+        threading.Thread(target=loop, daemon=True).start()
+        kinds = _drift_kinds(lab.host, vm)
+        times: dict[str, list[float]] = {k[0]: [] for k in kinds}
+        try:
+            for i in range(repairs):
+                what, argv, healthy = kinds[i % len(kinds)]
+                time.sleep(0.5)   # past the quiet window of the previous repair
+                before = _ifb_index(lab.host)
+                sh(*argv)
+                t0 = time.perf_counter()
+                while not healthy(before) and time.perf_counter() - t0 < 10:
+                    time.sleep(0.005)
+                times[what].append(time.perf_counter() - t0)
+        finally:
+            stop.set()
+            watcher.stop()
+    rows = ["| hand edit | repairs | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|"]
+    everything = sorted(t for ts in times.values() for t in ts)
+    for what, ts in [*times.items(), ("all", everything)]:
+        ts = sorted(ts)
+        p99 = ts[min(len(ts) - 1, round(0.99 * (len(ts) - 1)))]
+        rows.append(f"| {what} | {len(ts)} | {statistics.median(ts) * 1000:.0f} | "
+                    f"{p99 * 1000:.0f} | {ts[-1] * 1000:.0f} |")
+    return rows
+
+
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench/dataplane.py needs root (network namespaces)")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline", help="a checkout of the MAC-keyed backend (379085d)")
+    parser.add_argument("--cost-json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=("accuracy", "latency", "cost", "drift"))
+    args = parser.parse_args()
+    if args.cost_json:   # run under an older checkout's PYTHONPATH by baseline_cost
+        print(json.dumps(batched_cost()))
+        return
     started = time.time()
     print("# Dataplane benchmark (tc backend)\n")
     print(f"Kernel {os.uname().release}, {os.cpu_count()} cores, TCP cubic, iperf3 "
           f"{SECONDS} s per point.\n")
-    with Lab(prefix=f"nqb-{os.getpid()}-a-") as lab:
-        table = accuracy(lab)
-    print("## 1. Accuracy: wire rate / limit (goal 0.97-1.03 steady)\n")
-    print("\n".join(table) + "\n")
-    with Lab(prefix=f"nqb-{os.getpid()}-l-") as lab:
-        table = latency(lab)
-    print("## 2. Round trip under full load (UDP probe through the loaded port)\n")
-    print("\n".join(table) + "\n")
-    print("## 3. Cost: bandwidth limit both directions + DSCP on 1000 veth ports\n")
-    print("\n".join(cost()) + "\n")
+    run = lambda part: args.only in (None, part)
+    if run("accuracy"):
+        with Lab(prefix=f"nqb-{os.getpid()}-a-") as lab:
+            table = accuracy(lab)
+        print("## 1. Accuracy: wire rate / limit (goal 0.97-1.03 steady)\n")
+        print("\n".join(table) + "\n")
+    if run("latency"):
+        with Lab(prefix=f"nqb-{os.getpid()}-l-") as lab:
+            table = latency(lab)
+        print("## 2. Round trip under full load (UDP probe through the loaded port)\n")
+        print("\n".join(table) + "\n")
+    if run("cost"):
+        ours = batched_cost()
+        print("## 3. Cost: bandwidth limit both directions + DSCP on 1000 veth ports\n")
+        print("\n".join(cost(ours)) + "\n")
+        print("## 3b. Classification: by port, by MAC, or an IFB per port (1000 ports)\n")
+        print("\n".join(classification_cost(args.baseline, ours)) + "\n")
+    if run("drift"):
+        print("## 4. Drift repair: hand edit to repaired (watcher + one pass, no server)\n")
+        print("\n".join(drift_table()) + "\n")
     print(f"_{time.time() - started:.0f} s in all._")
 
 

@@ -124,7 +124,7 @@ def agent_factory(sqlite_server, tmp_path):
 
 def plug_vm(lab, port: dict):
     """A VM namespace on the port's tap, using the MAC the API gave the port (as Nova
-    does): the egress shaper classifies the VM's traffic by that MAC."""
+    does; the shaper classifies by tap, test_port_classification.py tries other MACs)."""
     vm = lab.add_vm(port_id=port["id"])
     sh("ip", "-n", vm.ns, "link", "set", "eth0", "address", port["mac_address"])
     vm.mac = port["mac_address"]

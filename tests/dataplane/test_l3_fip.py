@@ -285,3 +285,23 @@ def test_restart_adopts_and_drift_is_repaired(api, node_factory, tmp_path):
                      ["drift_repaired"], 5, "the drift report")
     assert drift
     check(iperf3(node.vms[0].ns, lab.ext, EXT4, 5331) / 20000e3, "egress after the repair")
+
+
+def test_hand_edit_in_a_router_is_repaired_within_a_second(api, node_factory):
+    node = node_factory(vms=1)
+    node.fip(0, 4, api.policy("fip-10", bw_rules(10000)))
+    node_factory.agent(node, resync=60)   # so only the watcher can repair in time
+    node.wait_applied("the limits")
+    lab = node.lab
+    egress, ingress = node.classes(lab.qg), node.classes("nq-l3-ifb")
+    time.sleep(0.5)   # past the agent's own apply
+    for argv in (["tc", "-n", lab.router, "qdisc", "del", "dev", lab.qg, "root"],
+                 ["ip", "-n", lab.router, "link", "del", "nq-l3-ifb"]):
+        sh(*argv)
+        started = time.monotonic()
+        wait_for(lambda: node.classes(lab.qg) == egress
+                 and node.classes("nq-l3-ifb") == ingress, 1.3, "the repair", interval=0.02)
+        print(f"{argv[3:]} repaired in {time.monotonic() - started:.3f} s")
+        time.sleep(0.5)
+    assert wait_for(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
+                    ["drift_repaired"], 5, "the drift report")

@@ -7,6 +7,7 @@ plugged after the agent started gets its QoS at once, with the periodic resync f
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -88,3 +89,37 @@ def test_agent_enforces_an_api_policy_on_ovs(api, ovs_lab, ovs_agent):
     state = wait_for(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 10,
                      "the drift report")
     assert any("shaper" in line for line in state), state
+
+
+def _our_flows(lab) -> int:
+    return lab.ofctl("dump-flows", lab.bridge, "cookie=0x4e51000000000000/0xffff000000000000"
+                     ).count("cookie=")
+
+
+def _meters(lab) -> int:
+    return lab.ofctl("dump-meters", lab.bridge).count("meter=")
+
+
+def test_flows_and_meters_deleted_by_hand_are_back_within_a_second(api, ovs_lab, ovs_agent):
+    host = "ovs-" + uuid.uuid4().hex[:8]
+    policy = api.policy("ovs-drift", [("bandwidth_limit", {"max_kbps": 10_000,
+                                                           "direction": "egress"}),
+                                      ("dscp_marking", {"dscp_mark": 18})])
+    port = api.bound_port(api.network(), host, policy)
+    plug(ovs_lab, port)
+    ovs_agent(host)   # resync 300 s: only the watchers can repair in time
+    wait_for(lambda: applied(api, port["id"]), 20, "the agent to apply the policy")
+    flows, meters = _our_flows(ovs_lab), _meters(ovs_lab)
+    assert flows and meters, (flows, meters)
+    for what, argv in (("flows", ["del-flows", ovs_lab.bridge,
+                                  "cookie=0x4e51000000000000/0xffff000000000000"]),
+                       ("meters", ["del-meters", ovs_lab.bridge])):
+        time.sleep(0.5)   # past the agent's own apply
+        ovs_lab.ofctl(*argv)
+        assert _our_flows(ovs_lab) < flows or _meters(ovs_lab) < meters, what
+        started = time.monotonic()
+        wait_for(lambda: _our_flows(ovs_lab) == flows and _meters(ovs_lab) == meters, 1.3,
+                 f"the agent to restore the {what}", interval=0.02)
+        print(f"{what} restored in {time.monotonic() - started:.3f} s")
+    assert wait_for(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 5,
+                    "the drift report")

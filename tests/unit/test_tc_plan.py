@@ -57,25 +57,60 @@ def test_missing_device_is_skipped():
     assert [(c.action, c.port_id) for c in changes] == [("skip", PORT)]
 
 
-def test_egress_needs_ifb_skeleton_class_filter_redirect_in_order():
+def test_egress_needs_ifb_class_redirect_classifier_and_map_entry_in_order():
     state = HostState(links={TAP: 5})
     changes = _plan([_port(_bw(10_000, "egress"))], state)
     cmds = sorted((c for ch in changes for c in ch.payload.commands), key=lambda c: c.phase)
     text = [c.line for c in cmds]
-    assert text[0] == f"link add {IFB_NAME} type ifb"
+    assert text[:3] == [f"link add {IFB_NAME} type ifb", f"link set {IFB_NAME} up", "pin"]
     order = [next(i for i, t in enumerate(text) if key in t) for key in
-             ("classid 4e51:10 htb", "bfifo limit", "match ether src", "ingress_block",
-              "filter replace block")]
-    assert order == sorted(order)
+             ("classid 4e51:10 htb", "bfifo limit", "ingress_block",
+              "pref 1 handle 1 bpf da object-pinned", "pref 2 handle 800::800 u32")]
+    assert order == sorted(order)   # the map entry goes in after the tc batch (backend)
+    assert f"set 5 {0x4E510010}" in text
+    assert not any("ether src" in t for t in text)
 
 
-def test_duplicate_mac_is_refused_for_the_second_port():
+def test_two_ports_with_one_mac_each_get_a_class_keyed_by_their_tap():
     other = "99999999-2222-3333-4444-555555555555"
     state = HostState(links={TAP: 5, "tap" + other[:11]: 6})
     changes = _plan([_port(_bw(10_000, "egress")),
-                     _port(_bw(10_000, "egress"), port_id=other)], state)
-    skips = [c for c in changes if c.action == "skip"]
-    assert [c.port_id for c in skips] == [other] and "MAC" in skips[0].what
+                     _port(_bw(20_000, "egress"), port_id=other)], state)
+    assert not [c for c in changes if c.action == "skip"]
+    text = _lines(changes)
+    assert f"set 5 {0x4E510010}" in text and f"set 6 {0x4E510011}" in text
+
+
+def test_classifier_entry_lost_is_drift_and_class_is_kept():
+    want = port_spec(_port(_bw(10_000, "egress"))).egress
+    ifb = HtbTree(IFB_NAME, present=True, default_minor=1,
+                  classes={1: HtbClass(1, None, 125000, 125000, 3028),
+                           0x12: HtbClass(0x12, None, want.rate_bytes_per_s,
+                                          want.rate_bytes_per_s, want.burst_bytes,
+                                          want.queue_bytes - want.burst_bytes)})
+    state = HostState(links={TAP: 5, IFB_NAME: 9}, ifb=ifb, redirected={TAP},
+                      block_filter_to=IFB_NAME, classifier_prog=7,
+                      block_prefs={1: "bpf", 2: "u32"}, port_classes={5: 0x12, 8: 0x13})
+    changes = _plan([_port(_bw(10_000, "egress"))], state,
+                    memo={(PORT, "classify"): (TAP, 0x12)})
+    assert _lines(changes) == ["del 8"] or "del 8" in _lines(changes)
+    state.port_classes = {}
+    changes = _plan([_port(_bw(10_000, "egress"))], state,
+                    memo={(PORT, "classify"): (TAP, 0x12)})
+    entry = [c for c in changes if c.what.startswith("classifier entry")]
+    assert len(entry) == 1 and entry[0].drift
+
+
+def test_older_mac_keyed_layout_is_replaced():
+    ifb = HtbTree(IFB_NAME, present=True, default_minor=1, hashed=True,
+                  classes={1: HtbClass(1, None, 125000, 125000, 3028)},
+                  filters=[MacFilter("2:1:10", MAC, 0x10)])
+    state = HostState(links={TAP: 5, IFB_NAME: 9}, ifb=ifb, redirected={TAP},
+                      block_filter_to=None, block_prefs={1: "u32"})
+    text = _lines(_plan([_port(_bw(10_000, "egress"))], state))
+    assert f"filter del dev {IFB_NAME} parent 4e51: prio 1" in text
+    assert f"set 5 {0x4E510010}" in text   # the class its MAC filter fed is kept
+    assert "filter del block 20049 protocol all pref 1" in text
 
 
 def test_stale_objects_of_removed_ports_are_deleted():
@@ -103,6 +138,10 @@ def test_minimum_bandwidth_without_uplink_is_skipped_and_with_one_builds_a_tree(
     assert any("classid 4e51:1 htb rate 200000000bit" in t for t in text)
     assert any("classid 4e51:10 htb rate 150000000bit ceil 200000000bit" in t for t in text)
     assert any("classid 4e51:2 htb rate 50000000bit" in t for t in text)
+    for family in ("inet", "bridge"):   # classified by the device it came in on
+        assert f'add rule {family} netqos uplink_hook oifname "eth1" meta priority set ' \
+               f'iifname map @uplink_class' in text
+        assert f'add element {family} netqos uplink_class {{ "{TAP}" : 4e51:10 }}' in text
 
 
 def test_dscp_and_pps_go_to_per_port_chains_in_both_families():

@@ -23,7 +23,7 @@ def test_u32_text_gives_macs_classes_and_hash_table():
     assert hashed
     assert [(f.mac, f.minor) for f in filters] == [("02:01:00:00:00:00", 0x10),
                                                   ("fa:16:3e:12:34:a5", 0x11)]
-    assert u32.same_handle(filters[0].handle, u32.handle_of("02:01:00:00:00:00", 0x10))
+    assert u32.same_handle(filters[0].handle, "2:0:10")
 
 
 def test_u32_without_hash_table():
@@ -32,10 +32,25 @@ def test_u32_without_hash_table():
     assert not hashed and len(filters) == 2
 
 
-def test_u32_mac_filter_line():
-    line = u32.add_mac("nq-ifb", "fa:16:3e:12:34:a5", 0x11)
-    assert "handle 2:a5:11" in line and "ht 2:a5:" in line
-    assert "match ether src fa:16:3e:12:34:a5 classid 4e51:11" in line
+def test_nft_uplink_hook_and_classes_are_read():
+    def up_rule(value):
+        return _rule(nft.UPLINK_CHAIN, [
+            {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "eth1"}},
+            {"mangle": {"key": {"meta": {"key": "priority"}}, "value": value}}])
+    doc = {"nftables": [
+        {"table": {"family": "inet", "name": "netqos"}},
+        {"map": {"family": "inet", "table": "netqos", "name": nft.UPLINK_MAP,
+                 "elem": [["tapa", "4e51:10"], ["tapb", "1:5"]]}},
+        {"chain": {"family": "inet", "table": "netqos", "name": nft.UPLINK_CHAIN,
+                   "hook": "forward"}},
+        up_rule("none"),
+        up_rule({"map": {"key": {"meta": {"key": "iifname"}}, "data": "@uplink_class"}}),
+    ]}
+    fam = nft.parse_ruleset(doc)["inet"]
+    assert fam.uplink_hook == "eth1"
+    assert fam.uplink_class == {"tapa": 0x10}   # another major is not ours
+    doc["nftables"].pop()   # the classifying rule went
+    assert nft.parse_ruleset(doc)["inet"].uplink_hook is None
 
 
 def _rule(chain: str, expr: list) -> dict:

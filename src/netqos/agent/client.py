@@ -62,11 +62,13 @@ class ServerClient:
         self.refused: list[trust.Refused] = []   # of the last pull, reported as ERROR
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
                                  timeout=timeout, auth=auth)
+        self.l2_block: dict | None = None   # the last pull's "l2" block (None: no L2 here)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:
         """(host revision, the host's ports that pass the agent's checks); the others
         are in `refused` until the next pull."""
         doc = self._json("GET", f"/hosts/{host}/ports")
+        self.l2_block = doc.get("l2")
         ports, refused = trust.decode_all(doc.get("ports"), PortQos.from_wire, "port_id",
                                           "ports")
         ports, shared = trust.unshared_devices(ports, discover.candidate_devices)

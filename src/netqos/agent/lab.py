@@ -131,6 +131,22 @@ class Lab(Namespaces):
         sh("ip", "-n", out, "link", "set", "eth0", "up")
         return "nqup", out, "198.19.0.250"
 
+    def add_routed_uplink(self) -> tuple[str, str, str]:
+        """An uplink veth `nqup` the host routes the VMs through (no bridge), its far end in
+        namespace `out` (198.18.250.2), which routes the VMs' subnets back via the host.
+
+        Returns (uplink device, outside namespace, the outside address).
+        """
+        out = self._netns("out")
+        sh("ip", "-n", self.host, "link", "add", "nqup", "type", "veth", "peer", "name",
+           "eth0", "netns", out)
+        sh("ip", "-n", self.host, "link", "set", "nqup", "up")
+        self._addr(self.host, "nqup", "198.18.250.1/24", "fd00:198:18:fa::1/64")
+        self._addr(out, "eth0", "198.18.250.2/24", "fd00:198:18:fa::2/64")
+        sh("ip", "-n", out, "link", "set", "eth0", "up")
+        sh("ip", "-n", out, "route", "add", "198.18.0.0/16", "via", "198.18.250.1")
+        return "nqup", out, "198.18.250.2"
+
     @staticmethod
     def _addr(ns: str, dev: str, a4: str, a6: str) -> None:
         sh("ip", "-n", ns, "addr", "add", a4, "dev", dev)
@@ -177,19 +193,27 @@ def iperf3(lab: Lab, vm: Vm, direction: str, seconds: int = 4, udp_kbps: int = 0
             argv.append("-R")
         if udp_kbps:
             argv += ["-u", "-b", f"{udp_kbps}k", "-w", "4M"]
+        else:   # the receiver's per-second view, not the sender's socket writes
+            argv.append("--get-server-output")
         if length:
             argv += ["-l", str(length)]
-        out = sh(*in_ns(vm.ns, *argv), check=False, timeout=seconds + 30)
+        try:
+            out = sh(*in_ns(vm.ns, *argv), check=False, timeout=seconds + 30)
+        except subprocess.TimeoutExpired as exc:   # nothing got through (a 0-rate limiter)
+            raise RuntimeError(f"iperf3 timed out after {exc.timeout} s") from exc
         data = json.loads(out.stdout or "{}")
         if "error" in data or "end" not in data:
             raise RuntimeError(f"iperf3 failed: {data.get('error', out.stderr)}")
-        return _iperf_summary(data, bool(udp_kbps))
+        return _iperf_summary(data, bool(udp_kbps), direction == "ingress")
     finally:
         srv.kill()
         srv.wait()
 
 
-def _iperf_summary(data: dict, udp: bool) -> dict:
+def _iperf_summary(data: dict, udp: bool, client_receives: bool = True) -> dict:
+    """Rates as the receiver saw them. A sender's intervals count what it wrote into its
+    socket buffer (measured: 2x the limit in the first second at 1 Mbit/s), so TCP
+    intervals come from the receiving side: the client with -R, else the server."""
     end = data["end"]
     if udp:
         s = end["sum"]
@@ -197,8 +221,9 @@ def _iperf_summary(data: dict, udp: bool) -> dict:
                 "pps": (s["packets"] - s["lost_packets"]) / s["seconds"],
                 "lost": s.get("lost_percent", 0) / 100,
                 "intervals": [i["sum"]["bits_per_second"] for i in data["intervals"]]}
+    receiver = data if client_receives else data.get("server_output_json", data)
     return {"bps": end["sum_received"]["bits_per_second"],
-            "intervals": [i["sum"]["bits_per_second"] for i in data["intervals"]
+            "intervals": [i["sum"]["bits_per_second"] for i in receiver.get("intervals", [])
                           if not i["sum"].get("omitted")]}
 
 

@@ -74,6 +74,7 @@ class Agent:
         self.metrics = None                       # netqos.agent.metrics.AgentMetrics
         self._links: Runner | None = None         # runs `ip` for the admin state
         self.ports_here: list[PortQos] = []       # with a device, as of the last pass
+        self.l2 = None                            # L2Role (--l2): wires the ports' networks
 
     # --- triggers -------------------------------------------------------------------
     def wake(self, *_args) -> None:
@@ -103,6 +104,8 @@ class Agent:
     def sync(self) -> PassResult:
         revision, here, missing = self._pull()
         self.ports_here = here
+        if self.l2 is not None:
+            self.l2.update(self.client.l2_block)
         started = time.monotonic()
         held = self._hold_links(here, up=False)
         changes, result = self.backend.sync(here)
@@ -110,6 +113,8 @@ class Agent:
                                      up=True))
         for port_id, reason in held.items():
             result.errors.setdefault(port_id, reason)
+        if self.l2 is not None:
+            self.l2.annotate(changes, result)
         if self.metrics is not None:
             self.metrics.pass_done(here, missing, changes, result, time.monotonic() - started)
         for change in changes:
@@ -190,7 +195,8 @@ class Agent:
                                    "poll_interval": self.config.poll_interval,
                                    "resync_interval": self.config.resync_interval,
                                    "heartbeat_interval": self.config.heartbeat_interval,
-                                   "bus": self.bus_info},
+                                   "bus": self.bus_info,
+                                   **(self.l2.engine.configurations() if self.l2 else {})},
                 "started": first}
 
     # --- the loop -------------------------------------------------------------------
@@ -198,6 +204,8 @@ class Agent:
         watcher = getattr(self.backend, "watcher", discover.LinkWatcher)(self.config.netns,
                                                                         self.wake)
         watcher.start()
+        if self.l2 is not None:
+            self.l2.start()
         try:
             while not stop.is_set():
                 self._step()
@@ -209,6 +217,8 @@ class Agent:
                     self._wake.wait(self._timeout())
         finally:
             watcher.stop()
+            if self.l2 is not None:
+                self.l2.stop()
 
     def _timeout(self) -> float:
         """Seconds until something is due: resync, heartbeat, poll or a retry."""

@@ -21,7 +21,9 @@ T = TypeVar("T")
 RETRIES = 5
 
 
-def context(request: Request) -> Context:
+# The two identity dependencies are `async def` although they never await: FastAPI runs a
+# plain `def` dependency in its thread pool, and that hop cost more CPU than the check.
+async def context(request: Request) -> Context:
     """The caller of every resource but the agent endpoints: an agent's host-bound
     credential is refused here, whatever the resource."""
     ctx = caller(request)
@@ -32,7 +34,7 @@ def context(request: Request) -> Context:
     return ctx
 
 
-def agent_context(request: Request) -> Context:
+async def agent_context(request: Request) -> Context:
     """The caller of the agent endpoints (/v2.0/netqos/hosts/{host}/…); the service
     checks that it acts for that host (service/hosts.py authorize)."""
     return caller(request)

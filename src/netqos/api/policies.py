@@ -11,7 +11,7 @@ router = APIRouter(tags=["qos policies"])
 register(router, Crud(
     "/v2.0/qos/policies", "policies", "policy",
     list=policies.list_policies,
-    show=lambda t, i: policies.view(t, policies.find(t, i)),
+    show=policies.show_policy,
     create=policies.create_policy,
     update=policies.update_policy,
     delete=policies.delete_policy,

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 
+from netqos.agent.l2.linuxbridge import options as l2_options
 from netqos.cli.common import leaf
 from netqos.cli.output import Column, Progress, add_format_flags, add_progress_flag, emit_list
 from netqos.cli.units import format_rate
@@ -72,6 +73,7 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
                    "OS_PROJECT_NAME instead (the server URL then comes from the catalog)")
     p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
+    l2_options.add_arguments(p)
 
 
 class _NoSecretFlag(argparse.Action):
@@ -113,7 +115,15 @@ def build_agent(args: argparse.Namespace, **intervals):
     keystone = None if token else keystone_auth.from_environment()
     url = args.server or os.environ.get("NETQOS_URL") or (
         keystone.network_endpoint() if keystone else DEFAULT_SERVER)
-    return Agent(config, ServerClient(url, token, auth=keystone), backend)
+    agent = Agent(config, ServerClient(url, token, auth=keystone), backend)
+    if getattr(args, "l2", None) == "linuxbridge":
+        from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
+        from netqos.agent.l2.linuxbridge.role import L2Role
+
+        engine = LinuxBridgeL2(l2_options.from_args(args), netns=args.netns)
+        agent.l2 = L2Role(engine, on_change=agent.wake,
+                          resync_interval=intervals.get("resync_interval", 30.0))
+    return agent
 
 
 def agent_token(args: argparse.Namespace) -> str | None:

@@ -134,10 +134,9 @@ def enforced(backend, state, port) -> dict:
 
     out: dict = {"ingress": shaper(state.root_tbf.get(port.device)), "egress": None,
                  "dscp_mark": None, "packet_rate": {}, "min_egress_kbps": None}
-    mac = (port.mac_address or "").lower()
-    f = state.ifb.filter_of_mac(mac) if mac else None
-    if f is not None and f.minor in state.ifb.classes:
-        out["egress"] = shaper(state.ifb.classes[f.minor].shaper())
+    cls = state.egress_class(port.device)
+    if cls is not None:
+        out["egress"] = shaper(cls.shaper())
     if not (port.device in state.redirected):
         out["egress"] = None if out["egress"] is None else {**out["egress"],
                                                             "redirected": False}
@@ -152,11 +151,9 @@ def enforced(backend, state, port) -> dict:
                                                  "burst_packets": chain.limit.burst_packets}
             if direction == "egress" and chain.dscp4 is not None:
                 out["dscp_mark"] = chain.dscp4
-    if state.uplink is not None and mac:
-        f = state.uplink.filter_of_mac(mac)
-        cls = state.uplink.classes.get(f.minor) if f else None
-        if cls is not None:
-            out["min_egress_kbps"] = round(cls.rate_bytes_per_s * 8 / 1000)
+    cls = state.uplink_class(port.device)
+    if cls is not None:
+        out["min_egress_kbps"] = round(cls.rate_bytes_per_s * 8 / 1000)
     return out
 
 

@@ -203,8 +203,7 @@ def enforced(nics) -> dict[str, tuple[int | None, int | None]]:
     out = {}
     for n in taps:
         tbf = state.root_tbf.get(n.tap)
-        flt = state.ifb.filter_of_mac(n.mac)
-        cls = state.ifb.classes.get(flt.minor) if flt else None
+        cls = state.egress_class(n.tap)
         out[n.tap] = (tbf.rate_bytes_per_s * 8 // 1000 if tbf else None,
                       cls.rate_bytes_per_s * 8 // 1000 if cls and n.tap in state.redirected
                       else None)

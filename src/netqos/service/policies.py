@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists
-from sqlalchemy.orm import selectinload
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 
 from netqos.db import repo
 from netqos.db.listing import Attr
-from netqos.db.models import QosPolicy, QosPolicyDefault, RbacEntry
+from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
 from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized,
                                QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
@@ -38,7 +38,9 @@ KIND = resources.Kind(
            "is_default": Attr(_default, Boolean("is_default").convert, sortable=False)},
     not_found=lambda policy_id: QosPolicyNotFound(policy_id=policy_id),
     rbac_type=OBJECT_TYPE,
-    load=(selectinload(QosPolicy.rules), selectinload(QosPolicy.default_of)))
+    load=(selectinload(QosPolicy.rules), joinedload(QosPolicy.default_of)),
+    load_one=(joinedload(QosPolicy.rules), joinedload(QosPolicy.default_of)),
+    row_columns=(_shared.label("shared"), _default.label("is_default")))
 
 
 def find(txn: Txn, policy_id: str) -> QosPolicy:
@@ -76,27 +78,59 @@ def _target(project_id: str) -> dict:
             "ext_parent:project_id": project_id, "ext_parent:tenant_id": project_id}
 
 
-def render(txn: Txn, rows: list[QosPolicy]) -> list[dict]:
-    ids = [p.id for p in rows]
-    shared = repo.shared_ids(txn.session, OBJECT_TYPE, ids, viewer=txn.ctx.project_id)
-    tags = repo.tags_by_id(txn.session, ids)
-    return [views.policy_view(p, p.id in shared, tags.get(p.id, [])) for p in rows]
-
-
 def view(txn: Txn, policy: QosPolicy) -> dict:
-    return render(txn, [policy])[0]
+    shared = repo.shared_ids(txn.session, OBJECT_TYPE, [policy.id], viewer=txn.ctx.project_id)
+    tags = repo.tags_by_id(txn.session, [policy.id])
+    return views.policy_view(policy, policy.id in shared, tags.get(policy.id, []),
+                             [views.rule_in_policy_view(r) for r in policy.rules],
+                             policy.default_of is not None)
+
+
+def render_rows(txn: Txn, rows: list) -> list[dict]:
+    """Plain policy rows (with `shared` and `is_default`) -> views; two more queries,
+    for the rules and the tags of them all."""
+    ids = [p.id for p in rows]
+    rules = _rules_by_policy(txn, ids)
+    tags = repo.tags_by_id(txn.session, ids)
+    # `shared` as Neutron shows it to this caller: also true for a policy shared with the
+    # caller's own project, which the row's column (shared with everyone) cannot know.
+    with_viewer = repo.shared_ids(txn.session, OBJECT_TYPE,
+                                  [p.id for p in rows if not p.shared],
+                                  viewer=txn.ctx.project_id)
+    return [views.policy_view(p, bool(p.shared) or p.id in with_viewer, tags.get(p.id, []),
+                              rules.get(p.id, []),
+                              bool(p.is_default)) for p in rows]
+
+
+def _rules_by_policy(txn: Txn, ids: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    if ids:
+        # The order of QosPolicy.rules: by type, then direction.
+        stmt = (select(*QosRule.__table__.c).where(QosRule.qos_policy_id.in_(ids))
+                .order_by(QosRule.type, QosRule.direction))
+        for rule in txn.session.execute(stmt):
+            out.setdefault(rule.qos_policy_id, []).append(views.rule_in_policy_view(rule))
+    return out
+
+
+def show_policy(txn: Txn, policy_id: str) -> dict:
+    """GET of one policy: three queries of plain rows (policy, rules, tags)."""
+    return render_rows(txn, [resources.find_plain(txn, KIND, policy_id)])[0]
 
 
 def list_policies(txn: Txn, q: ListQuery) -> Page:
-    return resources.page(txn, KIND, q, render)
+    return resources.page(txn, KIND, q, render_rows, plain=True)
 
 
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     txn.ctx.enforce("create_policy", _target(project_id))
+    # A new policy has no rules, tags or default row yet: saying so spares the queries
+    # that would look for them.
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=0)  # as Neutron
+                       description=values["description"], revision_number=0, rules=[],
+                       default_of=None)
     txn.session.add(policy)
     txn.session.flush()
     if values["shared"]:
@@ -105,7 +139,8 @@ def create_policy(txn: Txn, body: dict) -> dict:
         _make_default(txn, policy)
         repo.bump_revision(policy)  # as Neutron numbers a policy created as the default
     txn.session.flush()
-    return view(txn, policy)
+    return views.policy_view(policy, shared=values["shared"], tags=[], rules=[],
+                             is_default=policy.default_of is not None)
 
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
@@ -141,6 +176,8 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
     port it governs can still enforce it, then tell their agents."""
     repo.bump_revision(policy)
     txn.session.flush()
+    if not usage.is_bound(txn.session, policy.id):
+        return   # bound to nothing: no port to check, no agent to tell
     ports = bindings.ports_governed_by(txn.session, policy.id)
     bindings.check_ports(txn.session, ports)
     gateways = usage.gateway_ports_using(txn.session, policy.id)

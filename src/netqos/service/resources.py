@@ -26,6 +26,11 @@ class Kind:
     visible_to_all: Callable[[Any], Any] | None = None   # e.g. external networks
     load: Sequence[Any] = field(default_factory=tuple)   # loader options for rows
     visible_via: Callable[[Context], Any] | None = None   # visibility borrowed elsewhere
+    # Loader options for a lookup by id, when one joined query beats `load`'s extra
+    # queries (a policy with its rules): those are fetched by find_or_none.
+    load_one: Sequence[Any] | None = None
+    # Computed columns a plain-row list (page(..., plain=True)) selects besides the table's.
+    row_columns: Sequence[Any] = field(default_factory=tuple)
 
     def visible(self, ctx: Context):
         """SQL condition for rows the caller may see, or None when it sees everything."""
@@ -40,19 +45,36 @@ class Kind:
             conditions.append(self.visible_to_all(self.model))
         return or_(*conditions)
 
-    def select(self, ctx: Context) -> Select:
-        stmt = select(self.model).options(*self.load)
+    def select(self, ctx: Context, load: Sequence[Any] | None = None,
+               plain: bool = False) -> Select:
+        """Mapped objects, or with `plain` rows of the table's columns and row_columns:
+        building a few hundred ORM objects costs more than the query itself."""
+        if plain:
+            stmt = select(*self.model.__table__.c, *self.row_columns)
+        else:
+            stmt = select(self.model).options(*(self.load if load is None else load))
         condition = self.visible(ctx)
         return stmt if condition is None else stmt.where(condition)
 
 
 def find_or_none(txn: Txn, kind: Kind, obj_id: str):
-    return txn.session.scalars(kind.select(txn.ctx).where(kind.model.id == obj_id)).first()
+    stmt = kind.select(txn.ctx, kind.load_one).where(kind.model.id == obj_id)
+    # unique(): a joined collection repeats the row once per member.
+    return txn.session.scalars(stmt).unique().first()
 
 
 def find(txn: Txn, kind: Kind, obj_id: str):
     """The row if the caller may see it; the kind's 404 otherwise (also for a bad id)."""
     row = find_or_none(txn, kind, obj_id)
+    if row is None:
+        raise kind.not_found(obj_id)
+    return row
+
+
+def find_plain(txn: Txn, kind: Kind, obj_id: str):
+    """find(), as a plain row (Kind.select): for a read that changes nothing."""
+    row = txn.session.execute(kind.select(txn.ctx, plain=True)
+                              .where(kind.model.id == obj_id)).first()
     if row is None:
         raise kind.not_found(obj_id)
     return row
@@ -78,10 +100,11 @@ def target_of(row) -> dict:
     return target
 
 
-def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]:
+def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=(),
+              plain: bool = False) -> tuple[list, bool]:
     """Rows for one page of a list, and whether more follow."""
     listing.check_query(kind.attrs, q)
-    stmt = listing.apply_filters(kind.select(txn.ctx).where(*where), kind.attrs, q)
+    stmt = listing.apply_filters(kind.select(txn.ctx, plain=plain).where(*where), kind.attrs, q)
     stmt = stmt.where(*repo.tag_filter(kind.model.id, q.tags))
     keys = listing.order_keys(kind.attrs, q, kind.model.id)
     if q.marker:
@@ -91,7 +114,7 @@ def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]
     stmt = listing.apply_order(stmt, keys)
     if q.limit:
         stmt = stmt.limit(q.limit + 1)
-    rows = list(txn.session.scalars(stmt))
+    rows = txn.session.execute(stmt).all() if plain else list(txn.session.scalars(stmt))
     has_more = bool(q.limit) and len(rows) > q.limit
     rows = rows[:q.limit] if q.limit else rows
     if q.page_reverse:
@@ -99,9 +122,11 @@ def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=()) -> tuple[list, bool]
     return rows, has_more
 
 
-def page(txn: Txn, kind: Kind, q: ListQuery, render: Callable[[Txn, list], list[dict]]) -> Page:
-    """One page of a list; `render` turns the rows into views, batching its lookups."""
-    rows, has_more = list_rows(txn, kind, q)
+def page(txn: Txn, kind: Kind, q: ListQuery, render: Callable[[Txn, list], list[dict]],
+         plain: bool = False) -> Page:
+    """One page of a list; `render` turns the rows (plain ones with `plain`, see
+    Kind.select) into views, batching its lookups."""
+    rows, has_more = list_rows(txn, kind, q, plain=plain)
     return Page([views.only_fields(v, q.fields) for v in render(txn, rows)],
                 [r.id for r in rows], has_more)
 

@@ -12,7 +12,8 @@ def timestamp(value: datetime | None) -> str | None:
 
 
 def rule_values(rule: QosRule) -> dict:
-    """id, type and the rule type's own fields: the domain's view of a stored rule."""
+    """id, type and the rule type's own fields: the domain's view of a stored rule (a
+    QosRule or a plain row of its table)."""
     values = {f: getattr(rule, f) for f in RULE_TYPES[rule.type].field_names}
     return {"id": rule.id, "type": rule.type, **values}
 
@@ -29,16 +30,19 @@ def rule_in_policy_view(rule: QosRule) -> dict:
     return {**rule_values(rule), "qos_policy_id": rule.qos_policy_id}
 
 
-def policy_view(policy: QosPolicy, shared: bool, tags: list[str]) -> dict:
+def policy_view(policy: QosPolicy, shared: bool, tags: list[str], rules: list[dict],
+                is_default: bool) -> dict:
+    """`policy`: a QosPolicy or a plain row of its table; `rules` as rule_in_policy_view
+    shows them."""
     return {
         "id": policy.id,
         "name": policy.name,
         "description": policy.description,
         "shared": shared,
-        "is_default": policy.default_of is not None,
+        "is_default": is_default,
         "project_id": policy.project_id,
         "tenant_id": policy.project_id,
-        "rules": [rule_in_policy_view(r) for r in policy.rules],
+        "rules": rules,
         "tags": sorted(tags),
         "revision_number": policy.revision_number,
         "created_at": timestamp(policy.created_at),

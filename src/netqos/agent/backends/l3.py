@@ -27,6 +27,7 @@ from netqos.agent.l3.observe import RouterState, observe
 from netqos.agent.l3.plan import P_TREE, RouterPlanner, converged_memo
 from netqos.agent.l3.spec import router_spec
 from netqos.agent.tc.runner import Runner
+from netqos.agent.quiet import OwnEvents
 from netqos.qos.backends import L3_FIP
 
 
@@ -34,13 +35,17 @@ class L3Backend(Backend):
     support = L3_FIP
     link_devices = False        # routers report as their gateway; no admin hold
     agent_type = "netqos-l3"
-    watcher = discover.NamespaceWatcher
-
     def __init__(self, netns: str | None = None, uplink=None, runner_factory=Runner):
         # netns and uplink are the port agent's flags: routers bring their own namespaces.
         self.runner_factory = runner_factory
+        self._own = OwnEvents()   # the tc events of our own applies are not drift
         self._memo: dict[tuple[str, str], object] = {}
         self._managed: dict[str, tuple[str, str]] = {}   # namespace -> (gw port, device)
+
+    def watcher(self, netns: str | None, on_change):
+        """The agent loop's hook: routers' namespaces, their devices and their tc objects
+        changing wake it (a hand edit is repaired by the pass, within a second)."""
+        return discover.NamespaceWatcher(netns, on_change, self._own.quiet)
 
     # ---- what the loop asks instead of the host's ports ----
     def pull(self, client, host: str) -> tuple[int, list[RouterQos], list[RouterQos]]:
@@ -91,11 +96,12 @@ class L3Backend(Backend):
             else:
                 by_ns[c.payload.namespace].append(i)
         failed: dict[int, str] = {}
-        for ns, indexes in by_ns.items():
-            runner = self.runner_factory(ns)
-            self._batch(runner, "ip", changes, indexes, lambda p: p < P_TREE, failed)
-            self._batch(runner, "tc", changes, indexes, lambda p: True, failed)
-            self._batch(runner, "ip", changes, indexes, lambda p: p >= P_TREE, failed)
+        with self._own.applying(bool(by_ns)):
+            for ns, indexes in by_ns.items():
+                runner = self.runner_factory(ns)
+                self._batch(runner, "ip", changes, indexes, lambda p: p < P_TREE, failed)
+                self._batch(runner, "tc", changes, indexes, lambda p: True, failed)
+                self._batch(runner, "ip", changes, indexes, lambda p: p >= P_TREE, failed)
         record_outcome(changes, failed, result, self._memo)
         return result
 

@@ -37,6 +37,8 @@ from netqos.agent.ovs.ovsdb import Op, Ovsdb
 from netqos.agent.ovs.plan import HOST, Mechanisms, Planner
 from netqos.agent.ovs.spec import port_spec
 from netqos.agent.ovs.state import OvsState
+from netqos.agent.ovs.watch import FlowWatcher
+from netqos.agent.quiet import OwnEvents
 from netqos.qos.backends import OPENVSWITCH, OPENVSWITCH_NETDEV, BackendSupport
 
 LOG = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class OvsBackend(Backend):
         self.db = Ovsdb(ovsdb, bridge)
         self.switch = Switch(bridge, rundir, env)
         self._memo: dict[tuple[str, str], object] = {}
+        self._own = OwnEvents()   # the flow events of our own applies are not drift
         self._mech: Mechanisms | None = None
         self.timings: dict[str, float] = {}     # seconds per phase of the last apply
         state = self.db.snapshot()
@@ -116,8 +119,10 @@ class OvsBackend(Backend):
 
     def watcher(self, netns: str | None, on_change: Callable[[], None]):
         """The agent loop's hook: OVSDB row events (an Interface plugged or unplugged, a
-        QoS or Queue row edited by hand) call `on_change`; no polling."""
-        return _OvsdbWatcher(self.db, on_change)
+        QoS or Queue row edited by hand) and flow monitor events on our cookies (a flow or
+        meter deleted by hand) call `on_change`; no polling."""
+        return _OvsdbWatcher(self.db, on_change,
+                             FlowWatcher(self.switch, on_change, self._own.quiet))
 
     # ---- observe / plan / apply ----
     def observe(self, ports: Sequence[PortQos] = ()) -> OvsState:
@@ -146,14 +151,16 @@ class OvsBackend(Backend):
                 result.errors[c.port_id] = c.what
         work = [(i, c) for i, c in enumerate(changes) if c.action != "skip"]
         self.timings = {}
-        for phase, run in (("ovsdb", lambda: self._transact(work, "db", failed)),
-                           ("meters", lambda: self._meters(work, "meters", failed)),
-                           ("flows", lambda: self._flows(work, failed)),
-                           ("meters", lambda: self._meters(work, "meters_late", failed)),
-                           ("ovsdb", lambda: self._transact(work, "db_late", failed))):
-            started = time.perf_counter()
-            run()
-            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+        with self._own.applying(bool(work)):
+            for phase, run in (("ovsdb", lambda: self._transact(work, "db", failed)),
+                               ("meters", lambda: self._meters(work, "meters", failed)),
+                               ("flows", lambda: self._flows(work, failed)),
+                               ("meters", lambda: self._meters(work, "meters_late", failed)),
+                               ("ovsdb", lambda: self._transact(work, "db_late", failed))):
+                started = time.perf_counter()
+                run()
+                self.timings[phase] = self.timings.get(phase, 0.0) \
+                    + time.perf_counter() - started
         self._record(changes, failed, result)
         return result
 
@@ -211,14 +218,16 @@ class OvsBackend(Backend):
 
 
 class _OvsdbWatcher:
-    def __init__(self, db: Ovsdb, on_change: Callable[[], None]):
-        self.db, self.on_change = db, on_change
+    def __init__(self, db: Ovsdb, on_change: Callable[[], None], flows: FlowWatcher):
+        self.db, self.on_change, self.flows = db, on_change, flows
 
     def start(self) -> None:
         self.db.watch(self.on_change)
+        self.flows.start()
 
     def stop(self) -> None:
         self.db.unwatch(self.on_change)
+        self.flows.stop()
 
 
 def _default_datapath() -> str:

@@ -2,41 +2,44 @@
 
 Mechanisms (see netqos.agent.tc for the pieces and the reasons):
 - bandwidth_limit ingress (into the VM): TBF as the tap's root qdisc, handle 4e51:.
-- bandwidth_limit egress (out of the VM): the tap's clsact binds the shared tc block 0x4e51,
-  whose one u32 match-all filter redirects to the IFB `nq-ifb`; there an HTB class per port,
-  classified by source MAC through a hashed u32 table, shapes it into a short bfifo.
-- dscp_marking, packet_rate_limit: nftables tables `netqos` (inet and bridge).
+- bandwidth_limit egress (out of the VM): the tap's clsact binds the shared tc block 0x4e51:
+  an eBPF classifier (tc/bpf.py) sets skb->priority to the port's classid, looked up by the
+  tap's ifindex, then a u32 match-all filter redirects to the IFB `nq-ifb`, where the HTB
+  class of that id shapes it into a short bfifo. Whatever MAC, VLAN or address the guest
+  sends from, its traffic is its port's.
+- dscp_marking, packet_rate_limit: nftables tables `netqos` (inet and bridge), per device.
 - minimum_bandwidth egress: HTB tree on the uplink, a class per port (rate=min,
-  ceil=capacity) chosen by source MAC, and a default class for the unguaranteed rest.
+  ceil=capacity) chosen by skb->priority, which nftables sets from the device the packet
+  entered on (bridged or routed), and a default class for the unguaranteed rest.
 
 Everything works inside `netns` (None: the current namespace). An apply runs one `tc -batch`
 and one `nft -f` transaction, plus one `ip -batch` when the IFB comes or goes.
 
-Why one shared IFB rather than an IFB per port (measured here, 200 ports, `ip -batch`):
-creating an IFB costs 0.33 ms, deleting one 34 ms (an RCU grace period per device), so
-removing 1000 per-port IFBs would take 34 s, against well under a second for 1000 HTB
-classes and filters. The price of sharing: ports are told apart by source MAC (a u32 hash on
-the MAC's last byte keeps that a few compares per packet), so two ports with one MAC on one
-host cannot both have an egress limit (the second is refused), a VM sending from a MAC not
-its own lands in a 1 Mbit/s class for strangers instead of escaping its limit, and all
-egress-limited ports share the IFB's one qdisc lock (fine on 2 cores; on a large host,
-shard ports over a few IFBs by hash if that lock shows up in profiles).
+Why one shared IFB rather than an IFB per port (measured, README "Classifying by port"):
+deleting an IFB costs ~20-34 ms (an RCU grace period per device), so removing 1000
+per-port IFBs takes many seconds, against well under a second for 1000 HTB classes and map
+entries. All egress-limited ports share the IFB's one qdisc lock (fine on 2 cores; on a
+large host, shard ports over a few IFBs if that lock shows up in profiles).
 
 Why no policer: act_police is absent here (the probe reports it in `capabilities`), and a
 shaper queues where a policer drops, which is what lets TCP hold the rate.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
 from netqos.agent.model import PortQos
-from netqos.agent.tc.observe import observe
+from netqos.agent.quiet import OwnEvents
+from netqos.agent.tc import bpf
+from netqos.agent.tc.observe import observe, read_block
 from netqos.agent.tc.plan import HOST, P_TREE, Planner
 from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.spec import port_spec
-from netqos.agent.tc.state import HostState
+from netqos.agent.tc.state import IFB_NAME, HostState
+from netqos.agent.tc.watch import TcWatcher
 from netqos.qos.backends import LINUX_TC
 
 
@@ -50,6 +53,11 @@ class TcBackend(Backend):
         self.runner = runner or Runner(netns)
         self._capabilities: dict[str, bool] | None = None
         self._memo: dict[tuple[str, str], object] = {}   # what we wrote, for drift
+        # where a new classifier is pinned for `tc` to attach (unpinned right after)
+        pin_name = f"classifier-{(netns or 'host').replace('/', '_')}-{os.getpid()}"
+        self._pin = os.path.join(bpf.PIN_ROOT, pin_name)
+        self._owned: set[int] = set()      # ifindexes of the devices we manage (watcher)
+        self._own = OwnEvents()            # our own apply's events are not drift
 
     @property
     def capabilities(self) -> dict[str, bool]:
@@ -59,12 +67,22 @@ class TcBackend(Backend):
 
     def observe(self, ports: Sequence[PortQos] = ()) -> HostState:
         """One dump per object kind, for all devices at once; `ports` is not needed."""
-        return observe(self.runner, self.uplink[0] if self.uplink else None)
+        state = observe(self.runner, self.uplink[0] if self.uplink else None)
+        managed = {p.device or p.tap_name for p in ports} | {IFB_NAME}
+        if self.uplink:
+            managed.add(self.uplink[0])
+        self._owned = {state.links[d] for d in managed if d in state.links}
+        return state
+
+    def watcher(self, netns: str | None, on_change) -> TcWatcher:
+        """What the agent's loop runs: wakes it on drift of what we own (tc/watch.py)."""
+        return TcWatcher(netns, on_change, lambda: self._owned, self._own.quiet)
 
     def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object] | HostState
              ) -> list[Change]:
         specs = [port_spec(p) for p in desired]
-        return Planner(specs, actual, self._memo, self.uplink, self.capabilities).plan()
+        return Planner(specs, actual, self._memo, self.uplink, self.capabilities,
+                       self._pin).plan()
 
     def sync(self, desired: Sequence[PortQos]) -> tuple[list[Change], ApplyResult]:
         """observe + plan + apply: the agent's one call per resync."""
@@ -75,17 +93,26 @@ class TcBackend(Backend):
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         result = ApplyResult()
+        with self._own.applying(any(c.payload.commands for c in changes)):
+            self._apply(changes, result)
+        return result
+
+    def _apply(self, changes: Sequence[Change], result: ApplyResult) -> None:
         failed: dict[int, str] = {}   # index of change -> reason
         work = [(i, c) for i, c in enumerate(changes) if c.action != "skip"]
         for i, c in enumerate(changes):
             if c.action == "skip":
                 result.errors[c.port_id] = c.what
         self._run_ip([w for w in work if _phase_min(w[1], "ip") < P_TREE], failed)
-        self._run_tc(work, failed)
+        self._run_bpf([w for w in work if _phase_min(w[1], "bpf") < P_TREE], failed)
+        try:
+            self._run_tc(work, failed)
+        finally:
+            bpf.unpin(self._pin)   # attached (the filter holds it now) or not, it goes
         self._run_ip([w for w in work if _phase_min(w[1], "ip") >= P_TREE], failed)
+        self._run_bpf([w for w in work if _phase_min(w[1], "bpf") >= P_TREE], failed)
         self._run_nft(work, failed)
         self._record(changes, failed, result)
-        return result
 
     # ---- runners: one process per tool ----
     def _lines(self, work, tool: str, phase_filter=lambda p: True):
@@ -103,6 +130,43 @@ class TcBackend(Backend):
         lines, owners = self._lines(work, "tc")
         for owner, reason in self.runner.batch("tc", lines).blame(owners).items():
             failed.setdefault(owner, reason)
+
+    def _run_bpf(self, work, failed: dict[int, str]) -> None:
+        lines, owners = self._lines(work, "bpf")
+        for n, reason in self.run_bpf(lines).items():
+            failed.setdefault(owners[n], reason)
+
+    def run_bpf(self, lines: Sequence[str]) -> dict[int, str]:
+        """`pin` loads a new classifier for the tc batch to attach; `set|del IFINDEX
+        [CLASSID]` edit the map of the classifier attached now. {line index: error}."""
+        errors: dict[int, str] = {}
+        ports = None
+        try:
+            for n, line in enumerate(lines):
+                op, *args = line.split()
+                try:
+                    if op == "pin":
+                        bpf.pin_new_program(os.path.basename(self._pin))
+                        continue
+                    if ports is None:
+                        ports = bpf.PortMap(self._classifier_id())
+                    if op == "set":
+                        ports.set(int(args[0]), int(args[1]))
+                    else:
+                        ports.delete(int(args[0]))
+                except (OSError, LookupError, ValueError) as e:
+                    errors[n] = f"bpf {line}: {e}"
+        finally:
+            if ports is not None:
+                ports.close()
+        return errors
+
+    def _classifier_id(self) -> int:
+        state = HostState(redirected={"*"})   # read the block whatever binds it
+        read_block(self.runner, state, with_map=False)
+        if not state.classifier_prog:
+            raise LookupError("no port classifier on the block")
+        return state.classifier_prog
 
     def _run_nft(self, work, failed: dict[int, str]) -> None:
         lines, owners = self._lines(work, "nft")

@@ -4,8 +4,10 @@ A router is here when its namespace `qrouter-<id>` exists (a bind mount in /run/
 `ip netns` and Neutron's L3 agent make them); whether its gateway device is in it is read
 with the rest of the namespace's state. The watcher wakes the agent when a qrouter-
 namespace appears or goes (a listing of /run/netns every second) and when a device appears
-or goes inside one (a netlink socket per namespace, closed as soon as the namespace is
-deleted, so it never keeps a deleted namespace alive for more than a second).
+or goes inside one, or a qdisc, class or filter changes there (everything tc holds in a
+router's namespace is ours: a hand edit is drift, repaired by the pass it triggers); a
+netlink socket per namespace, closed as soon as the namespace is deleted, so it never keeps
+a deleted namespace alive for more than a second.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from pyroute2 import IPRoute
+from pyroute2.netlink import rtnl
 
 from netqos.agent.l3.model import RouterQos
 
@@ -23,6 +26,8 @@ LOG = logging.getLogger(__name__)
 NETNS_DIR = "/run/netns"
 PREFIX = "qrouter-"
 SCAN_SECONDS = 1.0
+EVENTS = {"RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWQDISC", "RTM_DELQDISC", "RTM_NEWTCLASS",
+          "RTM_DELTCLASS", "RTM_NEWTFILTER", "RTM_DELTFILTER"}
 
 
 def namespaces(prefix: str = PREFIX) -> set[str]:
@@ -42,10 +47,13 @@ def present(routers: Iterable[RouterQos]) -> tuple[list[RouterQos], list[RouterQ
 
 
 class NamespaceWatcher:
-    """Calls `on_change` when a qrouter- namespace, or a device in one, appears or goes."""
+    """Calls `on_change` when a qrouter- namespace, or a device in one, appears or goes, or
+    tc changes in one, unless `quiet()` (the backend is applying: its own events)."""
 
-    def __init__(self, netns: str | None, on_change: Callable[[], None]):
+    def __init__(self, netns: str | None, on_change: Callable[[], None],
+                 quiet: Callable[[], bool] = lambda: False):
         self.on_change = on_change          # `netns` is the port agent's; unused here
+        self.quiet = quiet
         self._stop = threading.Event()
         self._socks: dict[str, IPRoute] = {}
         self._thread = threading.Thread(target=self._run, name="netqos-l3-netns",
@@ -82,7 +90,7 @@ class NamespaceWatcher:
         for name in sorted(names - set(self._socks)):
             try:
                 sock = IPRoute(netns=name)
-                sock.bind()
+                sock.bind(groups=rtnl.RTMGRP_LINK | rtnl.RTMGRP_TC)
             except Exception as exc:  # deleted meanwhile
                 LOG.debug("cannot watch %s: %s", name, exc)
                 continue
@@ -97,6 +105,6 @@ class NamespaceWatcher:
         changed = False
         for fd in ready:
             for msg in by_fd[fd].get():
-                changed |= msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK")
-        if changed:
+                changed |= msg.get("event") in EVENTS
+        if changed and not self.quiet():
             self.on_change()

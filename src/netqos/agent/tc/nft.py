@@ -12,6 +12,15 @@ ingress to the IFB, and packets the IFB re-injects skip the tap's netdev ingress
     chain p-<port>-out  [limit rate over N/second burst B packets drop] [ip/ip6 dscp set M]
     chain p-<port>-in   [limit rate over N/second burst B packets drop]
 
+    map uplink_class { type ifname : classid }   device -> the port's class on the uplink
+    chain uplink_hook   hook forward: oifname UPLINK meta priority set 0
+                                  oifname UPLINK meta priority set iifname map @uplink_class
+
+The uplink's HTB picks the class whose id equals skb->priority, so a guarantee follows the
+device a packet entered on, bridged or routed (routing rewrites the priority before the
+forward hook, so it is set here, after routing); the first rule drops any priority a guest
+or the IFB classifier left on the packet, so nothing else can choose an uplink class.
+
 One lookup per packet whatever the number of ports; a port's change is one atomic
 transaction (flush its chain and refill it); a port's removal deletes its element and chain.
 nft 1.0.6 cannot `dscp set` from a map, hence a chain per port rather than a dscp map.
@@ -19,13 +28,19 @@ nft 1.0.6 cannot `dscp set` from a map, hence a chain per port rather than a dsc
 from __future__ import annotations
 
 from netqos.agent.tc.spec import PacketLimit
-from netqos.agent.tc.state import NftFamily, PortChain
+from netqos.agent.tc.state import OUR_MAJOR, NftFamily, PortChain
 
 TABLE = "netqos"
 FAMILIES = ("inet", "bridge")
 PRIORITY = -150   # mangle: before the bridge or the IP stack decide anything
 MAPS = {"from_vm": ("from_vm_hook", "prerouting", "iifname"),
         "to_vm": ("to_vm_hook", "postrouting", "oifname")}
+UPLINK_MAP, UPLINK_CHAIN = "uplink_class", "uplink_hook"
+# forward in both: the last hook that knows both devices (postrouting has no input device:
+# measured, iifname never matched there). inet forward runs after routing set the priority
+# of a routed packet; for a bridged frame br_netfilter's inet forward sees the bridge as
+# oifname, so only the bridge family's rule acts on it.
+UPLINK_HOOK = {"inet": "forward", "bridge": "forward"}
 
 
 def chain_name(port_id: str, direction: str) -> str:
@@ -41,8 +56,18 @@ def port_of_chain(name: str) -> tuple[str, str] | None:
     return None
 
 
-def skeleton(family: str) -> list[str]:
+def skeleton(family: str, uplink: str | None = None) -> list[str]:
     lines = [f"add table {family} {TABLE}"]
+    if uplink:
+        lines += [
+            f"add map {family} {TABLE} {UPLINK_MAP} {{ type ifname : classid; }}",
+            f"add chain {family} {TABLE} {UPLINK_CHAIN} "
+            f"{{ type filter hook {UPLINK_HOOK[family]} priority {PRIORITY}; policy accept; }}",
+            f"flush chain {family} {TABLE} {UPLINK_CHAIN}",
+            f'add rule {family} {TABLE} {UPLINK_CHAIN} oifname "{uplink}" meta priority set 0',
+            f'add rule {family} {TABLE} {UPLINK_CHAIN} oifname "{uplink}" '
+            f"meta priority set iifname map @{UPLINK_MAP}",
+        ]
     for map_name, (chain, hook, key) in MAPS.items():
         lines += [
             f"add map {family} {TABLE} {map_name} {{ type ifname : verdict; }}",
@@ -91,6 +116,14 @@ def delete_element(family: str, map_name: str, device: str) -> list[str]:
     return [f'delete element {family} {TABLE} {map_name} {{ "{device}" }}']
 
 
+def class_element(family: str, device: str, minor: int, existed: bool) -> list[str]:
+    """The uplink class of packets that entered on `device`."""
+    lines = delete_element(family, UPLINK_MAP, device) if existed else []
+    lines.append(f'add element {family} {TABLE} {UPLINK_MAP} '
+                 f'{{ "{device}" : {OUR_MAJOR:x}:{minor:x} }}')
+    return lines
+
+
 # ---- reading `nft -j -n list ruleset` ----
 
 def _read_rule(chain: PortChain, expr: list[dict]) -> None:
@@ -111,6 +144,31 @@ def _vmap_ok(expr: list[dict], key: str, map_name: str) -> bool:
             and expr[0]["vmap"]["data"] == f"@{map_name}")
 
 
+def _classid_minor(text: str) -> int | None:
+    major, _, minor = str(text).partition(":")
+    try:
+        return int(minor, 16) if int(major, 16) == OUR_MAJOR else None
+    except ValueError:
+        return None
+
+
+def _uplink_of(rules: list[list[dict]]) -> str | None:
+    """The uplink device the uplink_hook chain classifies for, if its two rules are ours."""
+    if len(rules) != 2 or any(len(r) != 2 or "match" not in r[0] or "mangle" not in r[1]
+                              for r in rules):
+        return None
+    devices = {r[0]["match"]["right"] for r in rules
+               if r[0]["match"]["left"].get("meta", {}).get("key") == "oifname"}
+    values = [r[1]["mangle"]["value"] for r in rules
+              if r[1]["mangle"]["key"].get("meta", {}).get("key") == "priority"]
+    mapped = values[1:] and isinstance(values[1], dict) and values[1].get("map", {})
+    if len(devices) != 1 or len(values) != 2 or values[0] not in ("none", 0, "0") \
+            or not mapped or mapped.get("data") != f"@{UPLINK_MAP}" \
+            or mapped.get("key", {}).get("meta", {}).get("key") != "iifname":
+        return None
+    return next(iter(devices))
+
+
 def parse_ruleset(doc: dict) -> dict[str, NftFamily]:
     """family -> NftFamily for our tables in the JSON of `nft -j -n list ruleset`."""
     out = {f: NftFamily() for f in FAMILIES}
@@ -125,7 +183,11 @@ def parse_ruleset(doc: dict) -> dict[str, NftFamily]:
             fam.present = True
         if body.get("table") != TABLE:
             continue
-        if kind == "map" and body["name"] in MAPS:
+        if kind == "map" and body["name"] == UPLINK_MAP:
+            for dev, classid in body.get("elem", []):
+                if (minor := _classid_minor(classid)) is not None:
+                    fam.uplink_class[dev] = minor
+        elif kind == "map" and body["name"] in MAPS:
             target = fam.from_vm if body["name"] == "from_vm" else fam.to_vm
             for dev, verdict in body.get("elem", []):
                 target[dev] = next(iter(verdict.values()))["target"]
@@ -140,6 +202,8 @@ def parse_ruleset(doc: dict) -> dict[str, NftFamily]:
             else:
                 hook_rules.setdefault((body["family"], body["chain"]), []).append(body["expr"])
     for family, fam in out.items():
+        if (family, UPLINK_CHAIN) in hook_chains:
+            fam.uplink_hook = _uplink_of(hook_rules.get((family, UPLINK_CHAIN), []))
         fam.hooks_ok = fam.present and all(
             (family, chain) in hook_chains
             and [_vmap_ok(e, key, m) for e in hook_rules.get((family, chain), [])] == [True]

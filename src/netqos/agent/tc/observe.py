@@ -5,7 +5,8 @@
 - HTB classes of the IFB and the uplink: netlink (pyroute2), exact rates and buckets, which
   `tc -j` does not print for HTB;
 - u32 filters of the IFB and the uplink: `tc filter show` text (see u32.py);
-- the shared block's redirect: `tc -j filter show block`; nftables: one `nft -j list ruleset`.
+- the shared block's classifier and redirect: `tc -j filter show block`, and the classifier's
+  map (tap ifindex -> classid) through bpf(2); nftables: one `nft -j list ruleset`.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from contextlib import contextmanager
 
 from pyroute2 import IPRoute, NetNS
 
-from netqos.agent.tc import maths, nft, u32
+from netqos.agent.tc import bpf, maths, nft, u32
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.spec import Shaper
-from netqos.agent.tc.state import (OUR_BLOCK, OUR_MAJOR, HostState, HtbClass,
-                                   HtbTree)
+from netqos.agent.tc.state import (CLASSIFIER_PREF, OUR_BLOCK, OUR_MAJOR, REDIRECT_PREF,
+                                   HostState, HtbClass, HtbTree)
 
 TC_H_ROOT = 0xFFFFFFFF
 
@@ -109,13 +110,23 @@ def _read_tree(sock, runner: Runner, tree: HtbTree, ifindex: int | None,
         runner.tc_text("filter", "show", "dev", tree.device, "parent", f"{OUR_MAJOR:x}:"))
 
 
-def _read_block(runner: Runner, state: HostState) -> None:
+def read_block(runner: Runner, state: HostState, with_map: bool = True) -> None:
     if not state.redirected:
         return   # a shared block lives only while a qdisc binds it
     for f in runner.tc_json("filter", "show", "block", str(OUR_BLOCK)):
-        for action in f.get("options", {}).get("actions", []):
-            if action.get("kind") == "mirred" and action.get("mirred_action") == "redirect":
+        state.block_prefs.setdefault(f.get("pref", 0), f.get("kind", ""))
+        options = f.get("options", {})
+        if f.get("pref") == CLASSIFIER_PREF and options.get("direct-action"):
+            state.classifier_prog = options.get("prog", {}).get("id")
+        for action in options.get("actions", []):
+            if action.get("kind") == "mirred" and action.get("mirred_action") == "redirect" \
+                    and f.get("pref") == REDIRECT_PREF:
                 state.block_filter_to = action.get("to_dev")
+    if state.classifier_prog and with_map:
+        with bpf.PortMap(state.classifier_prog) as ports:
+            state.port_classes = {ifindex: classid & 0xFFFF
+                                  for ifindex, classid in ports.items().items()
+                                  if _major(classid) == OUR_MAJOR}
 
 
 def observe(runner: Runner, uplink: str | None) -> HostState:
@@ -131,6 +142,6 @@ def observe(runner: Runner, uplink: str | None) -> HostState:
         with netlink(runner.netns) as sock:
             for tree in wanted:
                 _read_tree(sock, runner, tree, state.links[tree.device], leaves)
-    _read_block(runner, state)
+    read_block(runner, state)
     state.nft = nft.parse_ruleset(runner.nft_ruleset())
     return state

@@ -13,19 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import Change
-from netqos.agent.tc import maths, nft, u32
+from netqos.agent.tc import bpf, maths, nft
 from netqos.agent.tc.spec import PortSpec, Shaper
-from netqos.agent.tc.state import (FIRST_PORT_MINOR, IFB_NAME, LAST_PORT_MINOR, OUR_BLOCK,
-                                   OUR_MAJOR, UNMATCHED_MINOR, UPLINK_DEFAULT_MINOR,
-                                   UPLINK_ROOT_MINOR, HostState, HtbTree)
+from netqos.agent.tc.state import (CLASSIFIER_PREF, FIRST_PORT_MINOR, IFB_NAME,
+                                   LAST_PORT_MINOR, OUR_BLOCK, OUR_MAJOR, REDIRECT_PREF,
+                                   UNMATCHED_MINOR, UPLINK_DEFAULT_MINOR, UPLINK_ROOT_MINOR,
+                                   HostState, HtbTree)
 
 HOST = "(host)"
-UNMATCHED_RATE_BYTES_PER_S = maths.kbit_to_bytes_per_s(1000)   # spoofed source MACs
+UNMATCHED_RATE_BYTES_PER_S = maths.kbit_to_bytes_per_s(1000)   # a tap not in the map yet
 
 # phases: ip before tc before ip (link deletions), nft in its own transaction
 P_IP_CREATE, P_UNREDIRECT, P_DEL_FILTER, P_DEL_CLASS, P_DEL_ROOT = 0, 10, 20, 30, 40
 P_TREE, P_CLASS, P_LEAF, P_FILTER, P_ROOT, P_REDIRECT, P_BLOCK = 50, 60, 70, 80, 90, 100, 110
 P_DEL_TREE, P_IP_DELETE = 120, 200
+P_PIN, P_CLASSIFY = 5, 105   # bpf: pin before the tc batch, map entries after it
 N_SKELETON, N_DEL_ELEM, N_DEL_CHAIN, N_CHAIN, N_ADD_ELEM, N_DEL_TABLE = 10, 20, 30, 40, 50, 90
 
 
@@ -73,12 +75,15 @@ def tbf_line(dev: str, s: Shaper) -> str:
 class Planner:
     def __init__(self, desired: Sequence[PortSpec], actual: HostState,
                  memo: Mapping[tuple[str, str], object], uplink: tuple[str, int] | None,
-                 capabilities: Mapping[str, bool]):
+                 capabilities: Mapping[str, bool],
+                 classifier_pin: str = f"{bpf.PIN_ROOT}/classifier"):
         self.desired = sorted(desired, key=lambda s: s.port_id)
         self.actual = actual
         self.memo = memo
         self.uplink = uplink
         self.caps = capabilities
+        self.classifier_pin = classifier_pin   # where the backend pins a new classifier
+        self.uplink_minors: dict[str, int] = {}   # device -> its class on the uplink
         self.changes: list[Change] = []
 
     # ---- helpers ----
@@ -89,6 +94,12 @@ class Planner:
         memo = ((key, value),) if key else ()
         self.changes.append(Change(port, action, what, detail, drift,
                                    Payload(tuple(commands), memo)))
+
+    def _remembered(self, port: str, aspect: str) -> int | None:
+        """The class minor we last gave `port` (so a lost map entry gets its class back)."""
+        value = self.memo.get((port, aspect))
+        return value[1] if isinstance(value, tuple) else value if isinstance(value, int) \
+            else None
 
     def _skip(self, spec: PortSpec, reason: str) -> None:
         self.changes.append(Change(spec.port_id, "skip", reason, "", False, Payload()))
@@ -133,20 +144,18 @@ class Planner:
     def _owner(self, dev: str) -> str:
         return next((s.port_id for s in self.desired if s.device == dev), f"({dev})")
 
-    # ---- egress: shared IFB, one HTB class per port, classified by source MAC ----
+    # ---- egress: shared IFB, one HTB class per port, chosen by the tap it came in on ----
     def _egress_ports(self, present: list[PortSpec]) -> list[PortSpec]:
-        chosen, macs = [], {}
+        chosen = []
         for spec in present:
             if spec.egress is None:
                 continue
             if not self.caps.get("ifb", True):
                 self._skip(spec, "egress limit needs an IFB device, which this kernel lacks")
-            elif not spec.mac:
-                self._skip(spec, "egress limit needs the port's MAC address")
-            elif spec.mac in macs:
-                self._skip(spec, f"MAC {spec.mac} also used by port {macs[spec.mac]}")
+            elif not self.caps.get("bpf", True):
+                self._skip(spec, "egress limit needs eBPF programs (bpf(2)), which this "
+                                 "kernel refuses")
             else:
-                macs[spec.mac] = spec.port_id
                 chosen.append(spec)
         return chosen
 
@@ -158,15 +167,20 @@ class Planner:
                 self._emit(HOST, "delete", f"IFB {IFB_NAME}", "no port limits egress",
                            [Cmd("ip", P_IP_DELETE, f"link del {IFB_NAME}")])
             return
-        if not exists or not tree.present or not tree.hashed \
-                or tree.default_minor != UNMATCHED_MINOR:
+        if not exists or not tree.present or tree.default_minor != UNMATCHED_MINOR:
             self._ifb_skeleton(exists)
-        minors = self._allocate(tree, ports)
-        self._drop_stale_classes(tree, {p.mac: minors[p.port_id] for p in ports})
+        ifindex = {s.port_id: self.actual.links[s.device] for s in ports}
+        legacy = {f.mac: f.minor for f in tree.filters}   # an older layout's MAC filters
+        minors = self._allocate(tree, ports, {
+            s.port_id: self.actual.port_classes.get(
+                ifindex[s.port_id], self._remembered(s.port_id, "classify") or legacy.get(s.mac))
+            for s in ports})
+        self._drop_stale_classes(tree, set(minors.values()))
         for spec in ports:
             self._egress_class(spec, minors[spec.port_id])
         self._unredirect({s.device for s in ports})
         self._redirect(ports)
+        self._classify(ports, ifindex, minors)
 
     def _ifb_skeleton(self, exists: bool) -> None:
         cmds = [] if exists else [Cmd("ip", P_IP_CREATE, f"link add {IFB_NAME} type ifb")]
@@ -176,20 +190,20 @@ class Planner:
                     f"default {UNMATCHED_MINOR:x}",
                     htb_class_line(IFB_NAME, UNMATCHED_MINOR, f"{OUR_MAJOR:x}:",
                                    UNMATCHED_RATE_BYTES_PER_S, UNMATCHED_RATE_BYTES_PER_S,
-                                   maths.default_burst_bytes(UNMATCHED_RATE_BYTES_PER_S)),
-                    *u32.skeleton(IFB_NAME))
-        self._emit(HOST, "create", f"IFB {IFB_NAME} with HTB root and MAC hash", "", cmds,
+                                   maths.default_burst_bytes(UNMATCHED_RATE_BYTES_PER_S)))
+        self._emit(HOST, "create", f"IFB {IFB_NAME} with HTB root", "", cmds,
                    (HOST, "ifb"), True)
 
     @staticmethod
-    def _allocate(tree: HtbTree, ports: list[PortSpec]) -> dict[str, int]:
-        """Keep the class a port's MAC filter already points at; else the lowest free."""
+    def _allocate(tree: HtbTree, ports: list[PortSpec],
+                  current: Mapping[str, int | None]) -> dict[str, int]:
+        """Keep the class a port is classified into now (`current`); else the lowest free."""
         minors: dict[str, int] = {}
         for spec in ports:
-            f = tree.filter_of_mac(spec.mac)
-            if f and FIRST_PORT_MINOR <= f.minor <= LAST_PORT_MINOR \
-                    and f.minor not in minors.values():
-                minors[spec.port_id] = f.minor
+            have = current.get(spec.port_id)
+            if have is not None and FIRST_PORT_MINOR <= have <= LAST_PORT_MINOR \
+                    and have not in minors.values():
+                minors[spec.port_id] = have
         used = set(minors.values()) | set(tree.classes)
         free = (m for m in range(FIRST_PORT_MINOR, LAST_PORT_MINOR + 1) if m not in used)
         for spec in ports:
@@ -197,21 +211,23 @@ class Planner:
                 minors[spec.port_id] = next(free)
         return minors
 
-    def _drop_stale_classes(self, tree: HtbTree, keep: dict[str, int]) -> None:
-        """Filters and classes no desired port uses (removed ports, crash leftovers)."""
-        dev, kept_minors = tree.device, set(keep.values())
-        for f in tree.filters:
-            if keep.get(f.mac) != f.minor or not u32.same_handle(f.handle, u32.handle_of(f.mac, f.minor)):
-                self._emit(f"({f.mac})", "delete", f"MAC filter on {dev}", f.mac,
-                           _tc(P_DEL_FILTER, u32.delete(dev, f.handle)))
+    def _drop_stale_classes(self, tree: HtbTree, kept_minors: set[int]) -> None:
+        """Classes no desired port uses (removed ports, crash leftovers), and the MAC
+        filters an older netqos classified with."""
+        dev = tree.device
+        if tree.hashed or tree.filters:   # the whole prio: hash table, link and MAC filters
+            self._emit(HOST, "delete", f"MAC classifier on {dev}",
+                       f"{len(tree.filters)} MAC filter(s)",
+                       _tc(P_DEL_FILTER, f"filter del dev {dev} parent {OUR_MAJOR:x}: prio 1"))
         for minor in sorted(tree.classes):
             if minor >= FIRST_PORT_MINOR and minor not in kept_minors:
                 self._emit(f"({dev} {minor:x})", "delete", f"class {OUR_MAJOR:x}:{minor:x} "
                            f"on {dev}", "", _tc(P_DEL_CLASS, f"class del dev {dev} classid "
                                                              f"{OUR_MAJOR:x}:{minor:x}"))
 
-    def _class_cmds(self, tree: HtbTree, minor: int, mac: str, parent: str, rate: int,
-                    ceil: int, burst: int, queue: int) -> tuple[list[Cmd], str]:
+    @staticmethod
+    def _class_cmds(tree: HtbTree, minor: int, parent: str, rate: int, ceil: int,
+                    burst: int, queue: int) -> tuple[list[Cmd], str]:
         have = tree.classes.get(minor)
         cmds: list[Cmd] = []
         if have is None or not (maths.same_rate(have.rate_bytes_per_s, rate)
@@ -221,16 +237,13 @@ class Planner:
         if have is None or have.queue_bytes is None \
                 or not maths.close_enough(have.queue_bytes, queue):
             cmds += _tc(P_LEAF, leaf_line(tree.device, minor, queue))
-        f = tree.filter_of_mac(mac)
-        if f is None or f.minor != minor or not u32.same_handle(f.handle, u32.handle_of(mac, minor)):
-            cmds += _tc(P_FILTER, u32.add_mac(tree.device, mac, minor))
         detail = "new" if have is None else (
             f"{have.shaper()} ceil {have.ceil_bytes_per_s * 8 // 1000}kbit")
         return cmds, detail
 
     def _egress_class(self, spec: PortSpec, minor: int) -> None:
         s = spec.egress
-        cmds, before = self._class_cmds(self.actual.ifb, minor, spec.mac, f"{OUR_MAJOR:x}:",
+        cmds, before = self._class_cmds(self.actual.ifb, minor, f"{OUR_MAJOR:x}:",
                                         s.rate_bytes_per_s, s.rate_bytes_per_s, s.burst_bytes,
                                         s.queue_bytes)
         if cmds:
@@ -251,25 +264,52 @@ class Planner:
                            _tc(P_REDIRECT, f"qdisc replace dev {spec.device} ingress_block "
                                            f"{OUR_BLOCK} clsact"),
                            (spec.port_id, "redirect"), True)
-        if self.actual.block_filter_to != IFB_NAME:
-            self._emit(HOST, "create", f"redirect filter of block {OUR_BLOCK}",
-                       f"-> {IFB_NAME}", _tc(P_BLOCK,
-                       f"filter replace block {OUR_BLOCK} protocol all pref 1 handle 800::800 "
-                       f"u32 match u32 0 0 action mirred egress redirect dev {IFB_NAME}"),
-                       (HOST, "block"), True)
+        self._block_filter(CLASSIFIER_PREF, "bpf", self.actual.classifier_prog is None,
+                           "port classifier", "tap ifindex -> class",
+                           [Cmd("bpf", P_PIN, "pin")],
+                           f"handle 1 bpf da object-pinned {self.classifier_pin}")
+        self._block_filter(REDIRECT_PREF, "u32", self.actual.block_filter_to != IFB_NAME,
+                           "redirect filter", f"-> {IFB_NAME}", [],
+                           f"handle 800::800 u32 match u32 0 0 action mirred egress "
+                           f"redirect dev {IFB_NAME}")
 
-    # ---- minimum bandwidth: HTB tree on the uplink ----
+    def _block_filter(self, pref: int, kind: str, missing: bool, what: str, detail: str,
+                      before: list[Cmd], spec: str) -> None:
+        if not missing:
+            return
+        cmds = list(before)
+        if self.actual.block_prefs.get(pref, kind) != kind:   # an older layout's filter
+            cmds += _tc(P_DEL_FILTER, f"filter del block {OUR_BLOCK} protocol all pref {pref}")
+        cmds += _tc(P_BLOCK, f"filter replace block {OUR_BLOCK} protocol all pref {pref} "
+                             f"{spec}")
+        self._emit(HOST, "create", f"{what} of block {OUR_BLOCK}", detail, cmds,
+                   (HOST, f"block-{pref}"), True)
+
+    def _classify(self, ports: list[PortSpec], ifindex: dict[str, int],
+                  minors: dict[str, int]) -> None:
+        """The classifier map: each port's tap (by ifindex) -> its class on the IFB."""
+        have = self.actual.port_classes
+        for spec in ports:
+            i, minor = ifindex[spec.port_id], minors[spec.port_id]
+            if have.get(i) != minor:
+                self._emit(spec.port_id, "create" if i not in have else "update",
+                           f"classifier entry of {spec.device}",
+                           f"ifindex {i} -> {OUR_MAJOR:x}:{minor:x}",
+                           [Cmd("bpf", P_CLASSIFY, f"set {i} {(OUR_MAJOR << 16) | minor}")],
+                           (spec.port_id, "classify"), (spec.device, minor))
+        for i in sorted(set(have) - set(ifindex.values())):
+            self._emit(f"(ifindex {i})", "delete", "classifier entry", f"ifindex {i}",
+                       [Cmd("bpf", P_CLASSIFY, f"del {i}")])
+
+    # ---- minimum bandwidth: HTB tree on the uplink, classes chosen by nftables ----
     def _guaranteed_ports(self, present: list[PortSpec]) -> list[PortSpec]:
-        chosen, macs = [], set()
+        chosen = []
         for spec in present:
             if spec.min_egress_bytes_per_s is None:
                 continue
             if self.uplink is None:
                 self._skip(spec, "minimum bandwidth needs an uplink (uplink=(ifname, kbps))")
-            elif not spec.mac or spec.mac in macs:
-                self._skip(spec, "minimum bandwidth needs a MAC address of its own")
             else:
-                macs.add(spec.mac)
                 chosen.append(spec)
         return chosen
 
@@ -288,14 +328,18 @@ class Planner:
             return
         capacity = maths.kbit_to_bytes_per_s(self.uplink[1])
         self._uplink_skeleton(tree, capacity, sum(p.min_egress_bytes_per_s for p in ports))
-        minors = self._allocate(tree, ports)
-        self._drop_stale_classes(tree, {p.mac: minors[p.port_id] for p in ports})
+        classified = self.actual.nft.get("inet")
+        current = {p.port_id: (classified.uplink_class if classified else {}).get(
+            p.device, self._remembered(p.port_id, "nft-inet-uplink")) for p in ports}
+        minors = self._allocate(tree, ports, current)
+        self._drop_stale_classes(tree, set(minors.values()))
         burst = maths.default_burst_bytes(capacity)
         for spec in ports:
             minor, rate = minors[spec.port_id], spec.min_egress_bytes_per_s
-            cmds, before = self._class_cmds(tree, minor, spec.mac,
-                                            f"{OUR_MAJOR:x}:{UPLINK_ROOT_MINOR:x}", rate,
-                                            capacity, burst, maths.queue_limit_bytes(rate))
+            self.uplink_minors[spec.device] = minor
+            cmds, before = self._class_cmds(tree, minor, f"{OUR_MAJOR:x}:{UPLINK_ROOT_MINOR:x}",
+                                            rate, capacity, burst,
+                                            maths.queue_limit_bytes(rate))
             if cmds:
                 self._emit(spec.port_id, "create" if before == "new" else "update",
                            f"guarantee on {tree.device} class {OUR_MAJOR:x}:{minor:x}",
@@ -321,12 +365,11 @@ class Planner:
                 or tree.classes[UPLINK_DEFAULT_MINOR].queue_bytes is None:
             cmds += _tc(P_TREE, leaf_line(dev, UPLINK_DEFAULT_MINOR,
                                           maths.queue_limit_bytes(spare)))
-        if not tree.present or not tree.hashed:
-            cmds += _tc(P_TREE, *u32.skeleton(dev))
         if cmds:
             self._emit(HOST, "update" if tree.present else "create",
                        f"guarantee tree on {dev}", f"capacity {capacity * 8 // 1000}kbit, "
-                       f"unguaranteed {spare * 8 // 1000}kbit", cmds)
+                       f"unguaranteed {spare * 8 // 1000}kbit", cmds, (HOST, "uplink"),
+                       (capacity, spare))
 
     # ---- nftables: DSCP and packet rate ----
     def _nft(self, present: list[PortSpec]) -> None:
@@ -345,18 +388,36 @@ class Planner:
 
     def _nft_family(self, family: str, wanted: dict) -> None:
         have = self.actual.nft.get(family)
-        if not wanted:
+        uplink = self.uplink[0] if self.uplink else None
+        if not wanted and not self.uplink_minors:
             if have and have.present:
                 self._emit(HOST, "delete", f"nft table {family} {nft.TABLE}", "",
                            _nft(N_DEL_TABLE, nft.drop_table(family)))
             return
-        if not have or not have.hooks_ok:
+        if not have or not have.hooks_ok or have.uplink_hook != uplink:
             self._emit(HOST, "create", f"nft table {family} {nft.TABLE}", "",
-                       _nft(N_SKELETON, nft.skeleton(family)), (HOST, f"nft-{family}"), True)
+                       _nft(N_SKELETON, nft.skeleton(family, uplink)),
+                       (HOST, f"nft-{family}"), uplink or True)
         have = have if have and have.present else None
         self._nft_stale(family, have, wanted)
         for chain, (port, device, rules, (map_name, limit, dscp)) in sorted(wanted.items()):
             self._nft_port(family, have, chain, port, device, rules, map_name, limit, dscp)
+        self._nft_uplink(family, have)
+
+    def _nft_uplink(self, family: str, have) -> None:
+        """Elements of uplink_class: a guaranteed port's device -> its uplink class."""
+        got = have.uplink_class if have else {}
+        for dev, minor in sorted(self.uplink_minors.items()):
+            if got.get(dev) != minor:
+                port = self._owner(dev)
+                self._emit(port, "create" if dev not in got else "update",
+                           f"nft {family} uplink class of {dev}",
+                           f"-> {OUR_MAJOR:x}:{minor:x}",
+                           _nft(N_ADD_ELEM, nft.class_element(family, dev, minor, dev in got)),
+                           (port, f"nft-{family}-uplink"), minor)
+        for dev in sorted(set(got) - set(self.uplink_minors)):
+            self._emit(self._owner(dev), "delete", f"nft {family} uplink class of {dev}", "",
+                       _nft(N_DEL_ELEM, nft.delete_element(family, nft.UPLINK_MAP, dev)))
 
     def _nft_stale(self, family: str, have, wanted: dict) -> None:
         if have is None:

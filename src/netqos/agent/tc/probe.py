@@ -6,9 +6,11 @@
 action module"). `ifb`: can we create an IFB device. The backend shapes the VM's egress on
 an IFB either way (a shaper queues where a policer drops, so TCP keeps the rate); the probe
 result is reported in `capabilities` and an absent IFB refuses egress limits up front.
+`bpf`: can we load the port classifier (tc/bpf.py), which egress limits need.
 """
 from __future__ import annotations
 
+from netqos.agent.tc import bpf
 from netqos.agent.tc.runner import Runner
 
 
@@ -17,7 +19,7 @@ def probe(runner: Runner) -> dict[str, bool]:
     dummy, ifb = "nqprobe", "nqprobeifb"
     for dev in (dummy, ifb):
         runner.run("ip", "link", "del", dev)
-    caps = {"police": False, "ifb": False, "clsact": False}
+    caps = {"police": False, "ifb": False, "clsact": False, "bpf": bpf.can_load()}
     if runner.run("ip", "link", "add", dummy, "type", "veth", "peer", "name",
                   dummy + "p").returncode != 0:
         return caps

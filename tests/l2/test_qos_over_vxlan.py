@@ -1,0 +1,95 @@
+"""QoS composes with the wiring: the tc backend shapes a VM's tap that the L2 engine plugged
+into a VXLAN network, and the limits hold VM to VM across hosts; the DSCP mark is on the
+inner packet and, with --dscp-inherit, copied to the outer (VXLAN/UDP) header.
+
+Traffic runs under /tmp/netqos-traffic.lock so that measurements of engineers sharing the
+machine do not overlap."""
+from __future__ import annotations
+
+import fcntl
+import re
+import subprocess
+import time
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+
+from netqos.agent.backends.tc import TcBackend
+from netqos.agent.lab import iperf3
+from netqos.agent.model import PortQos
+from tests.harness.l2hosts import L2Lab
+from tests.harness.util import wait_for
+
+LIMIT_KBPS = 50_000
+DSCP = 26                      # AF31: TOS byte 0x68
+
+
+@contextmanager
+def traffic_lock():
+    with open("/tmp/netqos-traffic.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="module")
+def qoslab(root):
+    lab = L2Lab(hosts=2)
+    try:
+        net = lab.network("vxlan", 2001)
+        a = lab.vm("a", lab.hosts[0], net, "198.19.3.1/24")
+        b = lab.vm("b", lab.hosts[1], net, "198.19.3.2/24")
+        lab.push()
+        for host in lab.hosts:
+            host.start(extra=("--dscp-inherit",))
+        assert wait_for(lambda: lab.ping(a, b, count=1) > 0, 10)
+        rules = ({"type": "bandwidth_limit", "max_kbps": LIMIT_KBPS, "max_burst_kbps": 0,
+                  "direction": d} for d in ("egress", "ingress"))
+        port = PortQos(a.port_id, 1, a.mac, (a.address,), device=a.tap,
+                       rules=(*rules, {"type": "dscp_marking", "dscp_mark": DSCP}))
+        _, result = TcBackend(netns=a.host.ns.name).sync([port])
+        assert not result.errors, result.errors
+        yield lab, a, b
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("direction", ["egress", "ingress"])
+def test_limit_holds_vm_to_vm_across_hosts(qoslab, direction):
+    lab, a, b = qoslab
+    with traffic_lock():
+        got = iperf3(None, SimpleNamespace(ns=a.ns.name), direction, seconds=4,
+                     server=(b.ns.name, b.address))
+    ratio = got["bps"] / (LIMIT_KBPS * 1000)
+    print(f"\n{direction} of VM a (host1) <-> VM b (host2) through VXLAN: "
+          f"{got['bps'] / 1e6:.1f} Mbit/s goodput, {ratio:.3f} of the limit")
+    assert 0.90 <= ratio <= 1.02
+
+
+def _capture(ns: str, dev: str, bpf: str) -> subprocess.Popen:
+    """tcpdump -v of the first 3 packets matching `bpf` (it prints each IP header's tos)."""
+    cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-l", "-n", "-v", "-c",
+                            "3", "-i", dev, bpf], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    return cap
+
+
+def test_dscp_on_inner_packet_and_copied_to_outer_header(qoslab):
+    lab, a, b = qoslab
+    host_b = b.host
+    inner = _capture(b.ns.name, "eth0", "icmp and src 198.19.3.1")
+    outer = _capture(host_b.ns.name, "eth0", "udp port 4789")
+    time.sleep(0.5)
+    lab.ping(a, b, count=4)
+    tos = {}
+    for name, cap in (("inner", inner), ("outer", outer)):
+        try:
+            out, _ = cap.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            cap.kill()
+            out, _ = cap.communicate()
+        tos[name] = re.findall(r"tos (0x[0-9a-f]+)", out)
+    print(f"\nTOS of VM a's packets: inner {tos['inner']}, outer {tos['outer']}")
+    want = hex(DSCP << 2)
+    assert tos["inner"] and all(t == want for t in tos["inner"])
+    assert want in tos["outer"]
