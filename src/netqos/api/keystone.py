@@ -136,13 +136,14 @@ class KeystoneAuth:
         except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.DiscoveryFailure,
                 ks_exc.RequestTimeout, ks_exc.Unauthorized) as exc:
             LOG.warning("Keystone at %s cannot validate tokens: %s", self.identity_url, exc)
-            raise ServiceUnavailable(reason="the identity service (Keystone) does not "
-                                            "answer") from None
+            raise ServiceUnavailable("The identity service (Keystone) does not answer.") \
+                from None
         if resp.status_code in (401, 404):
             return None
         if resp.status_code != 200:
             LOG.warning("Keystone answered %s to a token validation", resp.status_code)
-            raise ServiceUnavailable(reason=f"Keystone answered {resp.status_code}")
+            raise ServiceUnavailable(f"The identity service (Keystone) answered "
+                                     f"{resp.status_code}.")
         return resp.json()["token"]
 
     def _is_service(self, service_token: str) -> bool:

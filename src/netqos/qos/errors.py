@@ -47,12 +47,6 @@ class NotAuthenticated(NetqosError):
         self.headers = headers or {}
 
 
-class ServiceUnavailable(NetqosError):
-    """A service netqos depends on (Keystone) does not answer."""
-
-    message = "The service is unavailable: %(reason)s"
-
-
 class NotAuthorized(NetqosError):
     message = "Not authorized."
 
@@ -76,7 +70,8 @@ class InUse(Conflict):
 
 
 class ServiceUnavailable(NetqosError):
-    """A resource pool is exhausted (Neutron answers 503)."""
+    """A resource pool is exhausted (Neutron answers 503), or a service netqos depends on
+    (Keystone) does not answer."""
 
     message = "The service is unavailable."
 
