@@ -28,7 +28,7 @@ import time
 
 from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import Lab, iperf3, sh, udp_rtts_ms
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc import maths
 from netqos.agent.tc.plan import P_TREE, Payload
 

@@ -45,7 +45,7 @@ def agent_read_ms(count: int) -> float | None:
         return None
     from netqos.agent import counters
     from netqos.agent.lab import Lab, sh
-    from netqos.agent.model import PortQos
+    from netqos.wire import PortQos
     from netqos.agent.tc.runner import Runner
 
     with Lab(prefix=f"nq-{os.getpid()}-bui-") as lab:

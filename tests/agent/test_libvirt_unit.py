@@ -11,7 +11,7 @@ import pytest
 
 from netqos.agent.libvirt import native, units
 from netqos.agent.libvirt.domains import match, parse_domain
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 
 PORT = "3f2a9c1e-77aa-4d2b-9c1e-0123456789ab"
 

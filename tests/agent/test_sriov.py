@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from netqos.agent.backends.sriov import SriovBackend
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
 from netqos.agent.sriov.sysfs import Sysfs, VfRef
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import Vm
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 
 
 def bw(kbps: int, direction: str, burst: int = 0) -> dict:

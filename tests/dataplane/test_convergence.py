@@ -10,7 +10,7 @@ import time
 
 from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import sh
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.state import IFB_NAME
 from tests.dataplane.helpers import bw, converge, dscp, port, pps
 

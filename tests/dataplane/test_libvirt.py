@@ -141,7 +141,7 @@ def goodput(vm: lv.Guest, direction: str, seconds: int = 5) -> float:
     argv = ["iperf3", "-c", vm.ip, "-t", str(seconds), "-O", "1", "-J"]
     if direction == "egress":
         argv.append("-R")
-    for attempt in range(10):   # the guest's server restarts between tests
+    for _attempt in range(10):   # the guest's server restarts between tests
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
         data = json.loads(out.stdout or "{}")
         if "end" in data and "error" not in data:

@@ -15,7 +15,7 @@ import sys
 import time
 
 from netqos.agent.lab import iperf3, sh, udp_flood_pps
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from tests.dataplane.helpers import bw, dscp, port, pps
 from tests.dataplane.ovs_fixtures import make_backend, ovs_backend, ovs_lab  # noqa: F401
 from tests.dataplane.test_marking_and_rates import _capture_tos, _send_from

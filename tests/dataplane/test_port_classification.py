@@ -32,7 +32,7 @@ def _limited(api, lab, agent_factory, policies: list[dict], resync: float = 30):
     vms = [lab.add_vm(port_id=p["id"]) for p in ports]   # the lab's own MACs, not the port's
     agent_factory(host, lab.host, resync=resync)
     for p in ports:
-        wait_for(lambda: applied(api, p["id"]), 15, "the agent to apply the policy")
+        wait_for(lambda p=p: applied(api, p["id"]), 15, "the agent to apply the policy")
     return ports, vms
 
 
@@ -159,8 +159,8 @@ def test_hand_edits_are_repaired_within_a_second_and_reported(api, lab, agent_fa
         old_ifb = _ifb_index(ns)
         sh(*argv)   # it succeeded, so the object was there and is gone (the agent may
         started = time.monotonic()   # put it back before a check could see the gap)
-        wait_for(lambda: healthy(old_ifb), REPAIR_BUDGET_S, f"the agent to repair the {what}",
-                 interval=0.02)
+        wait_for(lambda h=healthy, ifb=old_ifb: h(ifb), REPAIR_BUDGET_S,
+                 f"the agent to repair the {what}", interval=0.02)
         print(f"{what} repaired in {time.monotonic() - started:.3f} s")
     drift = wait_for(lambda: api.port(port_["id"])["netqos:qos_state"]["drift_repaired"], 5,
                      "the drift report")

@@ -112,7 +112,7 @@ class Daemons:
     def stop(self) -> None:
         if os.environ.get("NETQOS_KEEP_LIBVIRTD"):
             return
-        for name, pid in reversed(self.started):
+        for _name, pid in reversed(self.started):
             try:
                 os.kill(pid, 15)
             except OSError:

@@ -107,7 +107,7 @@ def test_openstacksdk_qos_workflow(keystone_cloud, keystone_netqos):
         assert conn.network.get_endpoint().rstrip("/").startswith(keystone_netqos.url)
         policy = conn.network.create_qos_policy(name="ks-sdk-" + uuid.uuid4().hex[:6])
         assert policy.project_id == keystone_cloud.project_ids["beta"]
-        for rule_type, (noun, body) in RULES.items():
+        for noun, body in RULES.values():
             rule = getattr(conn.network, f"create_qos_{noun}")(policy, **body)
             assert getattr(conn.network, f"get_qos_{noun}")(rule.id, policy).id == rule.id
         shown = conn.network.get_qos_policy(policy.id)

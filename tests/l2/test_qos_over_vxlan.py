@@ -17,7 +17,7 @@ import pytest
 
 from netqos.agent.backends.tc import TcBackend
 from netqos.agent.lab import iperf3
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from tests.harness.l2hosts import L2Lab
 from tests.harness.util import wait_for
 

@@ -34,7 +34,8 @@ def test_policy_created_edited_and_bound_from_the_page(page, ui_server, admin):
     card.locator(".add-rule select[name=direction]").select_option("ingress")
     card.locator(".add-rule button[type=submit]").click()
     page.locator(f".policy[data-name='{name}'] .rule").wait_for()
-    assert "limit in 10.0 Mbit/s" in page.locator(f".policy[data-name='{name}'] .rules").inner_text()
+    rules = page.locator(f".policy[data-name='{name}'] .rules").inner_text()
+    assert "limit in 10.0 Mbit/s" in rules
 
     card = page.locator(f".policy[data-name='{name}']")
     card.locator(".bind select[name=target]").select_option(f"port:{port_id}")
@@ -136,7 +137,8 @@ def test_a_member_sees_only_its_project(page, tokens_server):
             assert "policy-of-a" in names and "policy-of-b" not in names, names
 
             render_ms = open_host_page(page, url, host)
-            rows = page.locator("#ports .row.port").evaluate_all("els => els.map(e => e.dataset.port)")
+            rows = page.locator("#ports .row.port").evaluate_all(
+                "els => els.map(e => e.dataset.port)")
             assert sorted(rows) == sorted(made["a"]["ports"]), rows
             # The stream carries A's ports only (B's are fed too, on the same host).
             page.wait_for_function("+document.body.dataset.liveTicks >= 2", timeout=10_000)

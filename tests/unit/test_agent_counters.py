@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 from netqos.agent import counters
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.runner import Runner
 from netqos.agent.telemetry import _limit
 

@@ -1,4 +1,4 @@
-"""The agent's own checks of what it pulls (netqos.agent.trust), pure parts: every value
+"""The agent's own checks of what it pulls (netqos.trust), pure parts: every value
 that becomes tc / ip / nft / OpenFlow text or a sysfs path, decoded port by port, with the
 refused ones kept for the report. The same payloads go through a real agent process in
 tests/dataplane/test_agent_hostile.py.
@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from netqos.agent import discover, trust
+from netqos import trust
+from netqos.agent import discover
 from netqos.agent.l3.model import RouterQos
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.runner import BatchResult
 
 PID = "0b3b2a41-7d7a-4f7e-9c59-3d4e1e6f0a11"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import MeterOp, parse_flow_cookies, parse_meter_configs
 from netqos.agent.ovs.plan import Mechanisms, Planner

@@ -1,5 +1,5 @@
 """The tc backend's planner on synthetic kernel state: pure, no root needed."""
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc import maths
 from netqos.agent.tc.plan import Planner
 from netqos.agent.tc.spec import Shaper, port_spec

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from netqos.agent import discover, trust
-from netqos.agent.model import PortQos
+from netqos import trust
+from netqos.agent import discover
+from netqos.wire import PortQos
 
 
 TOKEN_ENV = "NETQOS_AUTH_TOKEN"

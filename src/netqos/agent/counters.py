@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.runner import Runner
 
 

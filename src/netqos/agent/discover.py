@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from pyroute2 import IPRoute
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 
 LOG = logging.getLogger(__name__)
 PREFIXES = ("tap", "qvb", "qvo")

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from netqos.agent.backends.base import Backend
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:

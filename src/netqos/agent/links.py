@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netqos.agent import trust
-from netqos.agent.model import PortQos
+from netqos import trust
+from netqos.wire import PortQos
 from netqos.agent.tc.runner import Runner
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from netqos.agent import discover, links
 from netqos.agent.backends.base import ApplyResult, Backend, Change
 from netqos.agent.client import ServerClient
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc.runner import Runner
 
 LOG = logging.getLogger(__name__)
@@ -146,11 +146,7 @@ class Agent:
     def _pull(self) -> tuple[int, list, list]:
         """(host revision, what is here to enforce, what has no device here): the host's
         ports, or what a backend with a desired state of its own pulls (the L3 role)."""
-        pull = getattr(self.backend, "pull", None)
-        if pull is not None:
-            return pull(self.client, self.config.host)
-        revision, desired = self.client.desired(self.config.host)
-        return (revision, *discover.present(desired, discover.link_names(self.config.netns)))
+        return self.backend.pull(self.client, self.config.host)
 
     def _report(self, here: list[PortQos], missing: list[PortQos], changes: list[Change],
                 result: ApplyResult) -> None:
@@ -166,7 +162,7 @@ class Agent:
         for port in missing:
             entries.append(self._entry(port, "DOWN", "no device for the port on this host",
                                        None))
-        # What the pull refused (netqos.agent.trust): left out of the pass, reported.
+        # What the pull refused (netqos.trust): left out of the pass, reported.
         for port in getattr(self.client, "refused", ()):
             entries.append(self._entry(port, port.status, port.reason, None))
         entries = [e for e in entries if e is not None]

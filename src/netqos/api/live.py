@@ -128,7 +128,8 @@ async def stream(request: Request, ctx: Context = Depends(context)):
         raise HTTPBadRequest("a live stream needs ?host=HOST or ?port_id=PORT")
 
     def allowed():
-        return transact(request, ctx, lambda t: port_service.visible_ids(t, host, port_id), write=False)
+        return transact(request, ctx, lambda t: port_service.visible_ids(t, host, port_id),
+                        write=False)
 
     ids = await run_in_threadpool(allowed)   # raises (404, 401) before the stream starts
     store = request.app.state.live

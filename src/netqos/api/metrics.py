@@ -20,7 +20,6 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import case, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -78,29 +77,20 @@ class StateCollector:
         return []
 
     def collect(self):
-        from netqos.db.models import Agent, Port, QosPolicy, QosRule
+        from netqos.service import stats
 
+        with self.sessions() as session:
+            counts = stats.counts(session)
         policies = GaugeMetricFamily("netqos_qos_policies", "QoS policies")
         rules = GaugeMetricFamily("netqos_qos_rules", "QoS rules by type", labels=["type"])
         ports = GaugeMetricFamily("netqos_ports", "Ports by QoS status", labels=["status"])
         agents = GaugeMetricFamily("netqos_agents", "Agents that ever reported")
-        # The same rule as views.port_status, in SQL: one grouped query.
-        status = case(
-            ((Port.host.is_(None)) | (Port.host == "") | Port.qos_applied_revision.is_(None),
-             "DOWN"),
-            (Port.qos_applied_revision < Port.qos_revision, "BUILD"),
-            else_=func.coalesce(Port.qos_status, "DOWN"))
-        with self.sessions() as session:
-            policies.add_metric([], session.scalar(select(func.count()).select_from(QosPolicy)))
-            counts = {"DOWN": 0, "BUILD": 0, "ACTIVE": 0, "ERROR": 0}
-            for value, n in session.execute(select(status, func.count()).group_by(status)):
-                counts[value] = counts.get(value, 0) + n
-            for value, n in sorted(counts.items()):
-                ports.add_metric([value], n)
-            for rule_type, n in session.execute(
-                    select(QosRule.type, func.count()).group_by(QosRule.type)):
-                rules.add_metric([rule_type], n)
-            agents.add_metric([], session.scalar(select(func.count()).select_from(Agent)))
+        policies.add_metric([], counts["policies"])
+        for value, n in sorted(counts["ports"].items()):
+            ports.add_metric([value], n)
+        for rule_type, n in counts["rules"].items():
+            rules.add_metric([rule_type], n)
+        agents.add_metric([], counts["agents"])
         yield from (policies, rules, ports, agents)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from netqos.service.txn import Event
+from netqos.wire import Event
 
 Handler = Callable[[Event], None]
 

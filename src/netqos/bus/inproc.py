@@ -5,7 +5,7 @@ import logging
 import threading
 
 from netqos.bus.base import Bus, Handler
-from netqos.service.txn import Event
+from netqos.wire import Event
 
 LOG = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from netqos.bus.base import Bus, Handler
-from netqos.service.txn import Event
+from netqos.wire import Event
 
 LOG = logging.getLogger(__name__)
 

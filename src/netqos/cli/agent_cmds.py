@@ -11,6 +11,7 @@ import sys
 import threading
 
 from netqos.agent.l2.linuxbridge import options as l2_options
+from netqos.cli.client import CliError
 from netqos.cli.common import leaf
 from netqos.cli.output import Column, Progress, add_format_flags, add_progress_flag, emit_list
 from netqos.cli.units import format_rate
@@ -58,13 +59,7 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
                    help="server URL (env NETQOS_URL; http://127.0.0.1:9696)")
     p.add_argument("--host", default=os.environ.get("NETQOS_HOST", socket.gethostname()),
                    help="this host's name, as ports' binding:host_id names it")
-    p.add_argument("--netns", help="enforce inside this network namespace")
-    p.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
-                   help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
-    p.add_argument("--backend", default="linuxtc", help="agent backend (linuxtc)")
-    p.add_argument("--bridge", help="openvswitch backend: the bridge of the VM ports (br-int)")
-    p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
-                   "(unix:$OVS_RUNDIR/db.sock)")
+    backend_flags(p)
     p.add_argument("--auth-token-file", metavar="FILE",
                    default=os.environ.get("NETQOS_AUTH_TOKEN_FILE"),
                    help="file holding this host's agent token, for a server in tokens mode "
@@ -74,6 +69,50 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     l2_options.add_arguments(p)
+
+
+def backend_flags(p: argparse.ArgumentParser) -> None:
+    """Which backend and how it reaches the host: the same for the agent, `netqos plan`
+    and `netqos status`, so that they see what the agent sees."""
+    p.add_argument("--netns", help="enforce inside this network namespace")
+    p.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
+                   help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
+    p.add_argument("--backend", default="linuxtc", help="agent backend (linuxtc; "
+                   "openvswitch, libvirt, sriov, l3)")
+    p.add_argument("--bridge", help="openvswitch backend: the bridge of the VM ports (br-int)")
+    p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
+                   "(unix:<run directory>/db.sock)")
+    p.add_argument("--ovs-rundir", metavar="DIR",
+                   help="openvswitch backend: ovs-vswitchd's run directory, which holds "
+                   "<bridge>.mgmt and db.sock (env OVS_RUNDIR; /var/run/openvswitch)")
+
+
+def make_backend(args: argparse.Namespace):
+    """The backend the flags name, connected to the host; nothing on the host changes
+    (the agent then calls `prepare`)."""
+    from netqos.agent.registry import load
+    from netqos.cli.client import UsageError
+
+    uplinks = parse_uplinks(args.uplink)
+    options = {name: value for flag, name in OVS_OPTIONS
+               if (value := getattr(args, flag, None))}
+    try:
+        backend_cls = load(args.backend)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return backend_cls(netns=args.netns, uplink=next(iter(uplinks.items()), None),
+                           **options)
+    except TypeError:
+        if not options:
+            raise
+        raise UsageError(f"{', '.join('--' + f.replace('_', '-') for f, _ in OVS_OPTIONS)} "
+                         f"are options of the openvswitch backend, not "
+                         f"{args.backend}") from None
+
+
+# --flag (argparse dest) -> the openvswitch backend's keyword
+OVS_OPTIONS = (("bridge", "bridge"), ("ovsdb", "ovsdb"), ("ovs_rundir", "rundir"))
 
 
 class _NoSecretFlag(argparse.Action):
@@ -103,13 +142,9 @@ def build_agent(args: argparse.Namespace, **intervals):
     from netqos.agent import keystone_auth
     from netqos.agent.client import ServerClient
     from netqos.agent.loop import Agent, AgentConfig
-    from netqos.agent.registry import load
 
     uplinks = parse_uplinks(args.uplink)
-    backend_cls = load(args.backend)
-    uplink = next(iter(uplinks.items()), None)
-    extra = {k: v for k in ("bridge", "ovsdb") if (v := getattr(args, k, None))}
-    backend = backend_cls(netns=args.netns, uplink=uplink, **extra)
+    backend = make_backend(args)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
     token = agent_token(args)
     keystone = None if token else keystone_auth.from_environment()
@@ -147,6 +182,10 @@ def run_agent(args: argparse.Namespace) -> int:
         poll = 0.0 if args.transport_url else 2.0
     agent = build_agent(args, poll_interval=poll, resync_interval=args.resync_interval,
                         heartbeat_interval=args.heartbeat_interval)
+    try:
+        agent.backend.prepare()
+    except Exception as exc:   # a host not ready for this backend: say why, no traceback
+        raise CliError(f"the {args.backend} backend cannot start here: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -187,13 +226,18 @@ def run_plan(args: argparse.Namespace) -> int:
         agent = build_agent(args)
         progress.stage(f"plan {args.host}: pulling the desired state from {server_url(args)}")
         try:
-            _, desired = agent.client.desired(args.host)
+            # Read-only: what the host's agent found its kernel/switch can do, not a probe.
+            agent.backend.use_reported(reported_capabilities(agent.client, args.host))
+            progress.stage(f"plan {args.host}: finding the host's ports or routers here")
+            _, here, missing = agent.backend.pull(agent.client, args.host)
         except ServerRefused as exc:
             raise ApiError(exc.response.status_code, "", str(exc)) from None
-        progress.stage(f"plan {args.host}: {len(desired)} port(s); finding their devices")
-        here, missing = agent.backend.locate(desired)
-        progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} port(s)")
-        actual = agent.backend.observe(here)
+        progress.stage(f"plan {args.host}: reading the kernel state of {len(here)} item(s)")
+        try:
+            actual = agent.backend.observe(here)
+        except OSError as exc:   # the switch or namespace is not there: say so, no traceback
+            raise CliError(f"cannot read the state of host {args.host} ({args.backend} "
+                           f"backend): {exc}") from None
         progress.stage(f"plan {args.host}: comparing {len(here)} port(s)")
         changes = agent.backend.plan(here, actual)
     finally:
@@ -209,6 +253,25 @@ def run_plan(args: argparse.Namespace) -> int:
     print(f"{len(changes)} change(s) planned for host {args.host}" if changes
           else f"host {args.host} is at the desired state: nothing to change")
     return 0
+
+
+def reported_capabilities(client, host: str) -> dict:
+    """The capabilities the agents of `host` reported in their heartbeats: {} if none did
+    or the credential may not list agents (the planners then read every ability as
+    present, as on a complete kernel)."""
+    import httpx
+
+    try:
+        response = client.http.get(client.http.base_url.join("/v2.0/agents"))
+    except httpx.HTTPError:
+        return {}
+    if response.status_code != 200:
+        return {}
+    merged: dict = {}
+    for agent in response.json().get("agents", []):
+        if agent.get("host") == host:
+            merged.update(agent.get("capabilities") or {})
+    return merged
 
 
 AGENT_COLUMNS = (

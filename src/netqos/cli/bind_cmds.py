@@ -185,7 +185,7 @@ def _port_row(port: dict, names: dict[str, str]) -> dict:
     return {**port, "effective_policy_id": effective,
             "policy": names.get(effective, effective or "") + (
                 " (network)" if effective and not own else ""),
-            "revision": f"{state.get('applied_revision') if state.get('applied_revision') is not None else '-'}"
+            "revision": f"{_or_dash(state.get('applied_revision'))}"
                         f"/{state.get('desired_revision', '-')}",
             "qos_status": state.get("status"),
             "drift": len(state.get("drift_repaired") or [])}
@@ -246,3 +246,7 @@ def run_show(args: argparse.Namespace) -> int:
         emit_one(args, NETWORK_COLUMNS, {**obj, "policy": names.get(obj["qos_policy_id"],
                                                                    obj["qos_policy_id"] or "")})
     return 0
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None else str(value)

@@ -225,7 +225,8 @@ class Api:
             rows = "\n".join(f"  {r['id']}  {r.get(name_field) or '-'}  (project "
                              f"{r.get('project_id', '?')})" for r in found)
             plural_label = label[:-1] + "ies" if label.endswith("y") else label + "s"
-            raise Ambiguous(f"{len(found)} {plural_label} match {name_or_id!r}; give an id:\n{rows}")
+            raise Ambiguous(f"{len(found)} {plural_label} match {name_or_id!r}; "
+                            f"give an id:\n{rows}")
         return found[0]
 
     def close(self) -> None:

@@ -7,15 +7,10 @@ import argparse
 from netqos.cli import units
 from netqos.cli.client import add_connection_flags
 from netqos.cli.output import add_format_flags
+from netqos.qos import rules as registry
 
-# CLI rule type names -> Neutron's, and back.
-RULE_TYPES = {
-    "bw-limit": "bandwidth_limit",
-    "dscp": "dscp_marking",
-    "min-bw": "minimum_bandwidth",
-    "pps-limit": "packet_rate_limit",
-    "min-pps": "minimum_packet_rate",
-}
+# CLI rule type names -> Neutron's, and back: from the rule-type registry (qos/rules.py).
+RULE_TYPES = {rt.short: rt.name for rt in registry.RULE_TYPES.values()}
 SHORT_TYPE = {v: k for k, v in RULE_TYPES.items()}
 DIRECTIONS = {"in": "ingress", "ingress": "ingress", "out": "egress", "egress": "egress",
               "any": "any", "both": "both"}
@@ -46,6 +41,11 @@ burst_arg = _arg_type(units.parse_burst, "burst")
 pps_arg = _arg_type(units.parse_pps, "packet rate")
 dscp_arg = _arg_type(units.parse_dscp, "DSCP mark")
 
+# A quantity's unit (qos.rules.Quantity.unit) -> how people write it and how it is shown.
+UNIT_ARGS = {"kbps": rate_arg, "kbit": burst_arg, "kpps": pps_arg, "dscp": dscp_arg}
+UNIT_FORMATS = {"kbps": units.format_rate, "kbit": units.format_rate,
+                "kpps": units.format_pps, "dscp": units.format_dscp}
+
 
 def rule_type_arg(text: str) -> str:
     t = text.strip().lower()
@@ -74,22 +74,16 @@ def describe_rule(rule: dict) -> str:
 
 
 def rule_value(rule: dict) -> str:
-    t = rule.get("type")
-    if t == "bandwidth_limit":
-        burst = rule.get("max_burst_kbps")
-        return units.format_rate(rule["max_kbps"]) + (
-            f" burst {units.format_rate(burst)}" if burst else "")
-    if t == "packet_rate_limit":
-        burst = rule.get("max_burst_kpps")
-        return units.format_pps(rule["max_kpps"]) + (
-            f" burst {units.format_pps(burst)}" if burst else "")
-    if t == "minimum_bandwidth":
-        return units.format_rate(rule["min_kbps"])
-    if t == "minimum_packet_rate":
-        return units.format_pps(rule["min_kpps"])
-    if t == "dscp_marking":
-        return units.format_dscp(rule["dscp_mark"])
-    return ", ".join(f"{k}={v}" for k, v in rule.items() if k not in ("id", "type"))
+    """'100mbit burst 2mbit': the main quantity, then the others that are set, by name."""
+    rule_type = registry.RULE_TYPES.get(rule.get("type"))
+    if rule_type is None or not rule_type.quantities:
+        return ", ".join(f"{k}={v}" for k, v in rule.items() if k not in ("id", "type"))
+    main, *others = rule_type.quantities
+    text = UNIT_FORMATS[main.unit](rule[main.field])
+    for q in others:
+        if rule.get(q.field):
+            text += f" {q.word} {UNIT_FORMATS[q.unit](rule[q.field])}"
+    return text
 
 
 def rules_text(rules: list[dict]) -> str:

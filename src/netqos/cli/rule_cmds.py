@@ -10,20 +10,16 @@ from __future__ import annotations
 import argparse
 
 from netqos.cli.client import Api, UsageError
-from netqos.cli.common import (RULE_TYPES, SHORT_DIRECTION, SHORT_TYPE, burst_arg, describe_rule,
-                               direction_arg, dscp_arg, leaf, pps_arg, rate_arg, rule_type_arg,
-                               rule_value)
+from netqos.cli.common import (RULE_TYPES, SHORT_DIRECTION, SHORT_TYPE, UNIT_ARGS,
+                               describe_rule, direction_arg, leaf, rule_type_arg, rule_value)
 from netqos.cli.output import Column, emit_list
+from netqos.qos import rules as registry
 
-# Neutron type -> {CLI flag: wire field} and which of them are required on create.
-FIELDS = {
-    "bandwidth_limit": ({"max": "max_kbps", "burst": "max_burst_kbps"}, ("max",)),
-    "dscp_marking": ({"dscp": "dscp_mark"}, ("dscp",)),
-    "minimum_bandwidth": ({"min": "min_kbps"}, ("min",)),
-    "packet_rate_limit": ({"max": "max_kpps", "burst": "max_burst_kpps"}, ("max",)),
-    "minimum_packet_rate": ({"min": "min_kpps"}, ("min",)),
-}
-PPS_TYPES = ("packet_rate_limit", "minimum_packet_rate")
+# The value flags (--max, --burst, --min, --dscp): one per word the registry's quantities use.
+FLAGS = tuple(dict.fromkeys(q.word for rt in registry.RULE_TYPES.values()
+                            for q in rt.quantities))
+UNIT_HELP = {"kbps": "rate (100mbit, 1gbit)", "kbit": "burst (2mbit, 64kbyte)",
+             "kpps": "packet rate (10kpps)", "dscp": "AF11..AF43, CS0..CS7, EF or a number"}
 
 RULE_COLUMNS = (
     Column("ID", "id"),
@@ -79,50 +75,50 @@ def register(sub) -> None:
 def _value_flags(p: argparse.ArgumentParser, required_type: bool) -> None:
     p.add_argument("--type", type=rule_type_arg, required=required_type,
                    help=f"{', '.join(RULE_TYPES)} (or Neutron's names)")
-    p.add_argument("--max", help="bw-limit: rate (100mbit, 1gbit); pps-limit: (10kpps)")
-    p.add_argument("--burst", help="bw-limit: burst (2mbit, 64kbyte); pps-limit: (1kpps)")
-    p.add_argument("--min", help="min-bw: rate (50mbit); min-pps: packet rate (5kpps)")
-    p.add_argument("--dscp", type=dscp_arg, help="dscp: AF11..AF43, CS0..CS7, EF or a number")
+    for flag in FLAGS:   # parsed per rule type in _values: --max is a rate or a packet rate
+        p.add_argument(f"--{flag}", help="; ".join(
+            f"{rt.short}: {UNIT_HELP[q.unit]}" for rt in registry.RULE_TYPES.values()
+            for q in rt.quantities if q.word == flag))
     p.add_argument("--direction", type=direction_arg,
                    help="the VM's view: in, out, both (two rules); min-pps also any (out)")
 
 
 def _values(args: argparse.Namespace, rule_type: str, creating: bool) -> dict:
     """Wire fields from the flags, in kbit/kpps; usage errors for misplaced ones."""
-    fields, required = FIELDS[rule_type]
-    short = SHORT_TYPE[rule_type]
+    rt = registry.RULE_TYPES[rule_type]
+    quantities = {q.word: q for q in rt.quantities}
     body = {}
-    for flag in ("max", "burst", "min", "dscp"):
+    for flag in FLAGS:
         value = getattr(args, flag, None)
         if value is None:
             continue
-        if flag not in fields:
-            raise UsageError(f"--{flag} does not apply to {short} rules "
-                             f"(they take {', '.join('--' + f for f in fields)})")
-        if flag == "dscp":
-            body[fields[flag]] = value
-        else:
-            parse = pps_arg if rule_type in PPS_TYPES else (burst_arg if flag == "burst"
-                                                            else rate_arg)
-            try:
-                body[fields[flag]] = parse(value)
-            except argparse.ArgumentTypeError as exc:
-                raise UsageError(f"--{flag}: {exc}") from None
+        if flag not in quantities:
+            raise UsageError(f"--{flag} does not apply to {rt.short} rules "
+                             f"(they take {', '.join('--' + f for f in quantities)})")
+        q = quantities[flag]
+        try:
+            body[q.field] = UNIT_ARGS[q.unit](value)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"--{flag}: {exc}") from None
     if creating:
-        missing = [f for f in required if fields[f] not in body]
+        missing = [q.word for q in rt.quantities if q.field in rt.required
+                   and q.field not in body]
         if missing:
-            raise UsageError(f"{short} rules need {', '.join('--' + m for m in missing)}")
+            raise UsageError(f"{rt.short} rules need {', '.join('--' + m for m in missing)}")
     return body
 
 
 def _directions(args: argparse.Namespace, rule_type: str) -> list[str | None]:
     d = args.direction
-    if rule_type == "dscp_marking":
+    rt = registry.RULE_TYPES[rule_type]
+    if not rt.directions:
         if d not in (None,):
-            raise UsageError("dscp rules have no direction (they mark traffic leaving the VM)")
+            raise UsageError(f"{rt.short} rules have no direction (they mark traffic "
+                             f"leaving the VM)")
         return [None]
-    if d == "any" and rule_type != "minimum_packet_rate":
-        raise UsageError("direction any is only for min-pps rules")
+    if d == "any" and "any" not in rt.directions:
+        only = [t.short for t in registry.RULE_TYPES.values() if "any" in t.directions]
+        raise UsageError(f"direction any is only for {', '.join(only)} rules")
     if d == "both":
         return ["ingress", "egress"]
     return [d]
@@ -207,8 +203,8 @@ def run_set(args: argparse.Namespace) -> int:
                              f"not {SHORT_TYPE[args.type]}")
         body = _values(args, rule["type"], creating=False)
         if new_direction:
-            if rule["type"] == "dscp_marking":
-                raise UsageError("dscp rules have no direction")
+            if not registry.RULE_TYPES[rule["type"]].directions:
+                raise UsageError(f"{SHORT_TYPE[rule['type']]} rules have no direction")
             body["direction"] = new_direction
         if not body:
             raise UsageError("nothing to change: give --max, --burst, --min, --dscp or a "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import socket
 
+from netqos.cli.agent_cmds import backend_flags
 from netqos.cli.client import Api, UsageError
 from netqos.cli.common import SHORT_DIRECTION, leaf, rules_text
 from netqos.cli.output import emit_data, table
@@ -23,11 +24,7 @@ def register(sub) -> None:
     st.add_argument("ports", nargs="*", metavar="PORT", help="only these ports (names or ids)")
     st.add_argument("--host", default=None,
                     help="the host (binding:host_id; env NETQOS_HOST, else this machine's name)")
-    st.add_argument("--netns", help="the namespace the agent enforces in (as the agent's "
-                                    "--netns)")
-    st.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
-                    help="as the agent's --uplink, to read minimum-bandwidth guarantees")
-    st.add_argument("--backend", default="linuxtc", help="agent backend (linuxtc)")
+    backend_flags(st)   # the agent's own: status finds what the agent would find
     st.add_argument("--interval", type=float, default=1.0,
                     help="seconds to sample the live rate over (1; 0 = no live rate)")
     st.add_argument("--no-kernel", action="store_true",
@@ -38,8 +35,8 @@ def register(sub) -> None:
 def run_status(args: argparse.Namespace) -> int:
     import os
 
-    from netqos.agent import trust
-    from netqos.agent.model import PortQos
+    from netqos import trust
+    from netqos.wire import PortQos
 
     host = args.host or os.environ.get("NETQOS_HOST") or socket.gethostname()
     api = Api.from_args(args)
@@ -79,24 +76,20 @@ def run_status(args: argparse.Namespace) -> int:
 def read_kernel(args: argparse.Namespace, desired: list, capabilities: dict | None = None
                 ) -> dict:
     """{"here": {port_id: PortQos with device}, "enforced": {port_id: dict},
-    "pending": {port_id: [str]}, "live": {device: rates}, "seconds", "error"}."""
-    from netqos.agent import discover
+    "pending": {port_id: [str]}, "live": {device: rates}, "seconds", "error"}.
+    Reads only: the backend is never prepared and takes the agent's reported
+    capabilities instead of probing (a probe creates throw-away devices)."""
     from netqos.agent.metrics import sample_rates
-    from netqos.agent.registry import load
-    from netqos.cli.agent_cmds import parse_uplinks
+    from netqos.cli.agent_cmds import make_backend
 
     out = {"here": {}, "enforced": {}, "pending": {}, "live": {}, "seconds": None,
            "error": None}
     try:
-        here, _missing = discover.present(desired, discover.link_names(args.netns))
+        backend = make_backend(args)
+        backend.use_reported(capabilities or {})
+        # The backend's own discovery: libvirt domains' taps, OVS interfaces by iface-id.
+        here, _missing = backend.locate(desired)
         out["here"] = {p.port_id: p for p in here}
-        uplinks = parse_uplinks(args.uplink)
-        backend = load(args.backend)(netns=args.netns,
-                                     uplink=next(iter(uplinks.items()), None))
-        if capabilities and hasattr(backend, "_capabilities"):
-            # What the host's agent reported: saves the tc backend's probe, which would
-            # create (and delete) a throw-away veth pair just to print a status.
-            backend._capabilities = capabilities
         state = backend.observe(here)
         for port in here:
             out["enforced"][port.port_id] = enforced(backend, state, port)

@@ -98,7 +98,8 @@ def _rule_rules(rule_type: str) -> list:
         out.append(documented(f"{action}_policy_{rule_type}_rule", check,
                               f"{verb} a QoS {words} rule", *paths))
     for action, verb, method, check in ACTIONS:
-        if action == "create" or rule_type == "packet_rate_limit":  # Neutron has no such alias rules
+        # Neutron has no alias rules for creating, nor any for packet-rate limits.
+        if action == "create" or rule_type == "packet_rate_limit":
             continue
         # Neutron spells the newest alias rules as references to the policy's rules.
         if rule_type == "minimum_packet_rate":

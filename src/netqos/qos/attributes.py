@@ -6,6 +6,7 @@ InvalidAttribute naming the field, so every 400 says which input was wrong and w
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,17 +89,17 @@ class IntRange(Field):
         raise unconvertible(None, "is not an integer")
 
     def _convert(self, value: Any) -> int:
-        value = to_int(value)
-        if value < self.minimum:
-            raise self.invalid(value, f"is too small - must be at least '{self.minimum}'")
-        if value > self.maximum:
-            raise self.invalid(value, f"is too large - must be no larger than '{self.maximum}'")
-        return value
+        number = to_int(value)
+        if number < self.minimum:
+            raise self.invalid(number, f"is too small - must be at least '{self.minimum}'")
+        if number > self.maximum:
+            raise self.invalid(number, f"is too large - must be no larger than '{self.maximum}'")
+        return number
 
 
 @dataclass(frozen=True)
 class Choice(Field):
-    choices: tuple = ()
+    choices: tuple[Any, ...] = ()
 
     @property
     def _integers(self) -> bool:
@@ -161,7 +162,7 @@ class Uuid(Field):
 
 @dataclass(frozen=True)
 class Dict(Field):
-    def _convert(self, value: Any) -> dict:
+    def _convert(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.invalid(value, "is not a dictionary")
         return value
@@ -171,7 +172,7 @@ class Dict(Field):
 class ListOf(Field):
     item: Field | None = None
 
-    def _convert(self, value: Any) -> list:
+    def _convert(self, value: Any) -> list[Any]:
         if not isinstance(value, list):
             raise self.invalid(value, "is not a list")
         return [self.item.convert(v) for v in value] if self.item else value
@@ -188,7 +189,7 @@ class Schema:
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
-    def for_create(self, body: dict) -> dict:
+    def for_create(self, body: dict[str, Any]) -> dict[str, Any]:
         """Validate a POST body: every value converted, defaults filled in."""
         fields = self.by_name()
         self._refuse_unknown(body, fields, "POST", lambda f: f.allow_post)
@@ -205,13 +206,14 @@ class Schema:
                 out[f.name] = f.default
         return out
 
-    def for_update(self, body: dict) -> dict:
+    def for_update(self, body: dict[str, Any]) -> dict[str, Any]:
         """Validate a PUT body: only the given values, converted."""
         fields = self.by_name()
         self._refuse_unknown(body, fields, "PUT", lambda f: f.allow_put)
         return {name: fields[name].convert(value) for name, value in body.items()}
 
-    def _refuse_unknown(self, body, fields, verb, allowed) -> None:
+    def _refuse_unknown(self, body: dict[str, Any], fields: dict[str, Field], verb: str,
+                        allowed: Callable[[Field], bool]) -> None:
         unknown = [k for k in body if k not in fields and k not in self.read_only]
         if unknown:
             names = ", ".join(f"'{k}'" for k in unknown)

@@ -6,6 +6,8 @@ backends implement what their table promises; nothing here touches the kernel.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -25,12 +27,12 @@ class RuleSupport:
     enforced: bool = True                     # False: accepted for admission control only
     note: str = ""
 
-    def allows(self, rule: dict) -> bool:
+    def allows(self, rule: dict[str, Any]) -> bool:
         if self.directions and rule.get("direction") not in self.directions:
             return False
         return all(lo <= rule.get(name, lo) <= hi for name, (lo, hi) in self.ranges.items())
 
-    def parameters(self) -> list[dict]:
+    def parameters(self) -> list[dict[str, Any]]:
         """supported_parameters, in Neutron's rule-type detail shape."""
         params = []
         for f in RULE_TYPES[self.rule_type].fields:
@@ -56,11 +58,11 @@ class BackendSupport:
     def support_for(self, rule_type: str) -> RuleSupport | None:
         return next((r for r in self.rules if r.rule_type == rule_type), None)
 
-    def allows(self, rule: dict) -> bool:
+    def allows(self, rule: dict[str, Any]) -> bool:
         support = self.support_for(rule["type"])
         return support is not None and support.allows(rule)
 
-    def first_refused(self, rules: Iterable[dict]) -> dict | None:
+    def first_refused(self, rules: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
         return next((r for r in rules if not self.allows(r)), None)
 
     @property
@@ -158,12 +160,12 @@ def rule_types_supported_by_any(loaded: Iterable[str]) -> list[str]:
     return [t for t in RULE_TYPES if t in union]
 
 
-def l3_ignored_rule_types(rules: Iterable[dict]) -> list[str]:
+def l3_ignored_rule_types(rules: Iterable[dict[str, Any]]) -> list[str]:
     """Rule types of a floating IP's or gateway's policy that the L3 role does not enforce."""
     return sorted({r["type"] for r in rules if not L3_FIP.allows(r)})
 
 
-def l3_driver_detail(rule_type: str) -> dict:
+def l3_driver_detail(rule_type: str) -> dict[str, Any]:
     """The l3-fip entry of /v2.0/qos/rule-types/{type}: what a floating IP gets of it."""
     support = L3_FIP.support_for(rule_type)
     if support is None:
@@ -173,7 +175,7 @@ def l3_driver_detail(rule_type: str) -> dict:
             "enforced": True, "note": support.note}
 
 
-def rule_type_details(rule_type: str, loaded: Iterable[str]) -> list[dict]:
+def rule_type_details(rule_type: str, loaded: Iterable[str]) -> list[dict[str, Any]]:
     """The drivers list of /v2.0/qos/rule-types/{type}."""
     drivers = []
     for name in loaded:

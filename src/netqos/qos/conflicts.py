@@ -4,6 +4,8 @@ A rule is a dict with at least id, type and its value fields (direction where it
 """
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterable
 
 from netqos.qos.errors import QoSRuleParameterConflict, QoSRulesConflict
@@ -13,7 +15,8 @@ from netqos.qos.rules import RULE_TYPES
 _MIN_MAX_PAIRS = (("minimum_bandwidth", "min_kbps", "bandwidth_limit", "max_kbps"),)
 
 
-def check_rule_fits(policy_id: str, existing: Iterable[dict], new: dict) -> None:
+def check_rule_fits(policy_id: str, existing: Iterable[dict[str, Any]],
+                    new: dict[str, Any]) -> None:
     """Raise a 409 error if `new` cannot join `existing` (the policy's other rules).
 
     `existing` may contain `new`'s older self (same id): it is skipped, so the same check
@@ -29,7 +32,7 @@ def check_rule_fits(policy_id: str, existing: Iterable[dict], new: dict) -> None
         _check_min_max(policy_id, other, new)
 
 
-def _duplicates(a: dict, b: dict) -> bool:
+def _duplicates(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if a["type"] != b["type"]:
         return False
     rule_type = RULE_TYPES[a["type"]]
@@ -37,7 +40,7 @@ def _duplicates(a: dict, b: dict) -> bool:
     return da == db
 
 
-def _check_any_direction(policy_id: str, other: dict, new: dict) -> None:
+def _check_any_direction(policy_id: str, other: dict[str, Any], new: dict[str, Any]) -> None:
     """A minimum packet rate for `any` direction cannot sit beside a directional one:
     Neutron calls that a parameter conflict (on the direction), not a duplicate."""
     if new["type"] != "minimum_packet_rate" or other["type"] != "minimum_packet_rate":
@@ -49,7 +52,7 @@ def _check_any_direction(policy_id: str, other: dict, new: dict) -> None:
                                        existing_rule=other["type"], existing_value=theirs)
 
 
-def _check_min_max(policy_id: str, other: dict, new: dict) -> None:
+def _check_min_max(policy_id: str, other: dict[str, Any], new: dict[str, Any]) -> None:
     if other.get("direction") != new.get("direction"):
         return
     for min_type, min_field, max_type, max_field in _MIN_MAX_PAIRS:

@@ -3,6 +3,9 @@
 Each class belongs to one category (BadRequest, NotFound, ...); the API layer maps the
 category to an HTTP status and the class name to NeutronError.type.
 """
+from __future__ import annotations
+
+from typing import Any
 
 
 class NetqosError(Exception):
@@ -10,7 +13,7 @@ class NetqosError(Exception):
 
     message = "An unknown error occurred."
 
-    def __init__(self, message: str | None = None, **kwargs):
+    def __init__(self, message: str | None = None, **kwargs: Any):
         self.kwargs = kwargs
         super().__init__(message if message is not None else self.message % kwargs)
 
@@ -42,7 +45,8 @@ class MalformedRequestBody(BadRequest):
 class NotAuthenticated(NetqosError):
     message = "Authentication required."
 
-    def __init__(self, message: str | None = None, headers: dict | None = None, **kwargs):
+    def __init__(self, message: str | None = None, headers: dict[str, str] | None = None,
+                 **kwargs: Any):
         super().__init__(message, **kwargs)
         self.headers = headers or {}
 

@@ -13,6 +13,7 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
 from netqos.qos.attributes import Field, InvalidAttribute, String, Uuid
@@ -30,6 +31,9 @@ _PCI = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]")
 _PHYSNET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
 
 def has_control(text: str) -> bool:
     return _CONTROL.search(text) is not None
@@ -43,7 +47,7 @@ def canonical_mac(value: Any) -> str | None:
     return None if mac in INVALID_MACS else mac
 
 
-def canonical_ip(value: Any):
+def canonical_ip(value: Any) -> IPAddress | None:
     """An ipaddress object for `value` as neutron-lib accepts it, else None: no whitespace,
     no scope id, an IPv4 address only in its plain dotted-quad form."""
     if not isinstance(value, str) or "%" in value or re.search(r"\s", value):
@@ -56,7 +60,7 @@ def canonical_ip(value: Any):
         return None
 
 
-def parse_network(value: Any, strict: bool):
+def parse_network(value: Any, strict: bool) -> IPNetwork | None:
     """An ip_network for a `a.b.c.d/n` string (host bits allowed unless strict), else None."""
     if not isinstance(value, str) or "/" not in value:
         return None
@@ -116,7 +120,8 @@ class RouteCidr(Field):
         return str(net)
 
 
-def _dict_with(field_name: str, value: Any, keys: set[str], optional: set[str] = frozenset()):
+def _dict_with(field_name: str, value: Any, keys: set[str],
+               optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidAttribute(attribute=field_name,
                                reason=f"Invalid input. '{value}' must be a dictionary with "
@@ -129,7 +134,7 @@ def _dict_with(field_name: str, value: Any, keys: set[str], optional: set[str] =
     return value
 
 
-def _list(field_name: str, value: Any, what: str) -> list:
+def _list(field_name: str, value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidAttribute(attribute=field_name,
                                reason=f"Invalid data format for {what}: '{value}'")
@@ -140,7 +145,7 @@ def _list(field_name: str, value: Any, what: str) -> list:
 class IpPools(Field):
     """allocation_pools: [{"start": ip, "end": ip}] (range checks need the subnet)."""
 
-    def _convert(self, value: Any) -> list[dict]:
+    def _convert(self, value: Any) -> list[dict[str, Any]]:
         ip = IpAddress(self.name)
         return [{k: ip.convert(_dict_with(self.name, pool, {"start", "end"})[k])
                  for k in ("start", "end")}
@@ -149,8 +154,8 @@ class IpPools(Field):
 
 @dataclass(frozen=True)
 class HostRoutes(Field):
-    def _convert(self, value: Any) -> list[dict]:
-        routes: list[dict] = []
+    def _convert(self, value: Any) -> list[dict[str, Any]]:
+        routes: list[dict[str, Any]] = []
         for route in _list(self.name, value, "hostroute"):
             _dict_with(self.name, route, {"destination", "nexthop"})
             clean = {"destination": RouteCidr(self.name).convert(route["destination"]),
@@ -185,8 +190,8 @@ class FixedIps(Field):
     """fixed_ips / external_fixed_ips: [{"subnet_id"?, "ip_address"?}], addresses canonical
     and unique (whether each lies in its subnet is IPAM's check, which knows the subnets)."""
 
-    def _convert(self, value: Any) -> list[dict]:
-        out: list[dict] = []
+    def _convert(self, value: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for entry in _list(self.name, value, "fixed IP"):
             if not isinstance(entry, dict) or not set(entry) <= {"subnet_id", "ip_address"}:
                 raise InvalidAttribute(attribute=self.name,
@@ -207,10 +212,10 @@ class FixedIps(Field):
 class AddressPairs(Field):
     """allowed_address_pairs: [{"ip_address": ip or cidr, "mac_address"?: mac}]."""
 
-    def _convert(self, value: Any) -> list[dict]:
+    def _convert(self, value: Any) -> list[dict[str, Any]]:
         out = []
         for pair in _list(self.name, value, "allowed address pair"):
-            _dict_with(self.name, pair, {"ip_address"}, optional={"mac_address"})
+            _dict_with(self.name, pair, {"ip_address"}, optional=frozenset({"mac_address"}))
             ip = pair["ip_address"]
             net = parse_network(ip, strict=False) if isinstance(ip, str) and "/" in ip \
                 else None
@@ -228,10 +233,10 @@ class PrintableString(String):
     characters, since a newline in it would split a line of root's text."""
 
     def _convert(self, value: Any) -> str:
-        value = super()._convert(value)
-        if has_control(value):
-            raise self.invalid(value, "contains control characters")
-        return value
+        text = super()._convert(value)
+        if has_control(text):
+            raise self.invalid(text, "contains control characters")
+        return text
 
 
 @dataclass(frozen=True)
@@ -244,7 +249,7 @@ class HostId(Field):
 
     def _convert(self, value: Any) -> str:
         if value == "":
-            return value
+            return ""
         if not isinstance(value, str) or not _HOST.fullmatch(value):
             raise self.invalid(value, "is not a valid host name")
         return value
@@ -280,7 +285,7 @@ MAX_PROFILE_DEPTH = 3
 
 @dataclass(frozen=True)
 class BindingProfile(Field):
-    def _convert(self, value: Any) -> dict:
+    def _convert(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.invalid(value, "is not a dictionary")
         out = {}

@@ -9,6 +9,8 @@ ids, in the port's id namespace, so they are stable across reads.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import re
 import uuid
 
@@ -25,7 +27,7 @@ def trait(prefix: str, name: str) -> str:
 
 
 def resource_request(port_id: str, vnic_type: str, physical_network: str | None,
-                     rules: list[dict]) -> dict | None:
+                     rules: list[dict[str, Any]]) -> dict[str, Any] | None:
     """None when the port's effective policy guarantees nothing."""
     vnic = trait("VNIC_TYPE_", vnic_type or "normal")
     network = trait("PHYSNET_", physical_network) if physical_network else TUNNEL_TRAIT
@@ -38,8 +40,8 @@ def resource_request(port_id: str, vnic_type: str, physical_network: str | None,
     return {"request_groups": groups, "same_subtree": [g["id"] for g in groups]}
 
 
-def _group(port_id: str, rules: list[dict], rule_type: str, field: str,
-           classes: dict[str, str], required: list[str]) -> dict | None:
+def _group(port_id: str, rules: list[dict[str, Any]], rule_type: str, field: str,
+           classes: dict[str, str], required: list[str]) -> dict[str, Any] | None:
     chosen = sorted((r for r in rules if r["type"] == rule_type), key=lambda r: r["id"])
     if not chosen:
         return None

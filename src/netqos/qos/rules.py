@@ -4,6 +4,8 @@ Units as on the wire: bandwidth in kbit/s, burst in kbit, packet rates in kpps.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from netqos.qos.attributes import REQUIRED, Choice, Field, IntRange, Schema
@@ -14,9 +16,20 @@ VALID_DSCP_MARKS = (0, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """A value field as people give and read it (the CLI's flags and columns)."""
+
+    field: str   # the wire field: "max_kbps"
+    word: str    # what people call it, the CLI flag: "max", "burst", "min", "dscp"
+    unit: str    # "kbps" (a rate), "kbit" (a burst), "kpps" (a packet rate or burst), "dscp"
+
+
+@dataclass(frozen=True)
 class RuleType:
     name: str                   # "bandwidth_limit"
     fields: tuple[Field, ...]   # value fields, without id and qos_policy_id
+    short: str = ""             # the CLI's name: "bw-limit"
+    quantities: tuple[Quantity, ...] = ()   # its value fields, the main one first
 
     @property
     def collection(self) -> str:
@@ -41,7 +54,18 @@ class RuleType:
                                                                      "type", "tenant_id",
                                                                      "project_id"}))
 
-    def direction_of(self, rule: dict) -> str:
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions a rule of this type may have (none for dscp_marking)."""
+        field = next((f for f in self.fields if f.name == "direction"), None)
+        return tuple(field.choices) if isinstance(field, Choice) else ()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Value fields a new rule must give."""
+        return tuple(f.name for f in self.fields if f.default is REQUIRED)
+
+    def direction_of(self, rule: dict[str, Any]) -> str:
         """The key that makes two rules of this type duplicates ('' if one per policy)."""
         return rule.get("direction", "") if self.has_direction else ""
 
@@ -54,23 +78,23 @@ BANDWIDTH_LIMIT = RuleType("bandwidth_limit", (
     IntRange("max_kbps", default=REQUIRED),
     IntRange("max_burst_kbps", default=0),
     _direction(),
-))
+), "bw-limit", (Quantity("max_kbps", "max", "kbps"), Quantity("max_burst_kbps", "burst", "kbit")))
 DSCP_MARKING = RuleType("dscp_marking", (
     Choice("dscp_mark", default=REQUIRED, choices=VALID_DSCP_MARKS),
-))
+), "dscp", (Quantity("dscp_mark", "dscp", "dscp"),))
 MINIMUM_BANDWIDTH = RuleType("minimum_bandwidth", (
     IntRange("min_kbps", default=REQUIRED),
     _direction(),
-))
+), "min-bw", (Quantity("min_kbps", "min", "kbps"),))
 MINIMUM_PACKET_RATE = RuleType("minimum_packet_rate", (
     IntRange("min_kpps", default=REQUIRED),
     _direction(("any", "egress", "ingress")),
-))
+), "min-pps", (Quantity("min_kpps", "min", "kpps"),))
 PACKET_RATE_LIMIT = RuleType("packet_rate_limit", (
     IntRange("max_kpps", default=REQUIRED),
     IntRange("max_burst_kpps", default=0),
     _direction(),
-))
+), "pps-limit", (Quantity("max_kpps", "max", "kpps"), Quantity("max_burst_kpps", "burst", "kpps")))
 
 RULE_TYPES: dict[str, RuleType] = {rt.name: rt for rt in (
     BANDWIDTH_LIMIT, DSCP_MARKING, MINIMUM_BANDWIDTH, MINIMUM_PACKET_RATE, PACKET_RATE_LIMIT)}

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 
 from netqos.db.models import HostRevision, Port, RevisionCounter
-from netqos.service.txn import Event, Txn
+from netqos.service.txn import Txn
+from netqos.wire import Event
 
 COUNTER = "qos"
 

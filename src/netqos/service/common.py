@@ -1,11 +1,9 @@
-"""Rules shared by every resource: ownership on create, policy attach and detach."""
+"""Rules shared by every resource: ownership on create, revisions. (Attaching a policy:
+service/policies.check_attach.)"""
 from __future__ import annotations
 
-from netqos.qos.errors import (HTTPBadRequest, PolicyRemoveAuthorizationError,
-                               RevisionNumberConstraintFailed)
-from netqos.service import resources
+from netqos.qos.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from netqos.service.context import Context
-from netqos.service.txn import Txn
 
 
 def owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -> str:
@@ -17,20 +15,6 @@ def owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -
         raise HTTPBadRequest("Specifying 'project_id' other than the authenticated project "
                              "in request is not allowed for the current user.")
     return wanted
-
-
-def check_policy_change(txn: Txn, current: str | None, new: str | None) -> None:
-    """Attaching needs a policy the caller can see (404 otherwise); detaching or replacing
-    one it cannot see is refused (403), as in Neutron."""
-    from netqos.service import policies
-
-    if new == current:
-        return
-    if new is not None:
-        policies.find(txn, new)
-    if current is not None:
-        if resources.find_or_none(txn, policies.KIND, current) is None:
-            raise PolicyRemoveAuthorizationError(policy_id=current)
 
 
 def pop_owner(ctx: Context, values: dict, resource: str, **target) -> str:

@@ -13,8 +13,8 @@ from netqos.qos import backends
 from netqos.qos.attributes import Schema, String, Uuid
 from netqos.qos.errors import BadRequest, NotFound
 from netqos.qos.netattrs import IpAddress
-from netqos.service import (attribute_rights, bindings, changes, common, networks, ports,
-                            resources, routers, views)
+from netqos.service import (attribute_rights, bindings, changes, common, networks, policies,
+                            ports, resources, routers, views)
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -95,7 +95,7 @@ def create_floatingip(txn: Txn, body: dict) -> dict:
                          "network.")
     attribute_rights.check(txn.ctx, "create_floatingip", body, attribute_rights.FLOATINGIP,
                            {"project_id": project_id, "tenant_id": project_id})
-    common.check_policy_change(txn, None, values["qos_policy_id"])
+    policies.check_attach(txn, None, values["qos_policy_id"])
     fip = FloatingIp(id=str(uuid.uuid4()), project_id=project_id,
                      description=values["description"], floating_network_id=net.id,
                      qos_policy_id=values["qos_policy_id"], revision_number=1)
@@ -173,7 +173,7 @@ def update_floatingip(txn: Txn, fip_id: str, body: dict, if_match: int | None) -
     common.check_revision(fip, if_match)
     old_router = fip.router_id
     if "qos_policy_id" in values:
-        common.check_policy_change(txn, fip.qos_policy_id, values["qos_policy_id"])
+        policies.check_attach(txn, fip.qos_policy_id, values["qos_policy_id"])
         fip.qos_policy_id = values["qos_policy_id"]
     if "description" in values:
         fip.description = values["description"]

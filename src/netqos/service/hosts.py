@@ -11,12 +11,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from netqos.agent.model import PortQos
 from netqos.db.models import Agent, Port, utcnow
 from netqos.qos.attributes import Boolean, Dict, IntRange, ListOf, Schema, String
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service import bindings, changes, views
 from netqos.service.txn import Txn
+from netqos.wire import PortQos
 
 DEAD_AFTER = timedelta(seconds=75)  # Neutron's agent_down_time, for agents that do not
 MISSED_HEARTBEATS = 3                # report their heartbeat_interval; else 3 missed ones

@@ -12,7 +12,7 @@ from netqos.db.models import Network, Port, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import ABSENT, Boolean, IntRange, Schema, String, Uuid
 from netqos.qos.errors import Conflict, InvalidInput, NotFound
 from netqos.qos.netattrs import PhysicalNetwork
-from netqos.service import bindings, changes, common, resources, segments, views
+from netqos.service import bindings, changes, common, policies, resources, segments, views
 from netqos.service.segment_pools import Segment
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -99,7 +99,7 @@ def create_network(txn: Txn, body: dict) -> dict:
     policy_id = values["qos_policy_id"]
     if policy_id is ABSENT:
         policy_id = _project_default_policy(txn, project_id)
-    common.check_policy_change(txn, None, policy_id)
+    policies.check_attach(txn, None, policy_id)
     net = Network(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
                   description=values["description"], admin_state_up=values["admin_state_up"],
                   router_external=values["router:external"], mtu=1500,
@@ -177,7 +177,7 @@ def update_network(txn: Txn, net_id: str, body: dict, if_match: int | None) -> d
         _unshare(txn, net)
     policy_changed = "qos_policy_id" in values and values["qos_policy_id"] != net.qos_policy_id
     if policy_changed:
-        common.check_policy_change(txn, net.qos_policy_id, values["qos_policy_id"])
+        policies.check_attach(txn, net.qos_policy_id, values["qos_policy_id"])
         net.qos_policy_id = values["qos_policy_id"]
     repo.bump_revision(net)
     txn.session.flush()

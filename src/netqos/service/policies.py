@@ -11,7 +11,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry
 from netqos.qos.attributes import Boolean, Schema, String
-from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized,
+from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized, PolicyRemoveAuthorizationError,
                                QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
 from netqos.service import bindings, changes, common, resources, usage, views
 from netqos.service.listing import ListQuery, Page
@@ -213,3 +213,16 @@ def _make_default(txn: Txn, policy: QosPolicy) -> None:
             txn.session.flush()
     except IntegrityError:  # another request made its own default first
         raise QoSPolicyDefaultAlreadyExists(project_id=policy.project_id) from None
+
+
+def check_attach(txn: Txn, current: str | None, new: str | None) -> None:
+    """A resource's policy goes from `current` to `new`: attaching needs a policy the caller
+    can see (404 otherwise); detaching or replacing one it cannot see is refused (403), as
+    in Neutron."""
+    if new == current:
+        return
+    if new is not None:
+        find(txn, new)
+    if current is not None:
+        if resources.find_or_none(txn, KIND, current) is None:
+            raise PolicyRemoveAuthorizationError(policy_id=current)

@@ -16,7 +16,7 @@ from netqos.qos import placement
 from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId, MacAddress,
                                  PrintableString)
 from netqos.service import (attribute_rights, bindings, changes, common, ipam, networks,
-                            resources, views)
+                            policies, resources, views)
 from netqos.service.hosts import is_alive
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
@@ -121,7 +121,7 @@ def create_port(txn: Txn, body: dict) -> dict:
     project_id = common.pop_owner(txn.ctx, values, "port", **network)
     attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.PORT,
                            {"project_id": project_id, "tenant_id": project_id, **network})
-    common.check_policy_change(txn, None, values["qos_policy_id"])
+    policies.check_attach(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                 name=values["name"], description=values["description"],
                 admin_state_up=values["admin_state_up"],
@@ -217,7 +217,7 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
                            {**resources.target_of(port), **_network_target(txn, port.network)})
     old_host = port.host
     if "qos_policy_id" in values:
-        common.check_policy_change(txn, port.qos_policy_id, values["qos_policy_id"])
+        policies.check_attach(txn, port.qos_policy_id, values["qos_policy_id"])
         port.qos_policy_id = values["qos_policy_id"]
     for attr, column in (("name", "name"), ("description", "description"),
                          ("admin_state_up", "admin_state_up"), ("device_owner", "device_owner"),

@@ -12,8 +12,8 @@ from netqos.db.models import FloatingIp, IpAllocation, Network, Port, Router
 from netqos.qos.attributes import ABSENT, Boolean, Dict, Schema, String, Uuid
 from netqos.qos.errors import BadRequest, Conflict, NotFound
 from netqos.qos.netattrs import FixedIps
-from netqos.service import (attribute_rights, changes, common, networks, ports, resources,
-                            subnets, views)
+from netqos.service import (attribute_rights, changes, common, networks, policies, ports,
+                            resources, subnets, views)
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -140,7 +140,7 @@ def _set_gateway(txn: Txn, router: Router, info: dict, action: str) -> None:
         _clear_gateway(txn, router)
     router.enable_snat = values["enable_snat"]
     if values["qos_policy_id"] is not ABSENT:
-        common.check_policy_change(txn, router.gw_qos_policy_id, values["qos_policy_id"])
+        policies.check_attach(txn, router.gw_qos_policy_id, values["qos_policy_id"])
         router.gw_qos_policy_id = values["qos_policy_id"]
     if router.gw_port is None:
         router.gw_port = _gateway_port(txn, router, net, values["external_fixed_ips"])
@@ -171,7 +171,7 @@ def _clear_gateway(txn: Txn, router: Router) -> None:
                           reason="still has floating IPs associated through its gateway")
     gw = router.gw_port
     changes.touch(txn, "router", router.id, [], hosts=[gw.host])
-    common.check_policy_change(txn, router.gw_qos_policy_id, None)
+    policies.check_attach(txn, router.gw_qos_policy_id, None)
     router.gw_port_id = None
     router.gw_port = None
     router.gw_qos_policy_id = None

@@ -11,22 +11,7 @@ from sqlalchemy.orm import Session
 
 from netqos.service.context import Context
 from netqos.service.segment_pools import SegmentPools
-
-
-@dataclass(frozen=True)
-class Event:
-    """A hint for agents: `resource` `id` changed to `revision`; `ports` on `hosts` are
-    affected. Agents re-pull what the database holds; the event carries no state."""
-
-    resource: str
-    id: str
-    revision: int
-    hosts: tuple[str, ...] = ()
-    ports: tuple[str, ...] = ()
-
-    def to_wire(self) -> dict:
-        return {"resource": self.resource, "id": self.id, "revision": self.revision,
-                "hosts": list(self.hosts), "ports": list(self.ports)}
+from netqos.wire import Event
 
 
 @dataclass

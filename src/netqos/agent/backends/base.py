@@ -10,7 +10,7 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.qos.backends import BackendSupport
 
 
@@ -86,12 +86,30 @@ class Backend(abc.ABC):
         """What the host's kernel or switch can do, as reported to the server."""
         return {}
 
+    # Only the agent changes the host. `prepare` is what it does once before its first pass;
+    # `netqos status` and `netqos plan` never call it, and call `use_reported` instead.
+    def prepare(self) -> None:
+        """Make the host ready for the first pass (OVS: check its prerequisites, create the
+        bridge); raise with a reason an operator can act on if it cannot be."""
+
+    def use_reported(self, capabilities: Mapping[str, object]) -> None:
+        """Read-only use: take what the host's agent reported (its heartbeat's
+        `capabilities`) instead of probing, since a probe creates throw-away devices. An
+        empty report leaves the planners to read every ability as present."""
+
     # Discovery: by default a port is here when its device (tap…) is a netlink link of the
     # backend's namespace. A backend that knows its ports otherwise (OVS: Interface rows
-    # by iface-id) overrides it; the loop's optional hooks `pull(client, host)` and
-    # `watcher(netns, on_change)` let such a backend also choose what wakes the agent.
+    # by iface-id, libvirt: domains' NICs) overrides it; the L3 role overrides `pull` (it
+    # enforces routers, not ports); the loop's optional hook `watcher(netns, on_change)`
+    # lets a backend choose what wakes the agent.
     def locate(self, ports: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:
         """(ports present here, with `device` set; ports absent)."""
         from netqos.agent import discover
         netns = getattr(self, "netns", None)
         return discover.present(ports, discover.link_names(netns))
+
+    def pull(self, client, host: str) -> tuple[int, list, list]:
+        """(host revision, the host's ports found here, those not found): what the agent's
+        loop, `netqos plan` and `netqos status` enforce or show."""
+        revision, desired = client.desired(host)
+        return (revision, *self.locate(desired))

@@ -30,7 +30,7 @@ from netqos.agent.backends.tc import TcBackend
 from netqos.agent.libvirt import native
 from netqos.agent.libvirt.domains import Domains, Nic, match
 from netqos.agent.libvirt.probe import libvirt_bandwidth_works, probe_libvirt_bandwidth
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.qos.backends import LIBVIRT
 
 LOG = logging.getLogger(__name__)
@@ -77,7 +77,19 @@ class LibvirtBackend(Backend):
                 "libvirt_bandwidth": libvirt_bandwidth_works(self.probe),
                 "enforcement": self.mode}
 
-    # ---- discovery (the agent loop calls these when a backend has them) ----
+    def use_reported(self, capabilities: Mapping[str, object]) -> None:
+        """The kernel probe's results and the enforcement mode as the agent reported
+        them (`capabilities`); without a report, tc enforcement unless --mode says."""
+        prefix = "kernel_"
+        self._probe = {k[len(prefix):]: bool(v) for k, v in capabilities.items()
+                       if k.startswith(prefix)}
+        self.tc.use_reported({k: v for k, v in capabilities.items()
+                              if not k.startswith(prefix) and k not in
+                              ("libvirt_bandwidth", "enforcement")})
+        if capabilities.get("enforcement") in MODES:
+            self._mode = str(capabilities["enforcement"])
+
+    # ---- discovery (the agent loop calls locate through the base's pull) ----
     def locate(self, desired: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:
         """(ports found here, with device and MAC set from libvirt; ports not found)."""
         try:
@@ -89,11 +101,6 @@ class LibvirtBackend(Backend):
         self._nics = {p.port_id: nic for p, nic in found}
         plain, missing = discover.present(rest, discover.link_names(self.netns))
         return [p for p, _ in found] + plain, missing
-
-    def pull(self, client, host: str) -> tuple[int, list[PortQos], list[PortQos]]:
-        """The loop's hook: the host's desired ports, located through libvirt."""
-        revision, desired = client.desired(host)
-        return (revision, *self.locate(desired))
 
     def watcher(self, netns: str | None, on_change: Callable[[], None]) -> "_Watchers":
         """The loop's hook: netlink link events (plain taps) and libvirt domain events."""

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch, failed_cookies
 from netqos.agent.ovs.ovsdb import Op, Ovsdb
@@ -44,28 +44,49 @@ from netqos.qos.backends import OPENVSWITCH, OPENVSWITCH_NETDEV, BackendSupport
 LOG = logging.getLogger(__name__)
 
 
+class PrerequisiteError(RuntimeError):
+    """The switch lacks something the backend needs; the message says what to do."""
+
+
 class OvsBackend(Backend):
     vif_type = "ovs"
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
                  bridge: str | None = None, ovsdb: str | None = None, rundir: str | None = None,
                  datapath_type: str | None = None, env: dict | None = None):
+        """`rundir`: ovs-vswitchd's run directory, where <bridge>.mgmt and db.sock are
+        (default $OVS_RUNDIR, else /var/run/openvswitch); `ovsdb` defaults to its db.sock.
+        Connecting changes nothing: the bridge is created by `prepare` (the agent only)."""
         if netns:
             raise ValueError("the ovs backend works in ovs-vswitchd's namespace (no --netns)")
         bridge = bridge or "br-int"
         self.bridge = bridge
         self.uplink = uplink
-        self.db = Ovsdb(ovsdb, bridge)
+        self.datapath_type = datapath_type
+        self.db = Ovsdb(ovsdb or (f"unix:{rundir}/db.sock" if rundir else None), bridge)
         self.switch = Switch(bridge, rundir, env)
         self._memo: dict[tuple[str, str], object] = {}
         self._own = OwnEvents()   # the flow events of our own applies are not drift
         self._mech: Mechanisms | None = None
         self.timings: dict[str, float] = {}     # seconds per phase of the last apply
+
+    def prepare(self) -> None:
+        """Before the agent's first pass: the userspace datapath's prerequisite, then the
+        bridge (created if missing, as Neutron's OVS agent creates br-int)."""
         state = self.db.snapshot()
+        dp = state.datapath_type if state.bridge_exists else \
+            self.datapath_type or _default_datapath()
+        if dp == "netdev" and not state.userspace_tso:
+            raise PrerequisiteError(
+                f"bridge {self.bridge} uses Open vSwitch's userspace datapath (netdev), "
+                f"through which TCP stalls unless userspace TSO is on. Run `ovs-vsctl set "
+                f"Open_vSwitch . other_config:userspace-tso-enable=true` before the first "
+                f"port is added (ports added before it: restart ovs-vswitchd), then start "
+                f"the agent again.")
         if not state.bridge_exists:
-            dp = datapath_type or _default_datapath()
-            LOG.info("creating bridge %s (datapath %s)", bridge, dp)
-            self.db.transact([Op("bridge", (bridge, dp))])
+            LOG.info("creating bridge %s (datapath %s)", self.bridge, dp)
+            self.db.transact([Op("bridge", (self.bridge, dp))])
+            self._mech = None
 
     def close(self) -> None:
         self.db.close()
@@ -73,17 +94,22 @@ class OvsBackend(Backend):
     # ---- what this switch can do ----
     @property
     def mechanisms(self) -> Mechanisms:
-        if self._mech is None:
-            snapshot = self.db.snapshot()
-            dp = snapshot.datapath_type
-            try:
-                feats = self.switch.meter_features()
-                kbps, pktps = feats.kbps and feats.max_meter > 0, feats.pktps and feats.max_meter > 0
-            except Exception as exc:   # no OpenFlow 1.3 meters on this switch
-                LOG.warning("meter features of %s: %s", self.bridge, exc)
-                kbps = pktps = False
-            self._mech = Mechanisms(dp, kbps, pktps, snapshot.userspace_tso)
-        return self._mech
+        """Decided from the bridge's datapath and the switch's meter features. Kept only
+        once the switch answered: a failed read (bridge not there yet, ovs-vswitchd
+        restarting) is asked again next time, not taken as "no meters" for good."""
+        if self._mech is not None:
+            return self._mech
+        snapshot = self.db.snapshot()
+        try:
+            feats = self.switch.meter_features()
+        except Exception as exc:   # no answer (yet), or no OpenFlow 1.3 meters
+            LOG.warning("meter features of %s: %s (asked again next time)", self.bridge, exc)
+            return Mechanisms(snapshot.datapath_type, False, False, snapshot.userspace_tso)
+        mech = Mechanisms(snapshot.datapath_type, feats.kbps and feats.max_meter > 0,
+                          feats.pktps and feats.max_meter > 0, snapshot.userspace_tso)
+        if snapshot.bridge_exists:
+            self._mech = mech
+        return mech
 
     @property
     def support(self) -> BackendSupport:   # type: ignore[override]
@@ -112,11 +138,6 @@ class OvsBackend(Backend):
                 found.append(dataclasses.replace(port, device=iface.name))
         return found, missing
 
-    def pull(self, client, host: str) -> tuple[int, list[PortQos], list[PortQos]]:
-        """The agent loop's hook: the host's desired ports, located through OVSDB."""
-        revision, desired = client.desired(host)
-        return (revision, *self.locate(desired))
-
     def watcher(self, netns: str | None, on_change: Callable[[], None]):
         """The agent loop's hook: OVSDB row events (an Interface plugged or unplugged, a
         QoS or Queue row edited by hand) and flow monitor events on our cookies (a flow or
@@ -127,6 +148,9 @@ class OvsBackend(Backend):
     # ---- observe / plan / apply ----
     def observe(self, ports: Sequence[PortQos] = ()) -> OvsState:
         state = self.db.snapshot()
+        if not state.bridge_exists:
+            raise FileNotFoundError(f"no bridge {self.bridge} in the switch at "
+                                    f"{self.db.remote} (the agent creates it when it starts)")
         state.meters, state.cookies = self.switch.read(fl.COOKIE, fl.COOKIE_MASK)
         return state
 

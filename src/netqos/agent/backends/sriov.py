@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.sriov.netlink import VfNetlink
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
 from netqos.agent.sriov.sysfs import Sysfs, VfRef
@@ -71,10 +71,6 @@ class SriovBackend(Backend):
             found.append(dataclasses.replace(port, device=str(ref)))
         return found, missing
 
-    def pull(self, client, host: str):
-        revision, desired = client.desired(host)
-        return (revision, *self.locate(desired))
-
     # ---- observe / plan / apply ----
     def _ref(self, port: PortQos) -> VfRef | None:
         return self._refs.get(port.port_id) or self.ref_of(port)
@@ -112,7 +108,7 @@ class SriovBackend(Backend):
                                       f"{attr} of {ref}", f"{have[i]} -> {want} Mbit/s",
                                       drift, VfChange(ref, attr, want)))
         # ports gone from this host's desired state: clear what we set on their VFs
-        for (port_id, attr), (ref, value) in sorted(self._memo.items()):
+        for (port_id, attr), (ref, _value) in sorted(self._memo.items()):
             if (port_id, attr) in wanted_keys or any(p.port_id == port_id for p in desired):
                 continue
             have = actual.get(ref.pf, {}).get(ref.vf)

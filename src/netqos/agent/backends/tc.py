@@ -30,10 +30,10 @@ import os
 from collections.abc import Mapping, Sequence
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
-from netqos.agent.model import PortQos
 from netqos.agent.quiet import OwnEvents
 from netqos.agent.tc import bpf
 from netqos.agent.tc.observe import observe, read_block
+from netqos.wire import PortQos
 from netqos.agent.tc.plan import HOST, P_TREE, Planner
 from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
@@ -64,6 +64,9 @@ class TcBackend(Backend):
         if self._capabilities is None:
             self._capabilities = probe(self.runner)
         return self._capabilities
+
+    def use_reported(self, capabilities: Mapping[str, object]) -> None:
+        self._capabilities = {k: v for k, v in capabilities.items() if isinstance(v, bool)}
 
     def observe(self, ports: Sequence[PortQos] = ()) -> HostState:
         """One dump per object kind, for all devices at once; `ports` is not needed."""

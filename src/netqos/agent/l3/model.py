@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netqos.agent import trust
+from netqos import trust
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class FipQos:
 
     @classmethod
     def from_wire(cls, d: dict) -> "FipQos":
-        """Decode and check (netqos.agent.trust): raises trust.Untrusted."""
+        """Decode and check (netqos.trust): raises trust.Untrusted."""
         return cls(fip_id=trust.identifier(d.get("id"), "floatingip.id"),
                    address=trust.ip_address(d.get("floating_ip_address"),
                                             "floating_ip_address"),
@@ -61,7 +61,7 @@ class RouterQos:
 
     @classmethod
     def from_wire(cls, d: dict) -> "RouterQos":
-        """Decode and check (netqos.agent.trust): raises trust.Untrusted, also for any
+        """Decode and check (netqos.trust): raises trust.Untrusted, also for any
         of its floating IPs (the router is then refused whole)."""
         fips = trust.items(d.get("floatingips", ()), "floatingips")
         return cls(router_id=trust.identifier(d.get("router_id"), "router_id"),

@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from netqos.agent import trust
-from netqos.agent.model import PortQos
+from netqos import trust
+from netqos.wire import PortQos
 
 LOG = logging.getLogger(__name__)
 METADATA_NS = "http://netqos.org/xmlns/libvirt/1"
@@ -56,7 +56,7 @@ def parse_domain(xml: str) -> list[Nic]:
     nics = []
     interfaces = root.findall("devices/interface")
     for i, iface in enumerate(interfaces):
-        # The MAC and tap become tc text: only well-formed ones (netqos.agent.trust).
+        # The MAC and tap become tc text: only well-formed ones (netqos.trust).
         mac = trust.mac_or_unknown(iface.find("mac").get("address", "")
                                    if iface.find("mac") is not None else "")
         target = iface.find("target")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from netqos.agent.backends.base import Change
 from netqos.agent.libvirt import units
 from netqos.agent.libvirt.domains import Nic
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 
 AFFECT_LIVE, AFFECT_CONFIG = 1, 2
 KEYS = ("inbound.average", "inbound.peak", "inbound.burst",

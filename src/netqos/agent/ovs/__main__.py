@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     backend = OvsBackend(bridge=args.bridge, ovsdb=args.ovsdb)
     try:
+        if not args.plan:
+            backend.prepare()
         here, missing = backend.locate(load_ports(args.ports))
         for port in missing:
             print(f"no interface for port {port.port_id}", file=sys.stderr)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from netqos.agent.lab import Namespaces, Vm, in_ns, sh
 
@@ -46,7 +45,8 @@ class OvsLab(Namespaces):
     def add_vm(self, port_id: str | None = None, mac: str | None = None,
                plug: bool = True) -> Vm:
         i = len(self.vms) + 1
-        port_id = port_id or f"{os.getpid() & 0xFFFFF:05x}{i:03x}-c612-4000-8000-{os.urandom(6).hex()}"
+        port_id = port_id or \
+            f"{os.getpid() & 0xFFFFF:05x}{i:03x}-c612-4000-8000-{os.urandom(6).hex()}"
         ns, dev = f"{self.prefix}v{i}", "tap" + port_id[:11]
         mac = mac or f"02:00:c6:12:{os.getpid() % 251:02x}:{i:02x}"
         sh("ip", "link", "del", dev, check=False)

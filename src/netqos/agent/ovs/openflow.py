@@ -18,7 +18,7 @@ import struct
 import subprocess
 from dataclasses import dataclass
 
-from netqos.agent import trust
+from netqos import trust
 from netqos.agent.ovs.state import Meter
 
 OFP_VERSION = 0x04
@@ -225,7 +225,7 @@ class Switch:
         # A control character would make one line several flows: such a line is never
         # sent; its cookie is named as ovs-ofctl names a refused flow, so the failure is
         # pinned on its port and the others are retried (values are checked when pulled,
-        # netqos.agent.trust; this is the last guard).
+        # netqos.trust; this is the last guard).
         unsafe = [ln for ln in lines if trust.CONTROL.search(ln)]
         if unsafe:
             return "\n".join(f"refused: a control character in the flow of cookie:"

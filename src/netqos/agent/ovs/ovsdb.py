@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ovsdbapp.backend.ovs_idl import command, connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
 
-from netqos.agent import trust
+from netqos import trust
 from netqos.agent.ovs.state import (METER_KEY_PREFIX, PORT_KEY, UPLINK_KEY, Iface,
                                     OvsState, QosRow, QueueRow)
 
@@ -122,14 +122,14 @@ class Ovsdb:
     def _snapshot(self) -> OvsState:
         state = OvsState()
         tables = self.idl.tables
+        ovs = next(iter(tables["Open_vSwitch"].rows.values()), None)
+        state.userspace_tso = ovs is not None and \
+            ovs.other_config.get("userspace-tso-enable") == "true"
         bridge = next((b for b in tables["Bridge"].rows.values() if b.name == self.bridge),
                       None)
         if bridge is None:
             return state
         state.bridge_exists = True
-        ovs = next(iter(tables["Open_vSwitch"].rows.values()), None)
-        state.userspace_tso = ovs is not None and \
-            ovs.other_config.get("userspace-tso-enable") == "true"
         state.datapath_type = bridge.datapath_type or "system"
         for key, value in bridge.external_ids.items():
             if key.startswith(METER_KEY_PREFIX) and "/" in value:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 
 METER_BURST_MS = 400
 METER_MIN_BURST_KBIT = 1049          # two 64 KB TSO segments

@@ -47,7 +47,7 @@ class FlowWatcher:
                 ["ovs-ofctl", "-O", "OpenFlow13", "monitor", f"unix:{self.switch.mgmt}",
                  "watch:!initial"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 text=True, env=self.switch.env)   # it prints the updates on stderr
-            for line in self._proc.stdout:
+            for line in self._proc.stdout or ():
                 if self._stop.is_set():
                     break
                 if self.ours(line) and not self.quiet():

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from netqos.agent import trust
+from netqos import trust
 
 _FAILED = re.compile(r"Command failed -:(\d+)")
 T = TypeVar("T")
@@ -58,7 +58,7 @@ class Runner:
             return BatchResult()
         # A line with a control character would be several lines (or a cut one) to tc,
         # and numbers would stop matching: it is never sent, it fails as itself.
-        # (Values are checked when pulled, netqos.agent.trust; this is the last guard.)
+        # (Values are checked when pulled, netqos.trust; this is the last guard.)
         unsafe = {n: "refused: a control character in the command"
                   for n, line in enumerate(lines, 1) if trust.CONTROL.search(line)}
         sent = [n for n in range(1, len(lines) + 1) if n not in unsafe]

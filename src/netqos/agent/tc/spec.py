@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from netqos.agent.tc import maths
 
 

@@ -91,7 +91,7 @@ class TcWatcher:
         try:
             self._nft = subprocess.Popen([*prefix, "nft", "monitor"], stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, text=True)
-            for line in self._nft.stdout:
+            for line in self._nft.stdout or ():
                 if self._stop.is_set():
                     break
                 if " netqos" in line or "ruleset" in line:

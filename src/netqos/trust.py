@@ -3,7 +3,7 @@
 The server validates what projects write, but the agent does not rely on that: whatever it
 pulls becomes `tc -batch`, `ip -batch`, `nft -f` and OpenFlow text or a sysfs path, where
 one stray newline is a command of its own. So every such value passes one of these checks
-when the pulled JSON is decoded into the agent's model (agent/model.py, agent/l3/model.py).
+when the pulled JSON is decoded into the agent's model (netqos.wire, agent/l3/model.py).
 Each returns the value in the one form the agent formats (MACs lower case, addresses
 canonical) or raises `Untrusted` with a reason fit to report; a port (or router) that fails
 is reported ERROR and left out, and the rest of the host converges.
