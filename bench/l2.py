@@ -137,26 +137,34 @@ def one_process_per_op(bench: Bench, engines, desired) -> dict:
     return {"ms": ms, "ops": count, "failed": 0}
 
 
-def main(hosts: int, ports: int, networks: int) -> str:
-    bench = Bench(hosts, ports, networks)
+def measure(bench, timed, drift_step, baseline_step) -> dict[str, list[dict]]:
+    """RUNS rounds of: full resync, resync with nothing to change, drift (drift_step:
+    label, fn(bench)) and its repair, remove all, and the baseline (baseline_step: label,
+    fn(bench, engines, desired)); step -> one dict per run. `timed(engines, desired)`
+    runs one pass on every host. Shared with bench/l2_ovs.py (the OVS rows)."""
     try:
         engines = bench.engines()
-        desired = [bench.desired(i) for i in range(hosts)]
-        empty = [L2Desired.from_wire({"l2": {}})] * hosts
+        desired = [bench.desired(i) for i in range(len(engines))]
+        empty = [L2Desired.from_wire({"l2": {}})] * len(engines)
         rows: dict[str, list[dict]] = {}
         for _ in range(RUNS):
-            rows.setdefault("full resync from nothing", []).append(timed_sync(engines, desired))
-            rows.setdefault("resync, nothing to change", []).append(
-                timed_sync(engines, desired))
-            drift(bench)
-            rows.setdefault("drift: 10% taps out, 1 fdb entry gone", []).append(
-                timed_sync(engines, desired))
-            rows.setdefault("remove all", []).append(timed_sync(engines, empty))
-            rows.setdefault("full wiring, one ip/bridge process per op", []).append(
-                one_process_per_op(bench, engines, desired))
-            timed_sync(engines, empty)
+            rows.setdefault("full resync from nothing", []).append(timed(engines, desired))
+            rows.setdefault("resync, nothing to change", []).append(timed(engines, desired))
+            drift_step[1](bench)
+            rows.setdefault(drift_step[0], []).append(timed(engines, desired))
+            rows.setdefault("remove all", []).append(timed(engines, empty))
+            rows.setdefault(baseline_step[0], []).append(
+                baseline_step[1](bench, engines, desired))
+            timed(engines, empty)
+        return rows
     finally:
         bench.close()
+
+
+def main(hosts: int, ports: int, networks: int) -> str:
+    rows = measure(Bench(hosts, ports, networks), timed_sync,
+                   ("drift: 10% taps out, 1 fdb entry gone", drift),
+                   ("full wiring, one ip/bridge process per op", one_process_per_op))
     title = (f"### L2 linuxbridge engine: {hosts} hosts x {ports} ports, {networks} VXLAN "
              f"networks on every host, l2population (median of {RUNS}, summed over hosts)")
     out = [title, "", "| step | kernel ops | failed | wall ms | per op µs | per port ms |",
@@ -170,13 +178,15 @@ def main(hosts: int, ports: int, networks: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def first_reply_ms(ports: int = LATENCY_PORTS) -> list[float]:
-    lab = L2Lab(hosts=2)
+def first_reply_ms(ports: int = LATENCY_PORTS, kinds=()) -> list[float]:
+    """kinds: the hosts' classes (default Linux-bridge; bench/l2_ovs.py passes OvsHost)."""
+    lab = L2Lab(hosts=2, kinds=kinds)
     echo = None
     try:
         net = lab.network("vxlan", 3001)
         peer = lab.vm("peer", lab.hosts[1], net, "198.19.4.250/24")
         lab.start()
+        peer.host.prepare_guest(peer)
         echo = peer.ns.popen("python3", "-c", _ECHO)
         times = []
         for n in range(ports):
@@ -184,6 +194,7 @@ def first_reply_ms(ports: int = LATENCY_PORTS) -> list[float]:
             # ARP retried every 10 ms, not every second: the probe measures the wiring,
             # not the neighbour timer of a request sent before the port was plugged.
             vm.ns.run("sysctl", "-qw", "net.ipv4.neigh.eth0.retrans_time_ms=10")
+            vm.host.prepare_guest(vm)
             probe = vm.ns.popen("python3", "-c", _PROBE, peer.address,
                                 stdout=subprocess.PIPE, text=True)
             assert probe.stdout.readline().strip() == "ready"

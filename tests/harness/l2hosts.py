@@ -23,9 +23,12 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from netqos.agent.l2.compose import BoundPort, compose
 from tests.harness.netns import Netns, run, unique_name
@@ -87,6 +90,7 @@ class Vm:
         if self.ns is not None:
             self.ns.delete()      # the veth pair, tap included, goes with it
             self.ns = None
+            self.host.unplug(self)
 
 
 class Host:
@@ -109,11 +113,24 @@ class Host:
             if addr:
                 self.ns.run("ip", "addr", "add", addr, "dev", dev)
 
+    def engine_argv(self) -> list[str]:
+        return ["-m", "netqos.agent.l2.linuxbridge", "--physical-interface-mappings",
+                "physnet1:eth1"]
+
+    def plug(self, vm: "Vm") -> None:
+        """What Nova/os-vif does beyond creating the tap (nothing for Linux bridges)."""
+
+    def unplug(self, vm: "Vm") -> None:
+        pass
+
+    def prepare_guest(self, vm: "Vm") -> None:
+        """What a guest needs for TCP/UDP through this host's tunnels (nothing here)."""
+
     def start(self, extra: tuple[str, ...] = ()) -> None:
-        argv = [sys.executable, "-m", "netqos.agent.l2.linuxbridge",
+        argv = [sys.executable, *self.engine_argv(),
                 "--desired", str(self.desired_path), "--status", str(self.status_path),
-                "--local-ip", self.local_ip, "--physical-interface-mappings",
-                "physnet1:eth1", "--l2-population", "--resync-interval", "30", *extra]
+                "--local-ip", self.local_ip, "--l2-population", "--resync-interval", "30",
+                *extra]
         self.status_path.unlink(missing_ok=True)
         log = open(self.log_path, "a")
         self.proc = self.ns.popen(*argv, stdout=log, stderr=subprocess.STDOUT)
@@ -138,6 +155,9 @@ class Host:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+    def close(self) -> None:
+        """Whatever the host runs besides its engine (nothing for Linux bridges)."""
 
     def hup(self) -> None:
         if self.proc is not None:
@@ -167,13 +187,15 @@ class Host:
 class L2Lab:
     """Hosts, networks and VMs; the desired state of each host composed from them."""
 
-    def __init__(self, hosts: int = 3):
+    def __init__(self, hosts: int = 3, kinds: Sequence[type[Host]] = ()):
+        """`kinds`: the Host class of each host (default: all Linux-bridge hosts)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="nq-l2-"))
         self.fabric = Netns(unique_name("nqfab"))
         for bridge in ("under", "phys"):
             self.fabric.run("ip", "link", "add", bridge, "type", "bridge")
             self.fabric.run("ip", "link", "set", bridge, "up")
-        self.hosts = [Host(i + 1, self.fabric, self.workdir) for i in range(hosts)]
+        kinds = list(kinds) or [Host] * hosts
+        self.hosts = [kind(i + 1, self.fabric, self.workdir) for i, kind in enumerate(kinds)]
         self.networks: list[Network] = []
         self.vms: list[Vm] = []
         self._macs = iter(range(1, 0xFFFF))
@@ -189,6 +211,7 @@ class L2Lab:
         n = next(self._macs)
         vm = Vm(name, host, network, ip, mac=f"fa:16:3e:00:{n >> 8:02x}:{n & 0xFF:02x}")
         vm.boot(network.mtu or 1500)
+        host.plug(vm)
         self.vms.append(vm)
         return vm
 
@@ -276,14 +299,58 @@ class L2Lab:
             counts = list(pool.map(lambda p: probe(*p), pairs))
         return {(a.name, b.name): n for (a, b), n in zip(pairs, counts)}
 
+    def move_and_back(self, vm: Vm, to: Vm, old: Vm, wired=lambda: True) -> None:
+        """Bind `vm` to the network of `to`: it reaches `to` and no longer `old` (after
+        `wired()` holds); then bind it back: it reaches `old` again."""
+        home, vm.network = vm.network, to.network
+        try:
+            self.push()
+            assert wait_for(wired, 5), "not rewired"
+            assert wait_for(lambda: self.ping(vm, to, count=1) > 0, 5)
+            assert self.ping(vm, old) == 0
+        finally:
+            vm.network = home
+            self.push()
+        assert wait_for(lambda: self.ping(vm, old, count=1) > 0, 5)
+
+    def print_matrix(self, counts: dict) -> None:
+        names = [vm.name for vm in self.vms]
+        print("\nreplies (row pings column):")
+        print("        " + " ".join(f"{n:>6}" for n in names))
+        for a in names:
+            print(f"{a:>7} " + " ".join(f"{'-' if a == b else counts[(a, b)]:>6}"
+                                         for b in names))
+
+    def split(self, counts: dict) -> tuple[dict, dict]:
+        """(pairs within a network, pairs across networks) of a matrix."""
+        vms = {vm.name: vm for vm in self.vms}
+        same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
+        return same, {p: n for p, n in counts.items() if p not in same}
+
+    def isolation(self, counts: dict) -> tuple[dict, dict]:
+        """Split a matrix into (pairs within a network, pairs across networks), printed."""
+        self.print_matrix(counts)
+        same, cross = self.split(counts)
+        print(f"same network: {sum(1 for n in same.values() if n)}/{len(same)} pairs "
+              f"answered; across networks: {sum(cross.values())} replies in {len(cross)} "
+              "pairs")
+        return same, cross
+
     def close(self) -> None:
         for host in self.hosts:
             host.stop()
         for vm in self.vms:
             vm.destroy()
         for host in self.hosts:
+            host.close()
             host.ns.delete()
         self.fabric.delete()
         for path in sorted(self.workdir.glob("*")):
             path.unlink(missing_ok=True)
         self.workdir.rmdir()
+
+
+def agent_configurations(server_url: str, host: str) -> dict | None:
+    """The `configurations` the agent of `host` reported in its heartbeat, or None."""
+    agents = httpx.get(server_url + "/v2.0/agents").json()["agents"]
+    return next((a["configurations"] for a in agents if a["host"] == host), None)

@@ -10,6 +10,11 @@ the userspace datapath: `datapath_type` says which one works here.
     with OvsServer() as ovs:
         ovs.vsctl("add-br", "br-nq", "--", "set", "bridge", "br-nq",
                   f"datapath_type={ovs.datapath_type}")
+
+A simulated host runs its own pair inside its namespace (`OvsServer(netns=NAME)`): the
+userspace datapath opens that namespace's devices and makes its internal ports there, and
+its native tunnels route with that namespace's addresses. `restart_vswitchd()` kills and
+restarts ovs-vswitchd on the same database (flows are lost, OVSDB stays).
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ def kernel_datapath() -> bool:
 
 
 class OvsServer:
-    def __init__(self):
+    def __init__(self, netns: str | None = None, tso: bool = False):
         if not installed():
             raise FileNotFoundError("Open vSwitch not installed (apt-get install openvswitch-switch)")
         self.tmpdir = Path(tempfile.mkdtemp(prefix="nq-ovs-"))
         self.datapath_type = "system" if kernel_datapath() else "netdev"
         self.procs: list[subprocess.Popen] = []
+        self.netns = netns
+        self.tso = tso          # userspace TSO on before ovs-vswitchd opens any port
         atexit.register(self.stop)
 
     @property
@@ -62,15 +69,21 @@ class OvsServer:
         env.update(OVS_RUNDIR=t, OVS_LOGDIR=t, OVS_DBDIR=t, OVS_SYSCONFDIR=t)
         return env
 
-    def _daemon(self, name: str, *args: str) -> None:
+    @property
+    def rundir(self) -> str:
+        return str(self.tmpdir)
+
+    def _daemon(self, name: str, *args: str) -> subprocess.Popen:
         # Foreground children (no --detach): we reap them, nothing outlives the tests.
         log = open(self.tmpdir / f"{name}.out", "ab")
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.procs.append(subprocess.Popen(
-            [name, *args, f"--pidfile={self.tmpdir / name}.pid",
+            [*prefix, name, *args, f"--pidfile={self.tmpdir / name}.pid",
              f"--unixctl={self.tmpdir / name}.ctl", f"--log-file={self.tmpdir / name}.log"],
             env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         ))
         log.close()
+        return self.procs[-1]
 
     def start(self) -> "OvsServer":
         dbfile = self.tmpdir / "conf.db"
@@ -79,10 +92,36 @@ class OvsServer:
         if not wait_for(self.db_sock.exists, 10):
             raise RuntimeError(f"ovsdb-server did not start:\n{self.logs()}")
         self.vsctl("--no-wait", "init")
+        if self.tso:
+            self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
+                       "other_config:userspace-tso-enable=true")
         self._daemon("ovs-vswitchd", self.db)
         # `ovs-vsctl` (with wait) returns once ovs-vswitchd has caught up.
         self.vsctl("set", "Open_vSwitch", ".", "external_ids:netqos-test=1", timeout=20)
         return self
+
+    def restart_vswitchd(self, kill: bool = True) -> None:
+        """ovs-vswitchd dies (SIGKILL: a crash) and starts again on the same database."""
+        proc = next(p for p in self.procs if "ovs-vswitchd" in p.args)
+        proc.kill() if kill else proc.terminate()
+        proc.wait(10)
+        self.procs.remove(proc)
+        self._daemon("ovs-vswitchd", self.db)
+        self.vsctl("set", "Open_vSwitch", ".", "external_ids:netqos-test=2", timeout=20)
+
+    def appctl(self, *args: str) -> str:
+        res = subprocess.run(["ovs-appctl", "-t", str(self.tmpdir / "ovs-vswitchd.ctl"), *args],
+                             env=self.env, capture_output=True, text=True, timeout=15)
+        if res.returncode != 0:
+            raise RuntimeError(f"ovs-appctl {' '.join(args)} failed: {res.stderr}")
+        return res.stdout
+
+    def ofctl(self, *args: str) -> str:
+        res = subprocess.run(["ovs-ofctl", "-O", "OpenFlow14", *args], env=self.env,
+                             capture_output=True, text=True, timeout=15)
+        if res.returncode != 0:
+            raise RuntimeError(f"ovs-ofctl {' '.join(args)} failed: {res.stderr}")
+        return res.stdout
 
     def vsctl(self, *args: str, timeout: float = 10) -> str:
         res = subprocess.run(["ovs-vsctl", f"--db={self.db}", f"--timeout={int(timeout)}", *args],

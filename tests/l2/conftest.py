@@ -27,20 +27,46 @@ def root():
         unavailable(f"L2 tests need {', '.join(missing)}")
 
 
+def populate(lab: L2Lab, networks) -> None:
+    """Three VMs per network, one per host, every network on 198.19.1.0/24 with distinct
+    host parts: a frame leaking between networks would be answered (same subnet: ARP, then
+    echo), so zero replies is meaningful."""
+    for n, (net, name) in enumerate(networks):
+        for i, host in enumerate(lab.hosts):
+            lab.vm(f"{name}{i + 1}", host, net, f"198.19.1.{10 * (n + 1) + i + 1}/24")
+
+
 @pytest.fixture(scope="module")
 def l2lab(root):
     """Three hosts, two VXLAN networks on the same CIDR and one flat network, three VMs
     per network (one per host), every engine converged."""
     lab = L2Lab(hosts=3)
     try:
-        red = lab.network("vxlan", 1001)
-        blue = lab.network("vxlan", 1002)
-        flat = lab.network("flat", physical_network="physnet1")
-        # Every network on 198.19.1.0/24, distinct host parts: a frame leaking between
-        # networks would be answered (same subnet: ARP, then echo), so zero is meaningful.
-        for net, name, base in ((red, "red", 10), (blue, "blue", 20), (flat, "flat", 30)):
-            for i, host in enumerate(lab.hosts):
-                lab.vm(f"{name}{i + 1}", host, net, f"198.19.1.{base + i + 1}/24")
+        populate(lab, [(lab.network("vxlan", 1001), "red"),
+                       (lab.network("vxlan", 1002), "blue"),
+                       (lab.network("flat", physical_network="physnet1"), "flat")])
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture(scope="module")
+def ovslab(root):
+    """The same on three Open vSwitch hosts (one ovsdb-server/ovs-vswitchd each, userspace
+    datapath): two VXLAN networks, a VLAN and a flat provider network on one physical
+    link, three VMs per network."""
+    from tests.harness.l2ovs import OvsHost
+    from tests.harness.ovs import installed
+
+    if not installed():
+        unavailable("OVS L2 tests need Open vSwitch (openvswitch-switch)")
+    lab = L2Lab(kinds=[OvsHost] * 3)
+    try:
+        populate(lab, [(lab.network("vxlan", 1001), "red"),
+                       (lab.network("vxlan", 1002), "blue"),
+                       (lab.network("vlan", 100, physical_network="physnet1"), "vlan"),
+                       (lab.network("flat", physical_network="physnet1"), "flat")])
         lab.start()
         yield lab
     finally:

@@ -12,12 +12,11 @@ import sys
 import uuid
 from pathlib import Path
 
-import httpx
-
 from netqos.agent.backends.base import ApplyResult
 from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
 from netqos.agent.l2.linuxbridge.plan import L2Options
 from netqos.agent.l2.linuxbridge.role import L2Role
+from tests.harness.l2hosts import agent_configurations
 from tests.harness.netns import Netns, run, unique_name
 from tests.harness.util import tail, wait_for
 
@@ -93,8 +92,7 @@ def test_agent_reports_l2_configuration_and_leaves_wiring_without_l2_block(
              "--l2-population"], stdout=open(log, "ab"), stderr=subprocess.STDOUT)
         try:
             def conf():
-                agents = httpx.get(sqlite_server.url + "/v2.0/agents").json()["agents"]
-                return next((a["configurations"] for a in agents if a["host"] == host), None)
+                return agent_configurations(sqlite_server.url, host)
             assert wait_for(lambda: conf() and "tunneling_ip" in conf(), 15), tail(log)
             c = conf()
             assert c["tunneling_ip"] == "198.18.100.7" and c["tunnel_types"] == ["vxlan"]

@@ -32,15 +32,6 @@ def _settled_passes(lab: L2Lab) -> list[int]:
     raise AssertionError(f"engines never settled: {now}")
 
 
-def _print_matrix(lab: L2Lab, counts: dict) -> None:
-    names = [vm.name for vm in lab.vms]
-    print("\nreplies (row pings column):")
-    print("        " + " ".join(f"{n:>6}" for n in names))
-    for a in names:
-        print(f"{a:>7} " + " ".join(f"{'-' if a == b else counts[(a, b)]:>6}"
-                                     for b in names))
-
-
 def _timed(predicate, timeout: float = 5.0) -> float:
     started = time.monotonic()
     assert wait_for(predicate, timeout, interval=0.02), "not repaired"
@@ -81,28 +72,19 @@ def test_every_port_active_and_configurations_reported(l2lab):
                 assert links[vm.tap]["master"] == "brq" + vm.network.network_id[:11]
 
 
-def _split(lab: L2Lab, counts: dict) -> tuple[dict, dict]:
-    vms = {vm.name: vm for vm in lab.vms}
-    same = {p: n for p, n in counts.items() if vms[p[0]].network is vms[p[1]].network}
-    return same, {p: n for p, n in counts.items() if p not in same}
-
-
 def test_isolation_matrix(l2lab):
     passes = _settled_passes(l2lab)
     counts = l2lab.matrix(count=2)
     # Traffic makes the bridges learn MACs (fdb events); none of it may wake the engines.
     assert [h.status()["passes"] for h in l2lab.hosts] == passes
-    _print_matrix(l2lab, counts)
-    same, cross = _split(l2lab, counts)
-    print(f"ping, same network: {sum(1 for n in same.values() if n)}/{len(same)} pairs "
-          f"answered; across networks: {sum(cross.values())} replies in {len(cross)} pairs")
+    same, cross = l2lab.isolation(counts)
     assert len(same) == 18 and len(cross) == 54
     assert [p for p, n in same.items() if n == 0] == []
     assert sum(cross.values()) == 0
 
 
 def test_tcp_matrix(l2lab):
-    same, cross = _split(l2lab, l2lab.tcp_matrix())
+    same, cross = l2lab.split(l2lab.tcp_matrix())
     # On a loaded 2-core machine a connection can miss its 2 s; a reachable pair answers
     # a second try (a cross-network pair gets none: isolation is judged on the first).
     vms = {vm.name: vm for vm in l2lab.vms}
@@ -199,19 +181,10 @@ def test_vlan_port_refused_on_a_kernel_without_8021q(l2lab):
 
 
 def test_port_moved_to_another_network_is_replugged(l2lab):
-    vm = _vm(l2lab, "red3")
-    red, blue = vm.network, _vm(l2lab, "blue1").network
-    vm.network = blue
-    try:
-        l2lab.push()
-        assert wait_for(lambda: vm.host.links()[vm.tap].get("master")
-                        == "brq" + blue.network_id[:11], 5)
-        assert wait_for(lambda: l2lab.ping(vm, _vm(l2lab, "blue1"), count=1) > 0, 5)
-        assert l2lab.ping(vm, _vm(l2lab, "red1")) == 0
-    finally:
-        vm.network = red
-        l2lab.push()
-    assert wait_for(lambda: l2lab.ping(vm, _vm(l2lab, "red1"), count=1) > 0, 5)
+    vm, blue1 = _vm(l2lab, "red3"), _vm(l2lab, "blue1")
+    bridge = "brq" + blue1.network.network_id[:11]
+    l2lab.move_and_back(vm, blue1, _vm(l2lab, "red1"),
+                        wired=lambda: vm.host.links()[vm.tap].get("master") == bridge)
 
 
 def test_engine_sigkill_and_restart_keeps_the_wiring(l2lab):

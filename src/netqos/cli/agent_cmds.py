@@ -11,6 +11,7 @@ import sys
 import threading
 
 from netqos.agent.l2.linuxbridge import options as l2_options
+from netqos.agent.l2.openvswitch import options as ovs_l2_options
 from netqos.cli.client import CliError
 from netqos.cli.common import leaf
 from netqos.cli.output import Column, Progress, add_format_flags, add_progress_flag, emit_list
@@ -69,6 +70,7 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     l2_options.add_arguments(p)
+    ovs_l2_options.add_arguments(p)
 
 
 def backend_flags(p: argparse.ArgumentParser) -> None:
@@ -151,11 +153,10 @@ def build_agent(args: argparse.Namespace, **intervals):
     url = args.server or os.environ.get("NETQOS_URL") or (
         keystone.network_endpoint() if keystone else DEFAULT_SERVER)
     agent = Agent(config, ServerClient(url, token, auth=keystone), backend)
-    if getattr(args, "l2", None) == "linuxbridge":
-        from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
+    engine = l2_engine(args)
+    if engine is not None:
         from netqos.agent.l2.linuxbridge.role import L2Role
 
-        engine = LinuxBridgeL2(l2_options.from_args(args), netns=args.netns)
         agent.l2 = L2Role(engine, on_change=agent.wake,
                           resync_interval=intervals.get("resync_interval", 30.0))
     return agent
@@ -169,6 +170,20 @@ def agent_token(args: argparse.Namespace) -> str | None:
         return read_token(args.auth_token_file)
     except TokenError as exc:
         raise UsageError(str(exc)) from None
+
+
+def l2_engine(args: argparse.Namespace):
+    """The L2 engine --l2 asks for, or None."""
+    kind = getattr(args, "l2", None)
+    if kind == "linuxbridge":
+        from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
+
+        return LinuxBridgeL2(l2_options.from_args(args), netns=args.netns)
+    if kind == "openvswitch":
+        from netqos.agent.l2.openvswitch.engine import OvsL2
+
+        return OvsL2(ovs_l2_options.from_args(args), ovsdb=getattr(args, "ovsdb", None))
+    return None
 
 
 def run_agent(args: argparse.Namespace) -> int:

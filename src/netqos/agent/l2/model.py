@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 NETWORK_TYPES = ("flat", "vlan", "vxlan", "local")
 MAX_VNI = 2 ** 24 - 1
 MAX_VID = 4094
-_UUIDISH = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
-_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-_IFNAME = re.compile(r"^[0-9A-Za-z_][0-9A-Za-z_.-]{0,14}$")
+_UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
+_MAC = re.compile(r"([0-9a-f]{2}:){5}[0-9a-f]{2}")
+_IFNAME = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,14}")
 
 
 class InvalidL2(ValueError):
@@ -41,14 +41,14 @@ class InvalidL2(ValueError):
 
 
 def _id(value, what: str) -> str:
-    if not isinstance(value, str) or not _UUIDISH.match(value):
+    if not isinstance(value, str) or not _UUIDISH.fullmatch(value):
         raise InvalidL2(f"invalid {what} {value!r}")
     return value
 
 
 def _mac(value) -> str:
     mac = value.lower() if isinstance(value, str) else value
-    if not isinstance(mac, str) or not _MAC.match(mac) or mac == "00:00:00:00:00:00" \
+    if not isinstance(mac, str) or not _MAC.fullmatch(mac) or mac == "00:00:00:00:00:00" \
             or int(mac[:2], 16) & 1:
         raise InvalidL2(f"invalid unicast MAC address {value!r}")
     return mac
@@ -62,7 +62,7 @@ def _ip(value) -> str:
 
 
 def valid_ifname(value) -> str:
-    if not isinstance(value, str) or not _IFNAME.match(value):
+    if not isinstance(value, str) or not _IFNAME.fullmatch(value):
         raise InvalidL2(f"invalid interface name {value!r}")
     return value
 
@@ -81,7 +81,7 @@ class Segment:
             raise InvalidL2(f"unsupported network type {self.network_type!r}")
         seg, physnet = self.segmentation_id, self.physical_network
         if self.network_type in ("flat", "vlan") and not (
-                isinstance(physnet, str) and _UUIDISH.match(physnet.replace("_", "-"))):
+                isinstance(physnet, str) and _UUIDISH.fullmatch(physnet.replace("_", "-"))):
             raise InvalidL2(f"{self.network_type} network needs a physical network, "
                             f"got {physnet!r}")
         if self.network_type == "vlan" and not _int_in(seg, 1, MAX_VID):

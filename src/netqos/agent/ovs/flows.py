@@ -12,8 +12,9 @@ into-VM meters match the port's MAC, as the switching (NORMAL) decides the outpu
 later. Tables 0-2 are netqos's: its catch-all in table 0 (priority 1) shadows the bridge's
 default `priority=0 actions=NORMAL`.
 
-Every flow's cookie is 0x4e51 in the top 16 bits and a 48-bit hash of its text below: a
-changed flow is a new cookie, so observe needs only the set of cookies on the bridge.
+Every flow's cookie is its owner's tag in the top 16 bits (0x4e51 for the QoS pipeline,
+0x4e52 for the L2 wiring, netqos.agent.l2.openvswitch) and a 48-bit hash of its text below:
+a changed flow is a new cookie, so observe needs only the set of cookies on the bridge.
 An update is `add` of the new flow (same match: it replaces the old one in place) and
 `delete cookie=<old>/-1` (then matches nothing), both in one atomic bundle.
 """
@@ -23,6 +24,7 @@ import hashlib
 from dataclasses import dataclass
 
 TAG = 0x4E51
+L2_TAG = 0x4E52
 COOKIE = TAG << 48
 COOKIE_MASK = 0xFFFF << 48
 T_FROM, T_FROM_PPS, T_TO = 0, 1, 2
@@ -35,6 +37,7 @@ class Flow:
     priority: int
     match: str       # "" or "in_port=3,ip"
     actions: str
+    tag: int = TAG   # the owner's 16 cookie bits (not part of the text)
 
     @property
     def text(self) -> str:
@@ -44,7 +47,7 @@ class Flow:
     @property
     def cookie(self) -> int:
         digest = hashlib.blake2b(self.text.encode(), digest_size=6).digest()
-        return COOKIE | int.from_bytes(digest, "big")
+        return (self.tag << 48) | int.from_bytes(digest, "big")
 
     def add_line(self) -> str:
         return f"add cookie={self.cookie:#x},{self.text}"

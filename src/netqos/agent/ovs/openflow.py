@@ -201,10 +201,13 @@ class Switch:
         with self.channel() as ch:
             meters = parse_meter_configs(ch.multipart(OFPMP_METER_CONFIG,
                                                       struct.pack("!I4x", OFPM_ALL)))
-            flows = ch.multipart(OFPMP_FLOW, struct.pack(
-                "!B3xII4xQQ", 0xFF, 0xFFFFFFFF, 0xFFFFFFFF, cookie, mask)
-                + struct.pack("!HH4x", 1, 4))   # an empty OXM match
-        return meters, parse_flow_cookies(flows)
+            return meters, _flow_cookies(ch, cookie, mask)
+
+    def flow_cookies(self, cookie: int = 0, mask: int = 0) -> set[int]:
+        """The cookies of the bridge's flows whose cookie matches cookie/mask (mask 0:
+        every flow's)."""
+        with self.channel() as ch:
+            return _flow_cookies(ch, cookie, mask)
 
     # ---- writes ----
     def meter_ops(self, ops: list[MeterOp]) -> dict[int, str]:
@@ -242,6 +245,12 @@ class Switch:
                               input="\n".join(lines) + "\n", capture_output=True, text=True,
                               env=self.env)
         return None if proc.returncode == 0 else (proc.stderr.strip() or "ovs-ofctl failed")
+
+
+def _flow_cookies(ch: Channel, cookie: int, mask: int) -> set[int]:
+    return parse_flow_cookies(ch.multipart(OFPMP_FLOW, struct.pack(
+        "!B3xII4xQQ", 0xFF, 0xFFFFFFFF, 0xFFFFFFFF, cookie, mask)
+        + struct.pack("!HH4x", 1, 4)))   # an empty OXM match
 
 
 def parse_meter_configs(body: bytes) -> dict[int, Meter]:

@@ -74,6 +74,8 @@ class _Idl(connection.OvsdbIdl):
 class Ovsdb:
     """One OVSDB connection: read the replica, write transactions, watch changes."""
 
+    relevant = RELEVANT     # what wakes the watchers (the L2 engine widens it)
+
     def __init__(self, remote: str | None = None, bridge: str = "br-int", timeout: float = 30):
         remote = remote or default_db()
         self.remote = remote
@@ -104,7 +106,7 @@ class Ovsdb:
     def _changed(self, event_name: str, row, updates=None) -> None:
         """Wake the watchers on what can change a plan, not on statistics: ovs-vswitchd
         rewrites every Interface's statistics every few seconds."""
-        columns = RELEVANT.get(row._table.name)
+        columns = self.relevant.get(row._table.name)
         if columns is None:
             return
         if event_name == "update" and columns and updates is not None:
@@ -173,9 +175,13 @@ class Ovsdb:
         """All `ops` in one transaction; raises if OVSDB refuses it (nothing applied)."""
         if not ops:
             return
+        self.run(_Apply(self.api, self.bridge, list(ops)))
+
+    def run(self, cmd: command.BaseCommand) -> None:
+        """One command in one transaction; raises if OVSDB refuses it."""
         self.transactions += 1
         with self.api.transaction(check_error=True, log_errors=False) as txn:
-            txn.add(_Apply(self.api, self.bridge, list(ops)))
+            txn.add(cmd)
 
 
 class _Apply(command.BaseCommand):
@@ -216,16 +222,7 @@ class _Apply(command.BaseCommand):
                 raise ValueError(f"unknown OVSDB op {op.kind}")
 
     def _bridge(self, txn, name: str, datapath_type: str):
-        tables = self.api.idl.tables
-        iface = txn.insert(tables["Interface"])
-        iface.name, iface.type = name, "internal"
-        port = txn.insert(tables["Port"])
-        port.name, port.interfaces = name, [iface]
-        bridge = txn.insert(tables["Bridge"])
-        bridge.name, bridge.datapath_type, bridge.ports = name, datapath_type, [port]
-        bridge.fail_mode = "standalone"
-        next(iter(tables["Open_vSwitch"].rows.values())).addvalue("bridges", bridge)
-        return bridge
+        return insert_bridge(txn, self.api.idl.tables, name, datapath_type, "standalone")
 
     def _qos(self, txn, ports, port_name: str, port_id: str | None, max_rate: int,
              queues: dict, uplink: bool, existing: str | None) -> None:
@@ -276,6 +273,19 @@ class _Apply(command.BaseCommand):
         for queue in qos.queues.values():
             queue.delete()
         qos.delete()
+
+
+def insert_bridge(txn, tables, name: str, datapath_type: str, fail_mode: str):
+    """A new bridge with its internal port, as `ovs-vsctl add-br` makes it."""
+    iface = txn.insert(tables["Interface"])
+    iface.name, iface.type = name, "internal"
+    port = txn.insert(tables["Port"])
+    port.name, port.interfaces = name, [iface]
+    bridge = txn.insert(tables["Bridge"])
+    bridge.name, bridge.datapath_type, bridge.ports = name, datapath_type, [port]
+    bridge.fail_mode = fail_mode
+    next(iter(tables["Open_vSwitch"].rows.values())).addvalue("bridges", bridge)
+    return bridge
 
 
 def _uuid(text: str):

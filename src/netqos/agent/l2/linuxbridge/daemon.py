@@ -3,16 +3,18 @@ desired state read from a JSON file (the "l2" block of the host pull; SIGHUP re-
 once). Each pass's outcome goes to the log and, atomically, to a status file."""
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
 
-from netqos.agent.l2.linuxbridge.engine import L2Report, LinuxBridgeL2
-from netqos.agent.l2.linuxbridge.watch import L2Watcher
+from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2
 from netqos.agent.l2.model import L2Desired
+from netqos.agent.l2.report import L2Report
 
 LOG = logging.getLogger(__name__)
 COALESCE = 0.02   # seconds: a burst of netlink events becomes one pass
@@ -61,7 +63,7 @@ class L2Daemon:
         return report
 
     def run(self, stop: threading.Event) -> None:
-        watcher = L2Watcher(self.engine.netns, self.engine.opts.mappings.values(), self.wake)
+        watcher = self.engine.watcher(self.wake)
         watcher.start()
         last = 0.0
         try:
@@ -96,3 +98,37 @@ class L2Daemon:
         with open(tmp, "w") as f:
             json.dump(status, f)
         os.replace(tmp, self.status_path)
+
+
+def add_cli_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of an engine run on its own (`python -m netqos.agent.l2.<engine>`)."""
+    ap.add_argument("--desired", required=True, help="JSON file: the host pull's l2 block")
+    ap.add_argument("--plan", action="store_true", help="print the changes, apply none")
+    ap.add_argument("--once", action="store_true", help="one pass, then exit")
+    ap.add_argument("--status", help="write each pass's per-port status here (JSON)")
+    ap.add_argument("--resync-interval", type=float, default=30.0)
+
+
+def serve(engine, args: argparse.Namespace) -> int:
+    """--plan: print the changes; --once: one pass; else passes until SIGTERM, SIGHUP
+    re-reading the file."""
+    source = file_source(args.desired)
+    if args.plan:
+        p = engine.plan(source())
+        for change in p.changes:
+            print(change)
+        for pid, reason in sorted(p.refused.items()):
+            print(f"refuse {pid}: {reason}")
+        return 0
+    daemon = L2Daemon(engine, source, args.status, args.resync_interval)
+    if args.once:
+        report = daemon.step()
+        print(json.dumps({pid: vars(s) for pid, s in report.ports.items()}, indent=1))
+        return 1 if report.failed or report.unconverged else 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, daemon.wake)
+    LOG.info("L2 engine: %s", engine.configurations())
+    daemon.run(stop)
+    return 0

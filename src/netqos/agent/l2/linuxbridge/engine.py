@@ -10,32 +10,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from dataclasses import dataclass, field
 
 from netqos.agent.backends.base import Change
 from netqos.agent.l2.linuxbridge import observe as obs
 from netqos.agent.l2.linuxbridge.plan import DELETE, FDB, LINKS, L2Options, Plan, plan
 from netqos.agent.l2.linuxbridge.state import L2State
+from netqos.agent.l2.linuxbridge.watch import L2Watcher
 from netqos.agent.l2.model import L2Desired
+from netqos.agent.l2.report import (ACTIVE, DOWN, ERROR, L2Report, PortStatus,  # noqa: F401
+                                    fill_statuses)
 from netqos.agent.tc.runner import Runner
 
 LOG = logging.getLogger(__name__)
-ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
-
-
-@dataclass
-class PortStatus:
-    status: str                 # ACTIVE | DOWN | ERROR
-    reason: str = ""
-
-
-@dataclass
-class L2Report:
-    changes: list[Change] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)      # change index -> reason
-    ports: dict[str, PortStatus] = field(default_factory=dict)
-    drift: list[str] = field(default_factory=list)            # repaired, printable
-    unconverged: list[Change] = field(default_factory=list)   # what CHECK still found
 
 
 def probe_vlan(runner: Runner) -> bool:
@@ -85,6 +71,10 @@ class LinuxBridgeL2:
             conf["tunneling_ip"] = conf["local_ip"] = self.opts.local_ip
         return conf
 
+    def watcher(self, on_change):
+        """What wakes a pass between resyncs: netlink events of our devices."""
+        return L2Watcher(self.netns, self.opts.mappings.values(), on_change)
+
     def observe(self) -> L2State:
         return obs.observe(self.runner)
 
@@ -102,7 +92,7 @@ class LinuxBridgeL2:
         broken = {report.changes[i].payload.fact for i in report.failed}
         broken |= {c.payload.fact for c in report.unconverged}
         self.memo = p.facts - broken
-        self._status(desired, p, report)
+        fill_statuses(desired, p, report)
         return report
 
     def apply(self, changes: list[Change]) -> dict[int, str]:
@@ -119,28 +109,3 @@ class LinuxBridgeL2:
                 for i in hit:
                     failed[i] = reason or "failed"
         return failed
-
-    def _status(self, desired: L2Desired, p: Plan, report: L2Report) -> None:
-        reasons: dict[str, str] = {}     # owner (port or network) -> first failure
-        for i, reason in report.failed.items():
-            c = report.changes[i]
-            reasons.setdefault(c.port_id, f"{c.action} {c.what}: {reason}")
-        for c in report.unconverged:
-            reasons.setdefault(c.port_id, f"not converged: {c}")
-        for c in report.changes:
-            if c.drift:
-                report.drift.append(str(c).strip())
-        for port in desired.ports:
-            pid = port.port_id
-            if pid in p.refused:
-                report.ports[pid] = PortStatus(ERROR, p.refused[pid])
-            elif pid in p.absent:
-                report.ports[pid] = PortStatus(DOWN, "no device for the port on this host")
-            elif reason := reasons.get(pid) or reasons.get(port.network_id):
-                report.ports[pid] = PortStatus(ERROR, reason)
-            elif not port.admin_state_up:
-                report.ports[pid] = PortStatus(DOWN, "admin state down")
-            else:
-                report.ports[pid] = PortStatus(ACTIVE)
-        for pid, reason in desired.refused.items():
-            report.ports[pid] = PortStatus(ERROR, reason)

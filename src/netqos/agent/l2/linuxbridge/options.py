@@ -9,8 +9,9 @@ from netqos.agent.l2.model import InvalidL2, valid_ifname
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--l2", choices=["linuxbridge"], default=None,
-                    help="wire ports into their networks (linuxbridge: brq bridges)")
+    ap.add_argument("--l2", choices=["linuxbridge", "openvswitch"], default=None,
+                    help="wire ports into their networks (linuxbridge: brq bridges; "
+                         "openvswitch: br-int, br-tun and local VLANs)")
     ap.add_argument("--physical-interface-mappings", default="", metavar="PHYSNET:IFACE,...",
                     help="the interface of each physical network, e.g. physnet1:eth1")
     ap.add_argument("--local-ip", help="this host's VXLAN tunnel endpoint address")
@@ -20,7 +21,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="VXLAN: copy the inner packet's DSCP to the outer header")
 
 
-def parse_mappings(text: str) -> dict[str, str]:
+def parse_mappings(text: str, option: str = "--physical-interface-mappings"
+                   ) -> dict[str, str]:
     mappings: dict[str, str] = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         physnet, sep, iface = item.partition(":")
@@ -29,9 +31,9 @@ def parse_mappings(text: str) -> dict[str, str]:
                 raise InvalidL2(f"expected PHYSNET:IFACE, got {item!r}")
             valid_ifname(iface)
         except InvalidL2 as exc:
-            raise SystemExit(f"netqos: --physical-interface-mappings: {exc}") from None
+            raise SystemExit(f"netqos: {option}: {exc}") from None
         if physnet in mappings:
-            raise SystemExit(f"netqos: --physical-interface-mappings: {physnet} twice")
+            raise SystemExit(f"netqos: {option}: {physnet} twice")
         mappings[physnet] = iface
     return mappings
 

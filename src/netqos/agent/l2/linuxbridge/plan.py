@@ -27,6 +27,8 @@ from netqos.agent.backends.base import Change
 from netqos.agent.l2.linuxbridge import names
 from netqos.agent.l2.linuxbridge.state import FLOOD_MAC, Fdb, L2State, Link
 from netqos.agent.l2.model import L2Desired, LocalPort, Segment
+from netqos.agent.l2.report import FactPlanner
+from netqos.agent.l2.report import refusal as common_refusal
 
 VXLAN_PORT = 4789
 DELETE, LINKS, FDB = 0, 1, 2
@@ -65,22 +67,18 @@ class Plan:
 
 def refusal(seg: Segment, opts: L2Options, links: Collection[str]) -> str | None:
     """Why this host cannot wire a network of that segment, or None."""
-    if seg.network_type == "vxlan" and not opts.local_ip:
-        return "VXLAN network, but this agent has no --local-ip"
-    if seg.network_type in ("flat", "vlan"):
-        iface = opts.mappings.get(seg.physical_network)
-        if iface is None:
-            return (f"no interface mapped for physical network {seg.physical_network!r} "
-                    "(--physical-interface-mappings)")
-        if iface not in links:
-            return f"interface {iface} of physical network {seg.physical_network!r} not found"
+    why = common_refusal(seg, None if opts.local_ip else
+                         "VXLAN network, but this agent has no --local-ip",
+                         opts.mappings, links, "interface", "--physical-interface-mappings")
+    if why:
+        return why
     if seg.network_type == "vlan" and not opts.vlan_supported:
         return ("VLAN networks are not supported on this host: the kernel has no 802.1Q "
                 "VLAN support (8021q); the port is not plugged")
     return None
 
 
-class Planner:
+class Planner(FactPlanner):
     def __init__(self, desired: L2Desired, actual: L2State, opts: L2Options,
                  memo: Collection[tuple] = ()):
         self.desired = desired
@@ -99,12 +97,6 @@ class Planner:
         return self.plan
 
     # --- helpers ------------------------------------------------------------------
-    def _add(self, owner: str, action: str, what: str, op: Op, detail: str = "",
-             repairs: bool = True) -> None:
-        drift = repairs and bool(op.fact) and op.fact in self.memo
-        self.plan.facts.add(op.fact)
-        self.plan.changes.append(Change(owner, action, what, detail, drift, op))
-
     def _link(self, name: str) -> Link | None:
         return None if name in self._recreated else self.actual.links.get(name)
 
