@@ -27,15 +27,6 @@ def pop_owner(ctx: Context, values: dict, resource: str, **target) -> str:
     return project_id
 
 
-def enforce_attributes(ctx: Context, rule: str, values: dict, target: dict,
-                       names: tuple[str, ...]) -> None:
-    """Neutron's attribute rules (`create_port:binding:host_id`, ...): each attribute
-    the request sets is checked against <rule>:<attribute>."""
-    for name in names:
-        if values.get(name):
-            ctx.enforce(f"{rule}:{name}", {**target, name: values[name]})
-
-
 def check_revision(obj, if_match: int | None) -> None:
     """If-Match: revision_number=N must name the current revision (else 412)."""
     if if_match is not None and obj.revision_number != if_match:

@@ -152,18 +152,6 @@ def _network_target(txn: Txn, net) -> dict:
             "shared": bool(shared)}
 
 
-# Attributes with their own policy rule (<action>_port:<attribute>). Nova binds ports as
-# admin or service: a tenant choosing the host would defeat placement. A service
-# device_owner (network:*, neutron:*) takes a port out of its network's QoS policy, so only
-# the network's owner or an admin may set one: a tenant on a shared network cannot opt out.
-RULED_ATTRIBUTES = ("binding:host_id", "binding:profile", "device_owner")
-
-
-def _check_attributes(txn: Txn, rule: str, values: dict, project_id: str, net) -> None:
-    target = {"project_id": project_id, "tenant_id": project_id, **_network_target(txn, net)}
-    common.enforce_attributes(txn.ctx, rule, values, target, RULED_ATTRIBUTES)
-
-
 def new_mac(txn: Txn, net_id: str, requested: str | None) -> str:
     if requested is not None:  # validated and canonical (qos.netattrs.MacAddress)
         mac = requested
