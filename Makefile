@@ -13,6 +13,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
+# The real Keystone the tests authenticate against lives in its own venv, so its
+# OpenStack pins never fight netqos's (tests/harness/keystone.py runs it).
+KS_VENV := .venv-keystone
+KS_PKGS := 'keystone>=26,<32' 'gunicorn>=22,<28'
 
 RUN_DEBS  := iproute2 nftables iperf3
 TEST_DEBS := $(RUN_DEBS) openvswitch-switch rabbitmq-server postgresql tcpdump bridge-utils \
@@ -26,7 +30,7 @@ run: debs-run $(VENV)/.installed-run
 
 # Lint and types first (seconds), then pytest; pytest's exit code goes straight through:
 # CI fails on failures and on "no tests".
-test: debs-test $(VENV)/.installed-test lint
+test: debs-test $(VENV)/.installed-test $(KS_VENV)/.installed lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff (rules and per-file exceptions in pyproject.toml); mypy strict on the domain (qos/)
@@ -63,6 +67,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test,libvirt]'
 	@touch $@
 
+$(KS_VENV)/.installed: | $(BIN)/python
+	$(PYTHON) -m venv $(KS_VENV)
+	$(KS_VENV)/bin/python -m pip --disable-pip-version-check -q install $(KS_PKGS)
+	@touch $@
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .netqos-test
+	rm -rf $(VENV) $(KS_VENV) build dist src/*.egg-info .pytest_cache .netqos-test
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -12,6 +12,8 @@ Fixtures (see tests/harness/ for the processes behind them):
   pg_server          session   ServerProcess: `netqos server` on postgres_url
   api_server         session   sqlite_server, then pg_server: API tests run on both
   api                function  httpx.Client(base_url=api_server.url, timeout=10)
+  keystone_server    session   KeystoneServer: a real Keystone on 127.0.0.1 (stop()/start())
+  keystone_cloud     session   keystone.Cloud: projects, users per role, service users
 
 CI policy: with CI=true (.ci/run sets it), any skip is reported as FAILED: a test that
 skips at run time (pytest.skip, a skipif marker) and a module skipped while collecting
@@ -26,11 +28,11 @@ import os
 import httpx
 import pytest
 
-from tests.harness import ovs, postgres, rabbitmq
+from tests.harness import keystone, ovs, postgres, rabbitmq
 from tests.harness.server import ServerProcess
 from tests.harness.util import SUMMARY_LINES, in_ci
 
-STRICT_MARKERS = ("dataplane", "cluster", "postgres")
+STRICT_MARKERS = ("dataplane", "cluster", "postgres", "keystone")
 
 # Tests using these fixtures get the marker even if their author forgot it,
 # so the CI policy above covers them.
@@ -42,6 +44,8 @@ FIXTURE_MARKERS = {
     "rabbitmq_server": "cluster",
     "rabbitmq_url": "cluster",
     "ovs_server": "dataplane",
+    "keystone_server": "keystone",
+    "keystone_cloud": "keystone",
 }
 
 
@@ -182,3 +186,56 @@ def api_server(request):
 def api(api_server):
     with httpx.Client(base_url=api_server.url, timeout=10) as client:
         yield client
+
+
+# -- Keystone -----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def keystone_server():
+    """A real Keystone (its own venv: make .venv-keystone/.installed), started once."""
+    if not keystone.installed():
+        unavailable(f"Keystone not installed in {keystone.VENV} (make .venv-keystone/.installed)")
+    server = keystone.KeystoneServer()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def keystone_cloud(keystone_server):
+    """keystone.Cloud: projects alpha and beta with a user per role, the service project."""
+    cloud = keystone.Cloud(keystone_server)
+    yield cloud
+    cloud.close()
+
+
+AGENT_HOSTS = ("ks-h1", "ks-h2")
+
+
+@pytest.fixture(scope="session")
+def keystone_netqos(keystone_cloud, tmp_path_factory):
+    """`netqos server --auth keystone` registered as `network` in the cloud's catalog.
+
+    Its service user `netqos` validates tokens; `netqos-agent-<host>` are the agents of
+    AGENT_HOSTS. Tokens are re-checked after 3 s (revocation tests); its policy file
+    (.policy_file) starts empty, and oslo.policy reloads it when a test rewrites it."""
+    work = tmp_path_factory.mktemp("keystone-netqos")
+    policy_file = work / "policy.yaml"
+    policy_file.write_text("{}\n")
+    env = {"NETQOS_KEYSTONE_AUTH_URL": keystone_cloud.server.url,
+           "NETQOS_KEYSTONE_USERNAME": "netqos",
+           "NETQOS_KEYSTONE_PASSWORD": keystone_cloud.service_user("netqos"),
+           "NETQOS_KEYSTONE_PROJECT_NAME": "service",
+           "NETQOS_KEYSTONE_TOKEN_CACHE_TIME": "3",
+           "NETQOS_KEYSTONE_AGENT_USERS": ",".join(f"netqos-agent-{h}:{h}"
+                                                    for h in AGENT_HOSTS)}
+    for host in AGENT_HOSTS:
+        keystone_cloud.service_user(f"netqos-agent-{host}")
+    server = ServerProcess(f"sqlite:///{work / 'netqos.sqlite'}", auth="keystone",
+                           extra_args=("--policy-file", str(policy_file)), env=env,
+                           log_dir=work)
+    server.start()
+    server.policy_file = policy_file
+    keystone_cloud.register_network(server.url)
+    yield server
+    server.stop()

@@ -2,7 +2,9 @@
 (NETQOS_<NAME>) and command-line flags.
 
 The config file is INI with a [netqos] section whose keys are the setting names below; it
-is found at --config, $NETQOS_CONFIG or /etc/netqos/netqos.conf.
+is found at --config, $NETQOS_CONFIG or /etc/netqos/netqos.conf. Keystone's settings may
+also sit in a [keystone_authtoken] section under their usual names (auth_url, username,
+password, ...): there they are the keystone_* settings below (env NETQOS_KEYSTONE_<NAME>).
 """
 from __future__ import annotations
 
@@ -28,8 +30,20 @@ def default_database() -> str:
 class Settings:
     bind: str = "127.0.0.1:9696"
     database: str = dataclasses.field(default_factory=default_database)
-    auth: str = "noauth"                 # noauth | tokens
+    auth: str = "noauth"                 # noauth | tokens | keystone
     token_file: str | None = None
+    policy_file: str | None = None       # an operator's policy.yaml over Neutron's defaults
+    # --auth keystone: the service user that validates tokens ([keystone_authtoken]).
+    keystone_auth_url: str | None = None
+    keystone_www_authenticate_uri: str | None = None
+    keystone_username: str | None = None
+    keystone_password: str | None = None    # from the file or the environment only
+    keystone_project_name: str = "service"
+    keystone_user_domain_name: str = "Default"
+    keystone_project_domain_name: str = "Default"
+    keystone_region_name: str | None = None
+    keystone_token_cache_time: int = 300    # seconds before a cached token is re-checked
+    keystone_agent_users: str | None = None  # "user:host,..." agents' service users
     insecure_noauth: bool = False        # let noauth listen beyond loopback (never do)
     max_body_size: int = 1 << 20         # bytes; a larger request body is a 413
     workers: int = 1
@@ -87,7 +101,11 @@ def _from_file(path: Path, required: bool) -> dict:
     parser = configparser.ConfigParser()
     parser.read(path)
     section = parser["netqos"] if parser.has_section("netqos") else parser.defaults()
-    return {k.replace("-", "_"): v for k, v in section.items() if k.replace("-", "_") in _names()}
+    found = {k.replace("-", "_"): v for k, v in section.items()}
+    if parser.has_section("keystone_authtoken"):
+        found.update({"keystone_" + k.replace("-", "_"): v
+                      for k, v in parser["keystone_authtoken"].items()})
+    return {k: v for k, v in found.items() if k in _names()}
 
 
 def _from_env(env: dict) -> dict:
@@ -95,7 +113,8 @@ def _from_env(env: dict) -> dict:
             if f"NETQOS_{name.upper()}" in env}
 
 
-_INTEGERS = frozenset({"workers", "global_physnet_mtu", "max_body_size"})
+_INTEGERS = frozenset({"workers", "global_physnet_mtu", "max_body_size",
+                       "keystone_token_cache_time"})
 _LISTS = frozenset({"backends", "tenant_network_types", "vni_ranges", "network_vlan_ranges",
                     "flat_networks"})
 

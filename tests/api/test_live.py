@@ -126,8 +126,9 @@ def test_only_agents_post_counters_and_need_a_stream_target(api):
 def test_whoami_and_events(api, bound_port):
     project, host, port = bound_port
     me = api.get("/v2.0/netqos/whoami", headers=who(project, "member", user="u1")).json()
-    assert me["whoami"] == {"project_id": project, "user_id": "u1", "roles": ["member"],
-                            "is_admin": False}
+    # Roles as the policy engine sees them: Keystone's implied ones added (member ⇒ reader).
+    assert me["whoami"] == {"project_id": project, "user_id": "u1",
+                            "roles": ["member", "reader"], "is_admin": False}
     report = {"report": {"ports": [{"port_id": port["id"], "revision": 0, "status": "ERROR",
                                     "reason": "tc refused", "drift": ["tbf re-added"]}]}}
     api.post(f"/v2.0/netqos/hosts/{host}/report", json=report).raise_for_status()

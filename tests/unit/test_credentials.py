@@ -14,13 +14,16 @@ def test_a_host_credential_acts_for_its_host_only():
     agent = Context.for_host("compute-1")
     assert agent.acts_for_host("compute-1")
     assert not agent.acts_for_host("compute-2")
-    assert not agent.is_admin and not agent.owns("") and not agent.may_write("")
+    assert not agent.is_admin and not agent.owns("")
+    assert not agent.allowed("create_network", {"project_id": ""})
     assert Context.admin().acts_for_host("compute-2")
     member = Context("p", "u", frozenset({"member"}))
     assert not member.acts_for_host("compute-1")
     # A host binding outranks any role it is given: never an admin.
     bound_admin = Context("p", "u", frozenset({"admin", "agent"}), host="compute-1")
     assert not bound_admin.is_admin and not bound_admin.acts_for_host("compute-2")
+    # ... and no policy rule sees its roles either.
+    assert not bound_admin.allowed("create_policy", {"project_id": "p"})
 
 
 def test_token_file_entries():

@@ -3,7 +3,8 @@
 All calls are plain HTTP against the same API operators use (the /v2.0/netqos/hosts
 endpoints), so an agent needs nothing but the server's URL and, with token auth, a token:
 its host's credential, read from a file or the environment (`read_token`), never from the
-command line, where every user of the host could read it.
+command line, where every user of the host could read it. In a Keystone cloud, the agent
+logs in as its host's service user instead (agent/keystone_auth.py).
 """
 from __future__ import annotations
 
@@ -54,11 +55,14 @@ class ServerRefused(httpx.HTTPStatusError):
 
 
 class ServerClient:
-    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0):
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
+                 auth: httpx.Auth | None = None):
+        """`token`: a fixed X-Auth-Token (tokens mode); `auth`: one that renews itself
+        (agent/keystone_auth.py)."""
         headers = {"X-Auth-Token": token} if token else {}
         self.refused: list[trust.Refused] = []   # of the last pull, reported as ERROR
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
-                                 timeout=timeout)
+                                 timeout=timeout, auth=auth)
         self.l2_block: dict | None = None   # the last pull's "l2" block (None: no L2 here)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:

@@ -15,6 +15,7 @@ from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
 from netqos.db.engine import make_engine, make_sessionmaker
+from netqos.policy.engine import PolicyEngine
 from netqos.service.context import Context
 from netqos.service.segment_pools import SegmentPools
 from netqos.service.live import LiveStore
@@ -40,7 +41,8 @@ def create_app(settings: Settings, bus: Bus | None = None,
     app.router.on_shutdown.append(app.state.bus.close)
     app.router.on_startup.append(freeze_startup_heap)
     app.state.authenticate = make_authenticator(settings.auth, settings.token_file,
-                                                local_tokens)
+                                                local_tokens, settings)
+    app.state.policy = PolicyEngine(settings.policy_file)
     app.state.live = LiveStore()   # per-port rates and the agents' journal (in memory)
     if settings.transport_url:     # a cluster: every server process gets every point
         from netqos.bus.live import LiveFanout
@@ -58,6 +60,10 @@ def create_app(settings: Settings, bus: Bus | None = None,
         app.include_router(module.router)
     metrics.install(app)
     app.state.metrics_registry.register(live.LiveCollector(app.state.live))
+    if settings.auth == "keystone":   # before the /ui mount, which would answer it 405
+        from netqos.api.keystone import install_sign_in
+
+        install_sign_in(app, settings)
     ui.install(app)
     return app
 

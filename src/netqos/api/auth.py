@@ -1,4 +1,5 @@
-"""Who is calling: noauth (keystonemiddleware's headers) or bearer tokens from a file.
+"""Who is calling: noauth (keystonemiddleware's headers), bearer tokens from a file, or
+Keystone tokens (api/keystone.py).
 
 noauth: identity comes from X-Project-Id / X-User-Id / X-Roles, as keystonemiddleware
 sets them; without them the caller is an admin of `fake_project_id`, like Neutron's noauth,
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 from fastapi import Request
 
 from netqos.api.errors import neutron_error, status_of
+from netqos.policy.roles import with_implied
 from netqos.qos.errors import HTTPBadRequest, NetqosError, NotAuthenticated
 from netqos.service.context import AGENT_ROLE, Context
 
@@ -124,7 +127,7 @@ class WithLocalTokens:
 
 
 def make_authenticator(mode: str, token_file: str | None,
-                       local_tokens: Mapping[str, Context] | None = None):
+                       local_tokens: Mapping[str, Context] | None = None, settings=None):
     """The one switch between identity modes. An authenticator takes the request (only
     its headers are read) and returns a Context, or an awaitable of one."""
     if mode == "noauth":
@@ -133,8 +136,12 @@ def make_authenticator(mode: str, token_file: str | None,
         if not token_file:
             raise TokenFileError("auth = tokens needs a token file (--token-file)")
         inner = TokenFile(token_file)
+    elif mode == "keystone":
+        from netqos.api.keystone import KeystoneAuth
+
+        inner = KeystoneAuth(settings)
     else:
-        raise ValueError(f"unknown auth mode {mode!r}: use noauth or tokens")
+        raise ValueError(f"unknown auth mode {mode!r}: use noauth, tokens or keystone")
     return WithLocalTokens(inner, local_tokens) if local_tokens else inner
 
 
@@ -155,10 +162,13 @@ class Authenticate:
                 ctx = await ctx
         except NetqosError as exc:
             # The body stays unread; the server closes the connection after this answer.
-            response = neutron_error(status_of(exc), exc.type, str(exc),
-                                     headers={"connection": "close"})
+            response = neutron_error(status_of(exc), exc.type, str(exc), headers={
+                **getattr(exc, "headers", {}), "connection": "close"})
             await response(scope, receive, send)
             return
+        # Keystone's implied roles (a manager is a member and a reader too) whatever the
+        # mode, and the server's policy engine for every decision the caller meets.
+        ctx = replace(ctx, roles=with_implied(ctx.roles), engine=scope["app"].state.policy)
         scope.setdefault("state", {})[CALLER] = ctx
         await self.app(scope, receive, send)
 

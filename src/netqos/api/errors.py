@@ -39,7 +39,8 @@ def status_of(exc: errors.NetqosError) -> int:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.NetqosError)
     async def _domain(_: Request, exc: errors.NetqosError):
-        return neutron_error(status_of(exc), exc.type, str(exc))
+        return neutron_error(status_of(exc), exc.type, str(exc),
+                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):

@@ -16,6 +16,7 @@ router = APIRouter(tags=["qos rule types"])
 
 @router.get("/v2.0/qos/rule-types")
 def list_rule_types(request: Request, ctx: Context = Depends(context)):
+    ctx.enforce("get_rule_type", {})
     params = request.query_params
     all_rules = Boolean("all_rules").convert(params.get("all_rules", "false"))
     all_supported = Boolean("all_supported").convert(params.get("all_supported", "false"))
@@ -31,8 +32,11 @@ def list_rule_types(request: Request, ctx: Context = Depends(context)):
 
 @router.get("/v2.0/qos/rule-types/{rule_type}")
 def show_rule_type(rule_type: str, request: Request, ctx: Context = Depends(context)):
+    ctx.enforce("get_rule_type", {})
+    # Neutron's QoS plugin shows the drivers of a rule type to admins only, whatever
+    # the policy file says.
     if not ctx.is_admin:
-        raise NotAuthorized("Rule type details are for admins only.")
+        raise NotAuthorized()
     if rule_type not in RULE_TYPES:
         raise RuleTypeNotFound(rule_type=rule_type)
     drivers = backends.rule_type_details(rule_type, request.app.state.settings.backends)

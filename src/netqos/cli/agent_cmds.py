@@ -64,7 +64,9 @@ def agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auth-token-file", metavar="FILE",
                    default=os.environ.get("NETQOS_AUTH_TOKEN_FILE"),
                    help="file holding this host's agent token, for a server in tokens mode "
-                   "(env NETQOS_AUTH_TOKEN_FILE; or the token itself in NETQOS_AUTH_TOKEN)")
+                   "(env NETQOS_AUTH_TOKEN_FILE; or the token itself in NETQOS_AUTH_TOKEN); "
+                   "in a Keystone cloud set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, "
+                   "OS_PROJECT_NAME instead (the server URL then comes from the catalog)")
     p.add_argument("--token", action=_NoSecretFlag, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     l2_options.add_arguments(p)
@@ -139,13 +141,18 @@ def server_url(args: argparse.Namespace) -> str:
 
 
 def build_agent(args: argparse.Namespace, **intervals):
+    from netqos.agent import keystone_auth
     from netqos.agent.client import ServerClient
     from netqos.agent.loop import Agent, AgentConfig
 
     uplinks = parse_uplinks(args.uplink)
     backend = make_backend(args)
     config = AgentConfig(host=args.host, netns=args.netns, uplinks=uplinks, **intervals)
-    agent = Agent(config, ServerClient(server_url(args), agent_token(args)), backend)
+    token = agent_token(args)
+    keystone = None if token else keystone_auth.from_environment()
+    url = args.server or os.environ.get("NETQOS_URL") or (
+        keystone.network_endpoint() if keystone else DEFAULT_SERVER)
+    agent = Agent(config, ServerClient(url, token, auth=keystone), backend)
     engine = l2_engine(args)
     if engine is not None:
         from netqos.agent.l2.linuxbridge.role import L2Role

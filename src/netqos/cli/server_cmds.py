@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def register(sub) -> None:
     up.add_argument("--netns", help="the local agent enforces inside this network namespace")
     up.set_defaults(func=run_up)
 
+    sample = sub.add_parser("policy-sample", help="print the default policy rules (Neutron's "
+                            "names), commented out, as a starting policy.yaml")
+    sample.set_defaults(func=run_policy_sample)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the latest schema")
@@ -41,8 +46,12 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind", help="HOST:PORT to listen on (env NETQOS_BIND; 127.0.0.1:9696)")
     p.add_argument("--database", help="SQLAlchemy URL: sqlite:///FILE or "
                    "postgresql+psycopg://… (env NETQOS_DATABASE)")
-    p.add_argument("--auth", choices=("noauth", "tokens"), help="identity mode (noauth): "
-                   "noauth trusts every caller, so it listens on loopback only")
+    p.add_argument("--auth", choices=("noauth", "tokens", "keystone"),
+                   help="identity mode (noauth): noauth trusts every caller, so it listens "
+                   "on loopback only; keystone reads [keystone_authtoken] from the config "
+                   "file or NETQOS_KEYSTONE_* (never the password from a flag)")
+    p.add_argument("--policy-file", help="policy.yaml overriding Neutron's default rules "
+                   "(env NETQOS_POLICY_FILE; `netqos policy-sample` prints the defaults)")
     p.add_argument("--token-file", help="tokens mode: YAML mapping tokens to identities")
     p.add_argument("--insecure-noauth", action="store_true", default=None,
                    help="let --auth noauth listen on a non-loopback --bind: anyone who "
@@ -103,10 +112,21 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_policy_sample(args: argparse.Namespace) -> int:
+    from netqos.policy.sample import sample_yaml
+
+    print(sample_yaml(), end="")
+    return 0
+
+
 def run_server(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     check_exposure(settings)
-    serve(settings)
+    try:
+        serve(settings)
+    except ValueError as exc:   # a setting the server cannot start with (auth, policy file)
+        print(f"netqos: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

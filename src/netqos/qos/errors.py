@@ -45,6 +45,11 @@ class MalformedRequestBody(BadRequest):
 class NotAuthenticated(NetqosError):
     message = "Authentication required."
 
+    def __init__(self, message: str | None = None, headers: dict[str, str] | None = None,
+                 **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.headers = headers or {}
+
 
 class NotAuthorized(NetqosError):
     message = "Not authorized."
@@ -69,7 +74,8 @@ class InUse(Conflict):
 
 
 class ServiceUnavailable(NetqosError):
-    """A resource pool is exhausted (Neutron answers 503)."""
+    """A resource pool is exhausted (Neutron answers 503), or a service netqos depends on
+    (Keystone) does not answer."""
 
     message = "The service is unavailable."
 

@@ -1,97 +1,44 @@
-"""Who may set which attribute: Neutron's default per-attribute policy, in one place.
+"""Who may set which attribute: Neutron's per-attribute policy rules, by their names.
 
-Each resource has one table {attribute: who}; `check` refuses a request that *names* an
-attribute its caller may not set, whatever the value (an empty `binding:host_id` or
-`binding:profile` from a member is refused as a real one is: presence, not truthiness,
-decides). The rule names are oslo.policy's (`create_port:binding:host_id`), so a policy
-engine can take over these checks one to one.
-
-Where netqos differs from Neutron 2026.x defaults, the table says so:
-- `binding:profile`: Neutron allows the `service` role only (Nova); netqos also lets an
-  admin set it, since its own CLI binds ports as an admin (`netqos vm`), as Neutron's
-  deprecated rule did.
-- `update_port:mac_address` is not here: a port's MAC cannot be changed (400).
+Each resource lists the attributes that have a rule of their own; `check` refuses a request
+that *names* an attribute its caller may not set, whatever the value (an empty
+`binding:host_id` or `binding:profile` from a member is refused as a real one is: presence,
+not truthiness, decides). The decision is the policy engine's (netqos.policy), rule
+`<action>:<attribute>` (`create_port:binding:host_id`), so an operator's policy.yaml
+changes it; the defaults, and where they differ from Neutron's, are in
+netqos/policy/defaults_core.py.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service.context import Context
 
-
-@dataclass(frozen=True)
-class Target:
-    """What a rule looks at besides the caller: the project owning the port's network,
-    and whether that network is shared with the caller (Neutron's rule:shared)."""
-
-    network_owner: str = ""
-    network_shared: bool = False
-
-
-Who = Callable[[Context, Target], bool]
-
-
-def admin(ctx: Context, _: Target) -> bool:
-    return ctx.is_admin
+# neutron/conf/policies/port.py: create_port:<attr> / update_port:<attr>. A port's MAC
+# cannot be changed (400), so update_port:mac_address never comes into play.
+PORT = ("binding:host_id", "binding:profile", "binding:vnic_type", "mac_address",
+        "fixed_ips", "fixed_ips:ip_address", "fixed_ips:subnet_id", "allowed_address_pairs",
+        # network_device: a service owner takes a port out of its network's QoS policy.
+        "device_owner")
+# neutron/conf/policies/router.py, for keys of external_gateway_info.
+ROUTER_GATEWAY = ("external_fixed_ips",)
+# neutron/conf/policies/floatingip.py.
+FLOATINGIP = ("floating_ip_address",)
 
 
-def admin_or_service(ctx: Context, _: Target) -> bool:
-    return ctx.is_admin or "service" in ctx.roles
-
-
-def member_or_service(ctx: Context, target: Target) -> bool:
-    """ADMIN_OR_PROJECT_MEMBER or SERVICE; ownership is checked by the resource's lookup."""
-    return admin_or_service(ctx, target) or bool(ctx.roles & {"member", "manager"})
-
-
-def net_owner_member(ctx: Context, target: Target) -> bool:
-    """ADMIN_OR_SERVICE or NET_OWNER_MEMBER: a member of the network's own project."""
-    return admin_or_service(ctx, target) or (
-        ctx.project_id == target.network_owner and bool(ctx.roles & {"member", "manager"}))
-
-
-def net_owner_member_or_shared(ctx: Context, target: Target) -> bool:
-    return net_owner_member(ctx, target) or target.network_shared
-
-
-def port_rights(creating: bool) -> dict[str, Who]:
-    """neutron/conf/policies/port.py: create_port:<attr> / update_port:<attr>.
-
-    Choosing a port's MAC or IP addresses is for the network's owner (or admin): a tenant
-    on someone else's shared network takes what it is given."""
-    return {
-        "binding:host_id": admin_or_service,
-        "binding:profile": admin_or_service,   # Neutron: service only (see above)
-        "binding:vnic_type": member_or_service,
-        "mac_address": net_owner_member,
-        "fixed_ips": net_owner_member_or_shared if creating else net_owner_member,
-        "fixed_ips:ip_address": net_owner_member,
-        "fixed_ips:subnet_id": net_owner_member_or_shared,
-        "allowed_address_pairs": net_owner_member,
-    }
-
-
-def router_rights() -> dict[str, Who]:
-    """neutron/conf/policies/router.py, for keys of external_gateway_info."""
-    return {"external_fixed_ips": admin}
-
-
-def floatingip_rights() -> dict[str, Who]:
-    """neutron/conf/policies/floatingip.py: create_floatingip:floating_ip_address."""
-    return {"floating_ip_address": admin}
-
-
-def check(ctx: Context, action: str, body: dict, rights: dict[str, Who],
-          target: Target = Target(), prefix: str = "") -> None:
+def check(ctx: Context, action: str, body: dict, names: tuple[str, ...],
+          target: Mapping, prefix: str = "") -> None:
     """Refuse if `body` names an attribute `ctx` may not set (`action`: create_port).
 
+    `target` is what the rules look at: the resource's project_id, its network's
+    (network:project_id), whether that network is shared with the caller (shared).
     The message is Neutron's: the base rule and-ed with the rule of every attribute the
     body names, "((rule:create_port and rule:create_port:a) and rule:create_port:b) is
     disallowed by policy"."""
-    named = [name for name in rights if _names(body, name)]
-    if all(rights[name](ctx, target) for name in named):
+    named = [name for name in names if _names(body, name)]
+    if all(ctx.allowed(f"{action}:{prefix}{name}", {**target, name: _value(body, name)})
+           for name in named):
         return
     rule = f"rule:{action}"
     for name in named:
@@ -107,3 +54,9 @@ def _names(body: dict, name: str) -> bool:
     entries = body.get(outer)
     return isinstance(entries, list) and any(isinstance(e, dict) and inner in e
                                              for e in entries)
+
+
+def _value(body: dict, name: str):
+    """The attribute's value as a `field:` check compares it (device_owner=~^network:)."""
+    value = body.get(name)
+    return value if isinstance(value, (str, int, bool)) else ""

@@ -2,7 +2,7 @@
 service/policies.check_attach.)"""
 from __future__ import annotations
 
-from netqos.qos.errors import HTTPBadRequest, NotAuthorized, RevisionNumberConstraintFailed
+from netqos.qos.errors import HTTPBadRequest, RevisionNumberConstraintFailed
 from netqos.service.context import Context
 
 
@@ -17,12 +17,13 @@ def owner_project(ctx: Context, project_id: str | None, tenant_id: str | None) -
     return wanted
 
 
-def pop_owner(ctx: Context, values: dict) -> str:
-    """The owner of a new network, subnet, port, router, floating IP or RBAC entry; only
-    a member (or manager, or admin) may create one."""
+def pop_owner(ctx: Context, values: dict, resource: str, **target) -> str:
+    """The owner of a new network, subnet, port, router, floating IP or RBAC entry, once
+    the policy rule create_<resource> allows it (Neutron's default: a member, manager or
+    admin). `target` adds what the rule may look at besides the owner (network:project_id)."""
     project_id = owner_project(ctx, values.pop("project_id", None), values.pop("tenant_id", None))
-    if not ctx.may_write(project_id):
-        raise NotAuthorized("A reader may not create resources: the member role is needed.")
+    ctx.enforce(f"create_{resource}", {"project_id": project_id, "tenant_id": project_id,
+                                       **target})
     return project_id
 
 

@@ -88,13 +88,13 @@ def list_floatingips(txn: Txn, q: ListQuery) -> Page:
 
 def create_floatingip(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
+    project_id = common.pop_owner(txn.ctx, values, "floatingip")
     net = networks.find(txn, values["floating_network_id"])
     if not net.router_external:
         raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external "
                          "network.")
-    attribute_rights.check(txn.ctx, "create_floatingip", body,
-                           attribute_rights.floatingip_rights())
+    attribute_rights.check(txn.ctx, "create_floatingip", body, attribute_rights.FLOATINGIP,
+                           {"project_id": project_id, "tenant_id": project_id})
     policies.check_attach(txn, None, values["qos_policy_id"])
     fip = FloatingIp(id=str(uuid.uuid4()), project_id=project_id,
                      description=values["description"], floating_network_id=net.id,
@@ -186,7 +186,7 @@ def update_floatingip(txn: Txn, fip_id: str, body: dict, if_match: int | None) -
 
 
 def delete_floatingip(txn: Txn, fip_id: str) -> None:
-    fip = resources.find_owned(txn, KIND, fip_id)
+    fip = resources.find_owned(txn, KIND, fip_id, "delete_floatingip")
     _announce(txn, fip, [fip.router_id])
     floating_port = txn.session.get(Port, fip.floating_port_id)
     txn.session.delete(fip)

@@ -10,7 +10,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import Network, Port, QosPolicyDefault, RbacEntry
 from netqos.qos.attributes import ABSENT, Boolean, IntRange, Schema, String, Uuid
-from netqos.qos.errors import Conflict, InvalidInput, NotFound, PolicyNotAuthorized
+from netqos.qos.errors import Conflict, InvalidInput, NotFound
 from netqos.qos.netattrs import PhysicalNetwork
 from netqos.service import bindings, changes, common, policies, resources, segments, views
 from netqos.service.segment_pools import Segment
@@ -92,8 +92,9 @@ def list_networks(txn: Txn, q: ListQuery) -> Page:
 
 def create_network(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
-    _admin_only(txn, "create_network", values, ("shared", "router:external", *PROVIDER))
+    project_id = common.pop_owner(txn.ctx, values, "network")
+    _admin_only(txn, "create_network", values, ("shared", "router:external", *PROVIDER),
+                {"project_id": project_id, "tenant_id": project_id})
     wanted = _provider_request(txn, values)
     policy_id = values["qos_policy_id"]
     if policy_id is ABSENT:
@@ -117,15 +118,14 @@ def create_network(txn: Txn, body: dict) -> dict:
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 
 
-def _admin_only(txn: Txn, action: str, values: dict, names: tuple[str, ...]) -> None:
-    """Attributes only an admin may set: any provider attribute given at all, and
-    shared or router:external set true."""
-    if txn.ctx.is_admin:
-        return
+def _admin_only(txn: Txn, action: str, values: dict, names: tuple[str, ...],
+                target: dict) -> None:
+    """Attributes with a rule of their own (<action>:<name>, admin by default): any
+    provider attribute given at all, and shared or router:external set true."""
     for name in names:
         given = values.get(name, ABSENT)
         if name in PROVIDER and given is not ABSENT or given is True:
-            raise PolicyNotAuthorized(rule=f"rule:{action}:{name}")
+            txn.ctx.enforce(f"{action}:{name}", target)
 
 
 def _provider_request(txn: Txn, values: dict) -> Segment | None:
@@ -161,7 +161,8 @@ def update_network(txn: Txn, net_id: str, body: dict, if_match: int | None) -> d
     values = SCHEMA.for_update(body)
     net = resources.find_owned(txn, KIND, net_id)
     common.check_revision(net, if_match)
-    _admin_only(txn, "update_network", values, ("router:external", *PROVIDER))
+    _admin_only(txn, "update_network", values, ("router:external", *PROVIDER),
+                resources.target_of(net))
     _refuse_segment_change(net, values)
     if "mtu" in values:
         net.mtu = _mtu(txn, _segment_of(net), values["mtu"])
@@ -205,7 +206,7 @@ def _ports_of(txn: Txn, net_id: str) -> list[Port]:
 
 
 def delete_network(txn: Txn, net_id: str) -> None:
-    net = resources.find_owned(txn, KIND, net_id)
+    net = resources.find_owned(txn, KIND, net_id, "delete_network")
     if _ports_of(txn, net.id):
         raise NetworkInUse(net_id=net.id)
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,

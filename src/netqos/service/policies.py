@@ -53,7 +53,7 @@ def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
     invisible → 404 QosPolicyNotFound; another project's shared one → 404 HTTPNotFound;
     its own project's without the manager role → 403."""
     policy = find(txn, policy_id)
-    if not txn.ctx.may_manage(policy.project_id):
+    if not txn.ctx.allowed(action, _target(policy.project_id)):
         if not txn.ctx.owns(policy.project_id):
             raise HTTPNotFound()
         raise PolicyNotAuthorized(rule=f"rule:{action}")
@@ -62,14 +62,20 @@ def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
 
 def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
     """The policy whose rules the caller changes. Neutron authorizes a rule action before
-    it looks the policy up: a caller without the manager role gets 403 even for a policy
-    it cannot see; a manager gets 404 for an invisible policy, 403 for a foreign one."""
-    if not (txn.ctx.is_admin or "manager" in txn.ctx.roles):
-        raise PolicyNotAuthorized(rule=f"rule:{action}")
+    it looks the policy up (as if on the caller's own project): a caller without the
+    manager role gets 403 even for a policy it cannot see; a manager gets 404 for an
+    invisible policy, 403 for a foreign one."""
+    txn.ctx.enforce(action, _target(txn.ctx.project_id))
     policy = find(txn, policy_id)
-    if not txn.ctx.may_manage(policy.project_id):
-        raise PolicyNotAuthorized(rule=f"rule:{action}")
+    txn.ctx.enforce(action, _target(policy.project_id))
     return policy
+
+
+def _target(project_id: str) -> dict:
+    """What the policy rules see of a policy: its project, also as the parent's of its
+    rules (ext_parent:project_id)."""
+    return {"project_id": project_id, "tenant_id": project_id,
+            "ext_parent:project_id": project_id, "ext_parent:tenant_id": project_id}
 
 
 def view(txn: Txn, policy: QosPolicy) -> dict:
@@ -119,8 +125,7 @@ def list_policies(txn: Txn, q: ListQuery) -> Page:
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
-    if not txn.ctx.may_manage(project_id):
-        raise PolicyNotAuthorized(rule="rule:create_policy")
+    txn.ctx.enforce("create_policy", _target(project_id))
     # A new policy has no rules, tags or default row yet: saying so spares the queries
     # that would look for them.
     policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],

@@ -11,11 +11,10 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import FloatingIp, IpAllocation, Port, RbacEntry, Router, Subnet
 from netqos.qos.attributes import Boolean, Choice, ListOf, Schema, String, Uuid
-from netqos.qos.errors import BadRequest, Conflict, NotAuthorized, NotFound
+from netqos.qos.errors import BadRequest, Conflict, NotFound
 from netqos.qos import placement
 from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId, MacAddress,
                                  PrintableString)
-from netqos.qos.policy import SERVICE_OWNER_PREFIXES
 from netqos.service import (attribute_rights, bindings, changes, common, ipam, l2, networks,
                             policies, resources, views)
 from netqos.service.hosts import is_alive
@@ -83,8 +82,8 @@ def find(txn: Txn, port_id: str) -> Port:
     return resources.find(txn, KIND, port_id)
 
 
-def find_owned(txn: Txn, port_id: str) -> Port:
-    return resources.find_owned(txn, KIND, port_id)
+def find_owned(txn: Txn, port_id: str, rule: str = "update_port") -> Port:
+    return resources.find_owned(txn, KIND, port_id, rule)
 
 
 def render(txn: Txn, ports: list[Port]) -> list[dict]:
@@ -117,11 +116,11 @@ def list_ports(txn: Txn, q: ListQuery) -> Page:
 
 def create_port(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
     net = networks.find(txn, values["network_id"])
-    attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.port_rights(True),
-                           _target(txn, net))
-    _check_device_owner(txn, values, net)
+    network = _network_target(txn, net)
+    project_id = common.pop_owner(txn.ctx, values, "port", **network)
+    attribute_rights.check(txn.ctx, "create_port", body, attribute_rights.PORT,
+                           {"project_id": project_id, "tenant_id": project_id, **network})
     policies.check_attach(txn, None, values["qos_policy_id"])
     port = Port(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                 name=values["name"], description=values["description"],
@@ -148,22 +147,15 @@ def _l2_peers(txn: Txn, port: Port) -> set[str]:
     return l2.peer_hosts(txn, [port.network_id]) if port.host else set()
 
 
-def _target(txn: Txn, net) -> attribute_rights.Target:
+def _network_target(txn: Txn, net) -> dict:
+    """What Neutron's port rules see of the port's network: its owner, and whether it is
+    shared with the caller (rule:shared)."""
     shared = txn.session.scalar(select(RbacEntry.id).where(
         RbacEntry.object_type == networks.OBJECT_TYPE, RbacEntry.object_id == net.id,
         RbacEntry.action == repo.SHARED,
         RbacEntry.target_project.in_((repo.EVERYONE, txn.ctx.project_id))).limit(1))
-    return attribute_rights.Target(network_owner=net.project_id, network_shared=bool(shared))
-
-
-def _check_device_owner(txn: Txn, values: dict, net) -> None:
-    """A service device_owner (network:*, neutron:*) takes a port out of its network's
-    QoS policy, so only the network's owner or an admin may set one (as Neutron's
-    network_device rule): a tenant on a shared network cannot opt out of its QoS."""
-    owner = values.get("device_owner") or ""
-    if owner.startswith(SERVICE_OWNER_PREFIXES) and not txn.ctx.owns(net.project_id):
-        raise NotAuthorized(f"Only the network's owner or an admin may set device_owner "
-                            f"{owner}.")
+    return {"network:project_id": net.project_id, "network:tenant_id": net.project_id,
+            "shared": bool(shared)}
 
 
 def new_mac(txn: Txn, net_id: str, requested: str | None) -> str:
@@ -215,9 +207,8 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
     values = SCHEMA.for_update(body)
     port = find_owned(txn, port_id)
     common.check_revision(port, if_match)
-    attribute_rights.check(txn.ctx, "update_port", body, attribute_rights.port_rights(False),
-                           _target(txn, port.network))
-    _check_device_owner(txn, values, port.network)
+    attribute_rights.check(txn.ctx, "update_port", body, attribute_rights.PORT,
+                           {**resources.target_of(port), **_network_target(txn, port.network)})
     old_host = port.host
     if "qos_policy_id" in values:
         policies.check_attach(txn, port.qos_policy_id, values["qos_policy_id"])
@@ -245,7 +236,7 @@ def update_port(txn: Txn, port_id: str, body: dict, if_match: int | None) -> dic
 
 
 def delete_port(txn: Txn, port_id: str) -> None:
-    port = find_owned(txn, port_id)
+    port = find_owned(txn, port_id, "delete_port")
     _check_not_service_port(txn, port)
     _disassociate_floating_ips(txn, port)
     changes.touch(txn, "port", port.id, [], hosts=[port.host, *_l2_peers(txn, port)])

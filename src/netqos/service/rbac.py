@@ -57,7 +57,7 @@ def show(txn: Txn, entry_id: str) -> dict:
 
 def create(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
+    project_id = common.pop_owner(txn.ctx, values, "rbac_policy")
     target = _target(values)
     _wildcard_is_an_admins(txn, "create_rbac_policy", target)
     obj = _owned_object(txn, values["object_type"], values["object_id"])
@@ -121,7 +121,7 @@ def _flush_unique(txn: Txn) -> None:
 
 
 def delete(txn: Txn, entry_id: str) -> None:
-    entry = resources.find_owned(txn, KIND, entry_id)
+    entry = resources.find_owned(txn, KIND, entry_id, "delete_rbac_policy")
     _check_removable(txn, entry)
     txn.session.delete(entry)
     txn.session.flush()

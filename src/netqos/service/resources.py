@@ -9,7 +9,7 @@ from sqlalchemy import Select, or_, select
 
 from netqos.db import listing, repo
 from netqos.db.listing import Attr
-from netqos.qos.errors import NetqosError, NotAuthorized
+from netqos.qos.errors import NetqosError
 from netqos.service.context import Context
 from netqos.service import views
 from netqos.service.listing import ListQuery, Page
@@ -80,16 +80,24 @@ def find_plain(txn: Txn, kind: Kind, obj_id: str):
     return row
 
 
-def find_owned(txn: Txn, kind: Kind, obj_id: str):
+def find_owned(txn: Txn, kind: Kind, obj_id: str, rule: str | None = None):
     """The row, for the caller to change: it must own it (or be admin; another project's
-    shared one is 404), and hold a role that writes (a reader's own one is 403)."""
+    shared one is 404), and the policy rule (update_<kind> unless named: delete_port,
+    add_router_interface, ...) must allow it (a reader's own one is 403)."""
     row = find(txn, kind, obj_id)
     if not txn.ctx.owns(row.project_id):
         raise kind.not_found(obj_id)
-    if not txn.ctx.may_write(row.project_id):
-        raise NotAuthorized(f"The caller may not change {kind.name} {obj_id}: "
-                            "the member role is needed.")
+    txn.ctx.enforce(rule or f"update_{kind.name}", target_of(row))
     return row
+
+
+def target_of(row) -> dict:
+    """What a policy rule sees of a row: its owner, and its network's owner if it has one."""
+    target = {"project_id": row.project_id, "tenant_id": row.project_id}
+    network = getattr(row, "network", None)
+    if network is not None and hasattr(network, "project_id"):
+        target["network:project_id"] = target["network:tenant_id"] = network.project_id
+    return target
 
 
 def list_rows(txn: Txn, kind: Kind, q: ListQuery, where=(),

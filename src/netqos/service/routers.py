@@ -61,8 +61,8 @@ KIND = resources.Kind(
     load=(selectinload(Router.gw_port).selectinload(Port.fixed_ips),))
 
 
-def find_owned(txn: Txn, router_id: str) -> Router:
-    return resources.find_owned(txn, KIND, router_id)
+def find_owned(txn: Txn, router_id: str, rule: str = "update_router") -> Router:
+    return resources.find_owned(txn, KIND, router_id, rule)
 
 
 def render(txn: Txn, routers: list[Router]) -> list[dict]:
@@ -88,7 +88,7 @@ def list_routers(txn: Txn, q: ListQuery) -> Page:
 
 def create_router(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
+    project_id = common.pop_owner(txn.ctx, values, "router")
     router = Router(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
                     description=values["description"],
                     admin_state_up=values["admin_state_up"], revision_number=1)
@@ -131,8 +131,8 @@ def _revised(txn: Txn, router: Router) -> None:
 
 def _set_gateway(txn: Txn, router: Router, info: dict, action: str) -> None:
     values = GATEWAY_SCHEMA.for_create(info)
-    attribute_rights.check(txn.ctx, action, info, attribute_rights.router_rights(),
-                           prefix="external_gateway_info:")
+    attribute_rights.check(txn.ctx, action, info, attribute_rights.ROUTER_GATEWAY,
+                           resources.target_of(router), prefix="external_gateway_info:")
     net = networks.find(txn, values["network_id"])
     if not net.router_external:
         raise BadRequest(f"Bad router request: Network {net.id} is not an external network.")
@@ -180,7 +180,7 @@ def _clear_gateway(txn: Txn, router: Router) -> None:
 
 
 def delete_router(txn: Txn, router_id: str) -> None:
-    router = find_owned(txn, router_id)
+    router = find_owned(txn, router_id, "delete_router")
     if _interfaces(txn, router):
         raise RouterInUse(router_id=router.id, reason="still has ports")
     _clear_gateway(txn, router)
@@ -195,7 +195,7 @@ def _interfaces(txn: Txn, router: Router) -> list[Port]:
 
 
 def add_interface(txn: Txn, router_id: str, body: dict) -> dict:
-    router = find_owned(txn, router_id)
+    router = find_owned(txn, router_id, "add_router_interface")
     subnet_id, port_id = _interface_target(body)
     if subnet_id:
         subnet = subnets.find(txn, subnet_id)
@@ -241,7 +241,7 @@ def _interface_info(router: Router, port: Port) -> dict:
 
 
 def remove_interface(txn: Txn, router_id: str, body: dict) -> dict:
-    router = find_owned(txn, router_id)
+    router = find_owned(txn, router_id, "remove_router_interface")
     subnet_id, port_id = _interface_target(body)
     interfaces = _interfaces(txn, router)
     if port_id:

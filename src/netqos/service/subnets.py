@@ -10,7 +10,7 @@ from netqos.db import repo
 from netqos.db.listing import Attr
 from netqos.db.models import IpAllocation, Network, Subnet
 from netqos.qos.attributes import Boolean, Choice, IntRange, Schema, String, Uuid
-from netqos.qos.errors import Conflict, NotAuthorized, NotFound
+from netqos.qos.errors import Conflict, NotFound
 from netqos.qos.netattrs import HostRoutes, IpAddress, IpPools, Nameservers
 from netqos.qos.netattrs import Subnet as SubnetCidr
 from netqos.service import common, ipam, networks, resources, subnet_rules, views
@@ -74,10 +74,9 @@ def list_subnets(txn: Txn, q: ListQuery) -> Page:
 
 def create_subnet(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
-    project_id = common.pop_owner(txn.ctx, values)
     net = networks.find(txn, values["network_id"])
-    if not txn.ctx.owns(net.project_id):
-        raise NotAuthorized(f"Subnets of network {net.id} belong to its owner.")
+    project_id = common.pop_owner(txn.ctx, values, "subnet", **{
+        "network:project_id": net.project_id, "network:tenant_id": net.project_id})
     cidr, gateway, pools = _checked_ranges(values, "gateway_ip" in body)
     subnet = Subnet(id=str(uuid.uuid4()), project_id=project_id, network_id=net.id,
                     name=values["name"], description=values["description"],
@@ -130,7 +129,7 @@ def _check_update(subnet: Subnet, values: dict) -> None:
 
 
 def delete_subnet(txn: Txn, subnet_id: str) -> None:
-    subnet = resources.find_owned(txn, KIND, subnet_id)
+    subnet = resources.find_owned(txn, KIND, subnet_id, "delete_subnet")
     if txn.session.scalar(select(IpAllocation.port_id)
                           .where(IpAllocation.subnet_id == subnet.id).limit(1)):
         raise SubnetInUse(subnet_id=subnet.id)
