@@ -163,6 +163,16 @@ def together(*runs) -> list[float]:
     return results
 
 
+def measured(limits: tuple[float, ...], *runs) -> list[float]:
+    """together(), measured once more if a flow came out low: other work on a 2-core
+    machine can only slow a flow down, never speed it past its limiter (as
+    test_bandwidth does); the better of the two runs counts, per flow."""
+    got = together(*runs)
+    if any(bps / limit < LOW for bps, limit in zip(got, limits, strict=True)):
+        got = [max(a, b) for a, b in zip(got, together(*runs), strict=True)]
+    return got
+
+
 def check(ratio: float, what: str) -> None:
     print(f"{what}: goodput/limit {ratio:.3f}")   # shown with -s, for the record
     assert LOW <= ratio <= HIGH, f"{what}: goodput/limit {ratio:.3f}"
@@ -178,13 +188,14 @@ def test_two_floating_ips_limited_at_the_same_time_v4_and_v6(api, node_factory):
     limits = (20000e3, 50000e3)
     for version, ext in ((4, EXT4), (6, EXT6)):
         # egress: the VMs send out through their floating IP (SNAT), both at once
-        got = together((vm0.ns, lab.ext, ext, 5301), (vm1.ns, lab.ext, ext, 5302))
+        got = measured(limits, (vm0.ns, lab.ext, ext, 5301), (vm1.ns, lab.ext, ext, 5302))
         for vm, bps in enumerate(got):
             check(bps / limits[vm], f"IPv{version} egress of FIP {vm} "
                                     f"({limits[vm] / 1e6:.0f} Mbit/s), with the other busy")
         # ingress: the outside connects to each floating IP (DNAT) and sends, both at once
         addr = [fips[(vm, version)]["floating_ip_address"] for vm in (0, 1)]
-        got = together((lab.ext, vm0.ns, addr[0], 5303), (lab.ext, vm1.ns, addr[1], 5304))
+        got = measured(limits, (lab.ext, vm0.ns, addr[0], 5303),
+                       (lab.ext, vm1.ns, addr[1], 5304))
         for vm, bps in enumerate(got):
             check(bps / limits[vm], f"IPv{version} ingress of FIP {vm} "
                                     f"({limits[vm] / 1e6:.0f} Mbit/s), with the other busy")
@@ -202,11 +213,12 @@ def test_gateway_policy_limits_snat_and_a_fip_keeps_its_own(api, node_factory):
     lab, (vm0, vm1) = node.lab, node.vms
     # VM 0 has no floating IP: the router SNATs it to the gateway IP, limited at 30 Mbit/s,
     # while VM 1 leaves through its floating IP at its own 20 Mbit/s, at the same time.
-    got = together((vm0.ns, lab.ext, EXT4, 5311), (vm1.ns, lab.ext, EXT4, 5312))
+    got = measured((30000e3, 20000e3), (vm0.ns, lab.ext, EXT4, 5311),
+                   (vm1.ns, lab.ext, EXT4, 5312))
     check(got[0] / 30000e3, "egress of the gateway (SNAT of a VM without a FIP)")
     check(got[1] / 20000e3, "egress of a FIP with its own policy, beside the gateway")
-    got = together((vm0.ns, lab.ext, EXT4, 5313, 4, True), (vm1.ns, lab.ext, EXT4, 5314, 4,
-                                                             True))
+    got = measured((30000e3, 20000e3), (vm0.ns, lab.ext, EXT4, 5313, 4, True),
+                   (vm1.ns, lab.ext, EXT4, 5314, 4, True))
     check(got[0] / 30000e3, "ingress of the gateway (replies to SNAT)")
     check(got[1] / 20000e3, "ingress of a FIP with its own policy, beside the gateway")
     # IPv6 leaves through the gateway too (NAT66 here), under the same gateway class
