@@ -194,3 +194,12 @@ def test_concurrent_creates_never_share_a_segment(postgres_server, tmp_path):
         assert {r.status_code for r in gone} == {204}
         again = ok(create(client), 201)["network"]
         assert again["provider:segmentation_id"] == 7000
+
+
+@pytest.mark.parametrize("physnet", ["public\n", "pub lic", "eth0%1", "\x00x", "a" * 65,
+                                     12, ["public"]])
+def test_a_hostile_physical_network_is_refused(api, physnet):
+    """Agents name bridges and map interfaces by it: it is a name or nothing."""
+    resp = create(api, **{"provider:network_type": "flat",
+                          "provider:physical_network": physnet})
+    assert resp.status_code == 400, resp.text

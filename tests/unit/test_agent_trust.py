@@ -77,6 +77,19 @@ HOSTILE_PORTS = {
     "revision a string": {"revision": "3"},
     "admin state a string": {"admin_state_up": "false"},
     "policy id injected": {"policy_id": "a b"},
+    # The port's network segment (bridge, VXLAN and VLAN device names come from it).
+    "network not an object": {"network": "vxlan"},
+    "network type unknown": {"network": {"network_id": "n1", "network_type": "gre"}},
+    "network id injected": {"network": {"network_id": "n1\nx", "network_type": "vxlan"}},
+    "physnet with a newline": {"network": {"network_id": "n1", "network_type": "flat",
+                                           "physical_network": "public\n"}},
+    "physnet with a scope id": {"network": {"network_id": "n1", "network_type": "flat",
+                                            "physical_network": "eth0%1"}},
+    "vni huge": {"network": {"network_id": "n1", "network_type": "vxlan",
+                             "segmentation_id": 2**24}},
+    "vni a string": {"network": {"network_id": "n1", "network_type": "vxlan",
+                                 "segmentation_id": "100"}},
+    "mtu huge": {"network": {"network_id": "n1", "network_type": "vxlan", "mtu": 2**31}},
 }
 
 
