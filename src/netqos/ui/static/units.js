@@ -15,7 +15,13 @@ export function bps(value) {
 
 export const kbps = (value) => bps(value * 1000);
 
-function trim(x) { return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2); }
+// Three significant figures, chosen after rounding: 99.96 reads "100", not "100.0".
+function trim(x) {
+  const digits = (d) => Math.abs(+x.toFixed(d));
+  if (digits(1) >= 100) return x.toFixed(0);
+  if (digits(2) >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
 
 export function pps(value) {
   if (value === null || value === undefined) return "–";
