@@ -79,8 +79,8 @@ def backend_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--netns", help="enforce inside this network namespace")
     p.add_argument("--uplink", action="append", default=[], metavar="IFACE:KBPS",
                    help="uplink and its capacity in kbit/s, for minimum-bandwidth guarantees")
-    p.add_argument("--backend", default="linuxtc", help="agent backend (linuxtc; "
-                   "openvswitch, libvirt, sriov, l3)")
+    p.add_argument("--backend", default=None, help="agent backend (linuxtc; "
+                   "openvswitch, libvirt, sriov, l3; openvswitch with --l2 openvswitch)")
     p.add_argument("--bridge", help="openvswitch backend: the bridge of the VM ports (br-int)")
     p.add_argument("--ovsdb", help="openvswitch backend: OVSDB address "
                    "(unix:<run directory>/db.sock)")
@@ -96,8 +96,16 @@ def make_backend(args: argparse.Namespace):
     from netqos.cli.client import UsageError
 
     uplinks = parse_uplinks(args.uplink)
+    args.backend = backend_name(args)
     options = {name: value for flag, name in OVS_OPTIONS
                if (value := getattr(args, flag, None))}
+    if getattr(args, "l2", None) == "openvswitch":
+        # --ovsdb/--ovs-rundir name the switch the OVS L2 role wires; the QoS backend
+        # shares them only when it is the switch's own (openvswitch, on br-int).
+        if args.backend == "openvswitch":
+            options.setdefault("bridge", args.integration_bridge)
+        else:
+            options = {}
     try:
         backend_cls = load(args.backend)
     except ValueError as exc:
@@ -111,6 +119,14 @@ def make_backend(args: argparse.Namespace):
         raise UsageError(f"{', '.join('--' + f.replace('_', '-') for f, _ in OVS_OPTIONS)} "
                          f"are options of the openvswitch backend, not "
                          f"{args.backend}") from None
+
+
+def backend_name(args: argparse.Namespace) -> str:
+    """--backend, else the QoS backend of the L2 role's ports: openvswitch on OVS ports
+    (meters, queues, DSCP flows on br-int), linuxtc on taps."""
+    if args.backend:
+        return args.backend
+    return "openvswitch" if getattr(args, "l2", None) == "openvswitch" else "linuxtc"
 
 
 # --flag (argparse dest) -> the openvswitch backend's keyword
@@ -182,7 +198,8 @@ def l2_engine(args: argparse.Namespace):
     if kind == "openvswitch":
         from netqos.agent.l2.openvswitch.engine import OvsL2
 
-        return OvsL2(ovs_l2_options.from_args(args), ovsdb=getattr(args, "ovsdb", None))
+        return OvsL2(ovs_l2_options.from_args(args), ovsdb=getattr(args, "ovsdb", None),
+                     rundir=getattr(args, "ovs_rundir", None))
     return None
 
 
