@@ -14,11 +14,15 @@ hosts (median of RUNS; the engines in this process, one per host):
 - the same full wiring as one `ovs-vsctl` / `ovs-ofctl` process per operation.
 And, with engine processes on two OvsHosts: from a port bound to host 1 (plugged, still on
 the dead VLAN) to the first UDP echo answered by a VM on host 2 through VXLAN
-(bench/l2.py's first_reply_ms).
-Run as root: .venv/bin/python bench/l2_ovs.py [HOSTS PORTS NETWORKS]
+(bench/l2.py's first_reply_ms); and the same through the API (api_first_reply_ms): a real
+`netqos server` and one `netqos agent --l2 openvswitch` per host, the port created unbound,
+its VM plugged (dead VLAN), then `binding:host_id` set by a PUT: the clock starts at the PUT.
+And which tunnel types OVS's userspace datapath carries here (vxlan, gre: tunnel_table).
+Run as root: .venv/bin/python bench/l2_ovs.py [HOSTS PORTS NETWORKS | api | tunnels]
 """
 from __future__ import annotations
 
+import re
 import statistics
 import subprocess
 import sys
@@ -35,7 +39,8 @@ from netqos.agent.l2.openvswitch.plan import OVSDB  # noqa: E402
 from tests.harness.l2hosts import L2Lab  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from l2 import RUNS, first_reply_ms, latency_table, measure  # noqa: E402  bench/l2.py
+from l2 import _ECHO, _PROBE, LATENCY_PORTS, RUNS, first_reply_ms, latency_table, \
+    measure  # noqa: E402  bench/l2.py
 from tests.harness.l2ovs import DEAD_VLAN, OvsHost  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "l2_ovs.md"
@@ -175,13 +180,102 @@ def main(hosts: int, ports: int, networks: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def api_first_reply_ms(ports: int = LATENCY_PORTS) -> list[float]:
+    """PUT binding:host_id -> first UDP echo from a VM on the other host, with agents."""
+    import tempfile
+
+    from tests.harness.l2hosts import Vm
+    from tests.harness.server import ServerProcess
+    from tests.l2.test_ovs_l2_api import OvsApiLab
+
+    workdir = Path(tempfile.mkdtemp(prefix="nq-bench-l2ovs-"))
+    server = ServerProcess(f"sqlite:///{workdir}/netqos.sqlite", log_dir=workdir).start()
+    lab = OvsApiLab(server.url)
+    echo = None
+    try:
+        net = lab.provider("vxlan")
+        peer = lab.vm("peer", lab.lab.hosts[1], net, "198.19.4.250/24")
+        lab.start_agents(server.url)
+        echo = peer.ns.popen("python3", "-c", _ECHO)
+        host, times = lab.lab.hosts[0], []
+        for n in range(ports):
+            port = lab.ok(lab.http.post("/v2.0/ports", json={"port": {
+                "network_id": net.network_id, "device_owner": "compute:nova"}}), 201)["port"]
+            vm = Vm(f"v{n}", host, net, f"198.19.4.{n + 1}/24", port_id=port["id"],
+                    mac=port["mac_address"])
+            vm.boot(net.mtu or 1450)
+            lab.lab.vms.append(vm)
+            host.plug(vm)                       # os-vif: on the dead VLAN, not bound yet
+            host.prepare_guest(vm)
+            vm.ns.run("sysctl", "-qw", "net.ipv4.neigh.eth0.retrans_time_ms=10")
+            probe = vm.ns.popen("python3", "-c", _PROBE, peer.address,
+                                stdout=subprocess.PIPE, text=True)
+            assert probe.stdout.readline().strip() == "ready"
+            started = time.time()
+            lab.update_port(vm, **{"binding:host_id": host.name})
+            answered = probe.stdout.readline().strip()
+            probe.wait()
+            if not answered:
+                raise RuntimeError(f"port {n}: no answer in 20 s\n{lab.logs()}")
+            times.append((float(answered) - started) * 1000)
+        return times
+    finally:
+        if echo is not None:
+            echo.kill()
+            echo.wait()
+        lab.close()
+        server.stop()
+
+
+def tunnel_probe(kind: str) -> tuple[int, str]:
+    """Two OvsHosts, a bridge each with an internal port (10.99.0.i) and a `kind` tunnel
+    port to the other's underlay address: echo replies of 10 pings across, and the avg
+    round trip. Whether OVS's userspace datapath carries that tunnel type here."""
+    lab = L2Lab(kinds=[OvsHost] * 2)
+    try:
+        for host, peer in zip(lab.hosts, reversed(lab.hosts)):
+            host.ovs.vsctl("add-br", "br-probe", "--", "set", "bridge", "br-probe",
+                           "datapath_type=netdev", "--", "add-port", "br-probe", "t0", "--",
+                           "set", "Interface", "t0", f"type={kind}",
+                           f"options:remote_ip={peer.local_ip}",
+                           f"options:local_ip={host.local_ip}")
+            host.ns.run("ip", "addr", "add", f"10.99.0.{host.index}/24", "dev", "br-probe")
+            host.ns.run("ip", "link", "set", "br-probe", "up", "mtu", "1400")
+        ping = ("busybox", "ping", "-c", "10", "-i", "0.2", "-W", "1", "10.99.0.2")
+        lab.hosts[0].ns.run(*ping[:3], "2", *ping[4:], check=False)   # ARP, flows
+        out = lab.hosts[0].ns.run(*ping, check=False).stdout
+        got = int(m.group(1)) if (m := re.search(r"(\d+) packets received", out)) else 0
+        rtt = m.group(1) if (m := re.search(r"= [\d.]+/([\d.]+)/", out)) else "-"
+        return got, rtt
+    finally:
+        lab.close()
+
+
+def tunnel_table() -> str:
+    rows = [(kind, *tunnel_probe(kind)) for kind in ("vxlan", "gre")]
+    version = subprocess.run(["ovs-vswitchd", "--version"], capture_output=True,
+                             text=True).stdout.split()[-1]
+    return ("\n### OVS userspace datapath: tunnel types carried here (ovs-vswitchd "
+            f"{version}, "
+            "native tunnelling)\n\n| tunnel | echo replies / 10 | avg rtt ms |\n"
+            "|---|---:|---:|\n" + "".join(f"| {k} | {n} | {r} |\n" for k, n, r in rows))
+
+
 def ovs_tables(args: list[int]) -> str:
     table = main(*args)
     latency = latency_table(first_reply_ms(kinds=[OvsHost] * 2))
-    return table + latency.replace("### L2:", "### L2 openvswitch:")
+    api = latency_table(api_first_reply_ms()).replace(
+        "### L2: port bound (tap already there)",
+        "### L2 openvswitch through the API: PUT binding:host_id (VM plugged on the dead "
+        "VLAN), agents polling every 0.3 s (no bus),")
+    return table + latency.replace("### L2:", "### L2 openvswitch:") + api + tunnel_table()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:] == ["api"]:
+    print(latency_table(api_first_reply_ms()))
+elif __name__ == "__main__" and sys.argv[1:] == ["tunnels"]:
+    print(tunnel_table())
+elif __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:4]] or [4, 250, 50]
     table = ovs_tables(args)
     print(table)

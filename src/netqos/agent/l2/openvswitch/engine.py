@@ -20,7 +20,7 @@ from netqos.agent.l2.model import L2Desired
 from netqos.agent.l2.openvswitch import observe as obs
 from netqos.agent.l2.openvswitch.ovsdb import L2Ovsdb
 from netqos.agent.l2.openvswitch.plan import FLOWS, OVSDB, Plan, plan
-from netqos.agent.l2.openvswitch.options import OvsL2Options
+from netqos.agent.l2.openvswitch.options import NOT_YET, OvsL2Options
 from netqos.agent.l2.openvswitch.state import OvsL2State
 from netqos.agent.l2.openvswitch.watch import OvsL2Watcher
 from netqos.agent.l2.report import L2Report, fill_statuses
@@ -78,6 +78,7 @@ class OvsL2:
                 "datapath_netdev": self.opts.datapath_type == "netdev",
                 "native_tunnelling": self.opts.datapath_type == "netdev",
                 "tunnel_csum_offload": self.tunnel_csum_offload,
+                "gre": False,            # OVS carries it here; netqos has no GRE segment
                 "flow_bundles": True}
 
     def configurations(self) -> dict:
@@ -85,6 +86,7 @@ class OvsL2:
         missing = [] if not self.opts.tunneling or self.tunnel_csum_offload else [
             "vxlan: this OVS userspace datapath does not finish offloaded checksums when it "
             "encapsulates; guests must not offload TX checksums for TCP/UDP over VXLAN"]
+        missing += [f"{kind}: {why}" for kind, why in NOT_YET.items()]
         conf = {"l2": "openvswitch",
                 "integration_bridge": self.opts.integration_bridge,
                 "tunnel_bridge": self.opts.tunnel_bridge,
