@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from netqos.agent.l2.openvswitch import names
+
 from tests.harness.l2hosts import L2Lab, Network, Vm
 from tests.harness.l2ovs import DEAD_VLAN, OvsHost
 from tests.harness.server import ServerProcess
@@ -225,8 +227,10 @@ def test_agent_restart_keeps_wiring_and_qos(ovs_api):
 
     def restart():
         host.kill()
+        logged = host.log_path.stat().st_size
         ovs_api.start_agent(ovs_api.url, host)
-        assert wait_for(lambda: "agent for host" in tail(host.log_path), CONVERGE)
+        assert wait_for(lambda: "agent for host" in
+                        host.log_path.read_text(errors="replace")[logged:], CONVERGE)
     assert _ping_through(lab, src, dst, restart) <= 2.0
     time.sleep(2)        # a few passes of the restarted agent: it must change nothing
     assert (wiring(host), qos_flows(host)) == before, ovs_api.logs()
@@ -254,7 +258,8 @@ def test_vswitchd_restart_brings_wiring_and_qos_back(ovs_api):
     assert lab.ping(by["vlan1"], by["vlan3"], count=1) == 1
 
 
-@pytest.mark.parametrize("what", ["L2 flow deleted", "tag changed", "QoS flow deleted"])
+@pytest.mark.parametrize("what", ["L2 flow deleted", "tag changed", "tunnel port removed",
+                                  "QoS flow deleted"])
 def test_drift_is_repaired_within_a_second(ovs_api, what):
     by = vms(ovs_api)
     vm = by["red1"]
@@ -270,6 +275,15 @@ def test_drift_is_repaired_within_a_second(ovs_api, what):
 
         def repaired():
             return host.port(vm.tap)["tag"] == tag
+    elif what == "tunnel port removed":
+        tunnel = tunnel_port(by["red3"].host)
+        host.ovs.vsctl("del-port", "br-tun", tunnel)
+
+        def repaired():
+            if tunnel not in host.ovs.vsctl("list-ports", "br-tun").split():
+                return False
+            out = "output:" + host.ovs.vsctl("get", "Interface", tunnel, "ofport").strip()
+            return any(f.endswith(out) for f in host.flows("br-tun") if "table=20" in f)
     else:
         before = qos_flows(host)
         host.ovs.ofctl("del-flows", "br-int", "cookie=0x4e51000000000000/0xffff000000000000")
@@ -296,9 +310,9 @@ def test_admin_down_gets_the_dead_vlan_and_reports_it(ovs_api):
     assert wait_for(lambda: lab.ping(peer, vm, count=1) == 1, CONVERGE)
 
 
-def _tunnels(host) -> set[str]:
-    return {p for p in host.ovs.vsctl("list-ports", "br-tun").split()
-            if p.startswith("vxlan-")}
+def tunnel_port(host) -> str:
+    """The name of the tunnel port to `host` on every other host."""
+    return names.tunnel("vxlan", host.local_ip)
 
 
 def test_port_moved_to_another_host_is_rewired_everywhere(ovs_api):
@@ -316,8 +330,9 @@ def test_port_moved_to_another_host_is_rewired_everywhere(ovs_api):
     assert wait_for(lambda: lab.ping(by["red1"], red3, count=1) == 1, CONVERGE), \
         ovs_api.logs()
     assert wait_for(lambda: ovs_api.status(red3) == "ACTIVE", CONVERGE)
-    # Host 1 sends red3's MAC to host 2's tunnel now.
-    assert wait_for(lambda: any(red3.mac in f and vni.split("=")[1] in f
+    # Host 1 sends red3's MAC into host 2's tunnel now.
+    to_h2 = "output:" + h1.ovs.vsctl("get", "Interface", tunnel_port(h2), "ofport").strip()
+    assert wait_for(lambda: any(f"dl_dst={red3.mac}" in f and f.endswith(to_h2)
                                 for f in h1.flows("br-tun")), CONVERGE), h1.flows("br-tun")
     assert lab.ping(by["blue3"], red3, count=1) == 0
 
