@@ -16,7 +16,9 @@ import uuid
 import httpx
 import pytest
 
-from netqos.agent.lab import Lab, iperf3, sh
+from tests.harness.lab import Lab
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
 from tests.cli.conftest import NETQOS, metric, ok, scrape, uniq
 from tests.harness.util import free_port
 

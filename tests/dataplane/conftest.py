@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import Lab
+from tests.harness.lab import Lab
 
 _count = itertools.count()
 

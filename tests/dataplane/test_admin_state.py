@@ -10,7 +10,8 @@ import json
 import time
 import uuid
 
-from netqos.agent.lab import sh, udp_flood_pps
+from tests.harness.netns import sh
+from tests.harness.traffic import udp_flood_pps
 
 from .test_agent_api import (  # noqa: F401  (api, agent_factory: fixtures)
     agent_factory, api, goodput_ratio, plug_vm, root_qdisc, wait_for)

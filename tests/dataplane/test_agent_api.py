@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from netqos.agent.lab import iperf3, sh
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
 
 NETQOS = str(Path(sys.executable).parent / "netqos")
 WIRE = 0.9564    # TCP payload per wire bit with a 1500-byte MTU

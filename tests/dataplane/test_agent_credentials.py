@@ -10,7 +10,7 @@ import uuid
 import pytest
 import yaml
 
-from netqos.agent.lab import sh
+from tests.harness.netns import sh
 from tests.dataplane.test_agent_api import NETQOS, AgentProcess, Api, applied, wait_for
 from tests.harness.server import ServerProcess, token_server
 

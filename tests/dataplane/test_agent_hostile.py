@@ -18,8 +18,8 @@ import uuid
 
 import pytest
 
-from netqos.agent.l3.lab import RouterLab
-from netqos.agent.lab import sh
+from tests.harness.l3lab import RouterLab
+from tests.harness.netns import sh
 from tests.harness.server_stub import ServerStub
 
 from .test_agent_api import AgentProcess, root_qdisc, wait_for

@@ -15,8 +15,9 @@ import uuid
 
 import pytest
 
-from netqos.agent.l3.lab import EXT4, EXT6, RouterLab, iperf3
-from netqos.agent.lab import sh
+from tests.harness.l3lab import EXT4, EXT6, RouterLab
+from tests.harness.traffic import iperf3_between
+from tests.harness.netns import sh
 
 from .test_agent_api import AgentProcess, Api, wait_for
 
@@ -149,7 +150,7 @@ def together(*runs) -> list[float]:
 
     def one(i, args):
         try:
-            results[i] = iperf3(*args)
+            results[i] = iperf3_between(*args)
         except Exception as exc:  # noqa: BLE001 - reported below
             results[i] = exc
     threads = [threading.Thread(target=one, args=(i, r)) for i, r in enumerate(runs)]
@@ -222,7 +223,7 @@ def test_gateway_policy_limits_snat_and_a_fip_keeps_its_own(api, node_factory):
     check(got[0] / 30000e3, "ingress of the gateway (replies to SNAT)")
     check(got[1] / 20000e3, "ingress of a FIP with its own policy, beside the gateway")
     # IPv6 leaves through the gateway too (NAT66 here), under the same gateway class
-    check(iperf3(vm0.ns, lab.ext, EXT6, 5315) / 30000e3, "IPv6 egress of the gateway")
+    check(iperf3_between(vm0.ns, lab.ext, EXT6, 5315) / 30000e3, "IPv6 egress of the gateway")
 
 
 def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
@@ -232,7 +233,7 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     agent = node_factory.agent(node)
     node.wait_applied("the first policy")
     lab, vm = node.lab, node.vms[0]
-    check(iperf3(vm.ns, lab.ext, EXT4, 5321) / 20000e3, "egress at 20 Mbit/s")
+    check(iperf3_between(vm.ns, lab.ext, EXT4, 5321) / 20000e3, "egress at 20 Mbit/s")
 
     # Another policy through the API; the running agent changes the class in place.
     before = node.classes(lab.qg)
@@ -240,8 +241,8 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     node.wait_applied("the new policy")
     after = node.classes(lab.qg)
     assert set(after) == set(before), (before, after)   # same classes, new rates
-    check(iperf3(vm.ns, lab.ext, EXT4, 5322) / 50000e3, "egress at 50 Mbit/s")
-    check(iperf3(lab.ext, vm.ns, fip["floating_ip_address"], 5323) / 50000e3,
+    check(iperf3_between(vm.ns, lab.ext, EXT4, 5322) / 50000e3, "egress at 50 Mbit/s")
+    check(iperf3_between(lab.ext, vm.ns, fip["floating_ip_address"], 5323) / 50000e3,
           "ingress at 50 Mbit/s")
 
     # A rule of the policy changes: the FIP follows too.
@@ -250,7 +251,7 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     api.put(f"/qos/policies/{fast['id']}/bandwidth_limit_rules/{rule['id']}",
             "bandwidth_limit_rule", {"max_kbps": 30000})
     node.wait_applied("the changed rule")
-    check(iperf3(lab.ext, vm.ns, fip["floating_ip_address"], 5324) / 30000e3,
+    check(iperf3_between(lab.ext, vm.ns, fip["floating_ip_address"], 5324) / 30000e3,
           "ingress at 30 Mbit/s after a rule update")
 
     # No policy: no class, no IFB, no redirect left behind.
@@ -296,7 +297,7 @@ def test_restart_adopts_and_drift_is_repaired(api, node_factory, tmp_path):
     drift = wait_for(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
                      ["drift_repaired"], 5, "the drift report")
     assert drift
-    check(iperf3(node.vms[0].ns, lab.ext, EXT4, 5331) / 20000e3, "egress after the repair")
+    check(iperf3_between(node.vms[0].ns, lab.ext, EXT4, 5331) / 20000e3, "egress after the repair")
 
 
 def test_hand_edit_in_a_router_is_repaired_within_a_second(api, node_factory):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from netqos.agent.lab import iperf3
+from tests.harness.traffic import iperf3
 from tests.dataplane.ovs_fixtures import ovs_lab  # noqa: F401
 from tests.dataplane.test_agent_api import NETQOS, Api, applied, wait_for
 

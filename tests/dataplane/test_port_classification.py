@@ -10,7 +10,8 @@ import threading
 import time
 import uuid
 
-from netqos.agent.lab import iperf3, sh
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
 from tests.dataplane.test_agent_api import (AgentProcess, agent_factory, api,  # noqa: F401
                                             applied, goodput_ratio, root_qdisc, wait_for)
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from netqos.agent.lab import Lab, iperf3, sh
+from tests.harness.lab import Lab
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.scenario import create_policy, traffic_lock, uniq, visit
 
