@@ -97,7 +97,7 @@ class StateCollector:
 def install(app) -> None:
     """Add the request middleware and the /metrics route to the app."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(StateCollector(app.state.sessions))
+    registry.register(StateCollector(app.state.db.sessions))
     app.state.metrics_registry = registry
     app.add_middleware(RequestMetrics, registry=registry)
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from netqos.agent.tc.state import OUR_MAJOR
-from netqos.agent.tc.u32 import _FH, _FLOWID, _MATCH, same_handle
+from netqos.agent.tc.u32 import FH_RE, FLOWID_RE, MATCH_KEY_RE, same_handle
 
 V4_TABLE, V6_TABLE = 0x1, 0x6
 ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
@@ -122,7 +122,7 @@ def parse_show(text: str, field: str) -> tuple[bool, list[AddrFilter]]:
         if line.startswith("filter "):
             flush()
             current = None
-            fh, flowid = _FH.search(line), _FLOWID.search(line)
+            fh, flowid = FH_RE.search(line), FLOWID_RE.search(line)
             if not fh:
                 continue
             if " ht divisor 256" in line:
@@ -131,7 +131,7 @@ def parse_show(text: str, field: str) -> tuple[bool, list[AddrFilter]]:
             current = {"fh": fh.group(1), "keys": {}, "hash": None,
                        "flowid": flowid.group(1) if flowid else None,
                        "link": re.search(r"\blink (\S+)", line)}
-        elif current is not None and (m := _MATCH.match(line)):
+        elif current is not None and (m := MATCH_KEY_RE.match(line)):
             current["keys"][int(m.group(3))] = (int(m.group(1), 16), int(m.group(2), 16))
         elif current is not None and (m := _HASH.match(line)):
             current["hash"] = int(m.group(2))
