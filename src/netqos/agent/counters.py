@@ -63,7 +63,7 @@ def egress_leaves(runner: Runner, qdiscs: list[dict]) -> dict[int, dict]:
         major, _, minor = (q.get("parent") or "").partition(":")
         if q.get("dev") == IFB_NAME and major == f"{OUR_MAJOR:x}" and minor:
             leaves[int(minor, 16)] = q
-    state = HostState(redirected={q.get("dev") for q in qdiscs
+    state = HostState(redirected={q.get("dev", "") for q in qdiscs
                                   if q.get("ingress_block") == OUR_BLOCK})
     if not leaves or not state.redirected:
         return {}
@@ -85,8 +85,8 @@ def read(runner: Runner, ports: list[PortQos]) -> list[PortCounters]:
     egress = egress_leaves(runner, every)
     out = []
     for port in ports:
-        link = links.get(port.device)
-        if link is None:
+        link = links.get(port.device) if port.device else None
+        if link is None or port.device is None:
             continue   # the device vanished since the last pass
         stats = link.get("stats64") or link.get("stats") or {}
         rx, tx = stats.get("rx", {}), stats.get("tx", {})

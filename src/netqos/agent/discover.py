@@ -68,7 +68,7 @@ def port_device(name: str | None) -> bool:
     """Whether a device could be a port's (tap/qvb/qvo…). Other devices come and go all
     the time on a busy host (our own IFB too) and must not wake the agent. A device named
     only in binding:profile is picked up by the next poll or resync instead."""
-    return bool(name) and name.startswith(PREFIXES)
+    return name is not None and name.startswith(PREFIXES)
 
 
 class LinkWatcher:

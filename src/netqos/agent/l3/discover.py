@@ -40,7 +40,8 @@ def namespaces(prefix: str = PREFIX) -> set[str]:
 def present(routers: Iterable[RouterQos]) -> tuple[list[RouterQos], list[RouterQos]]:
     """(routers whose namespace exists here, routers without one)."""
     here = namespaces()
-    found, missing = [], []
+    found: list[RouterQos] = []
+    missing: list[RouterQos] = []
     for router in routers:
         (found if router.namespace in here else missing).append(router)
     return found, missing
