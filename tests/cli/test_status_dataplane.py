@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -19,8 +18,9 @@ import pytest
 from tests.harness.lab import Lab
 from tests.harness.netns import sh
 from tests.harness.traffic import iperf3
-from tests.cli.conftest import NETQOS, metric, ok, scrape, uniq
-from tests.harness.util import free_port
+from tests.cli.conftest import metric, ok, scrape, uniq
+from tests.harness.agentproc import AgentProcess
+from tests.harness.util import free_port, wait_until
 
 pytestmark = pytest.mark.dataplane
 
@@ -34,15 +34,6 @@ def _requirements():
         pytest.skip(f"needs {', '.join(missing)}")
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
 
 @pytest.fixture
 def lab():
@@ -53,22 +44,13 @@ def lab():
 @pytest.fixture
 def agent(sqlite_server, lab, tmp_path):
     """`netqos agent --server URL --host H --netns NS` (as operators run it), with metrics."""
-    host = "cli-" + uuid.uuid4().hex[:8]
     metrics_port = free_port()
-    log = tmp_path / "agent.log"
-    proc = subprocess.Popen([str(NETQOS), "agent", "--server", sqlite_server.url, "--host", host,
-                             "--netns", lab.host, "--poll-interval", "0.3", "--resync-interval", "3",
-                             "--metrics-bind", f"127.0.0.1:{metrics_port}"],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    proc.host, proc.metrics_url, proc.log = host, f"http://127.0.0.1:{metrics_port}/metrics", log
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    agent = AgentProcess(sqlite_server.url, "cli-" + uuid.uuid4().hex[:8], lab.host,
+                         tmp_path / "agent.log",
+                         extra=("--metrics-bind", f"127.0.0.1:{metrics_port}")).start()
+    agent.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    yield agent
+    agent.stop()
 
 
 def test_status_shows_the_kernel_limit_and_the_live_rate(nq, http, lab, agent):
@@ -91,7 +73,7 @@ def test_status_shows_the_kernel_limit_and_the_live_rate(nq, http, lab, agent):
         p = http.get(f"/v2.0/ports/{port['id']}").json()["port"]
         s = p["netqos:qos_state"]
         return p["status"] == "ACTIVE" and s["applied_revision"] == s["desired_revision"]
-    wait_for(applied, 20, f"the agent to apply the policy (log: {agent.log})")
+    wait_until(applied, 20, f"the agent to apply the policy (log: {agent.log})")
 
     # Traffic into the VM for ~4 s; status samples the counters in the middle of it.
     result = {}
@@ -142,7 +124,7 @@ def test_status_shows_the_kernel_limit_and_the_live_rate(nq, http, lab, agent):
 
     # A hand-made change is drift: the agent repairs it and both views say so.
     sh("tc", "-n", lab.host, "qdisc", "del", "dev", vm.device, "root")
-    wait_for(lambda: scrape(agent.metrics_url).get("netqos_agent_drift_repairs_total", 0) >= 1,
+    wait_until(lambda: scrape(agent.metrics_url).get("netqos_agent_drift_repairs_total", 0) >= 1,
              20, "the agent to repair the deleted shaper")
     doc = ok(nq("status", "--host", agent.host, "--netns", lab.host, "--interval", "0",
                 "-f", "json")).json()

@@ -19,7 +19,9 @@ from tests.harness.l3lab import EXT4, EXT6, RouterLab
 from tests.harness.traffic import iperf3_between
 from tests.harness.netns import sh
 
-from .test_agent_api import AgentProcess, Api, wait_for
+from tests.harness.agentproc import AgentProcess
+from .test_agent_api import Api
+from tests.harness.util import wait_until
 
 WIRE = 0.9564          # TCP payload per wire bit with a 1500-byte MTU
 LOW, HIGH = 0.90, 1.02
@@ -104,7 +106,7 @@ class NetworkNode:
             and state["status"] == "ACTIVE"
 
     def wait_applied(self, what: str, timeout: float = 15) -> None:
-        wait_for(self.applied, timeout, what)
+        wait_until(self.applied, timeout, what)
 
     def classes(self, dev: str) -> dict[str, str]:
         """class id -> rate text of the HTB classes on a device of the router."""
@@ -257,7 +259,7 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     # No policy: no class, no IFB, no redirect left behind.
     api.put(f"/floatingips/{fip['id']}", "floatingip", {"qos_policy_id": None})
     node.wait_applied("the removal")
-    wait_for(lambda: not node.classes(lab.qg), 5, "the classes to go")
+    wait_until(lambda: not node.classes(lab.qg), 5, "the classes to go")
     links = sh("ip", "-n", lab.router, "-o", "link", "show").stdout
     assert "nq-l3-ifb" not in links
     qdiscs = sh("tc", "-n", lab.router, "qdisc", "show", "dev", lab.qg).stdout
@@ -292,9 +294,9 @@ def test_restart_adopts_and_drift_is_repaired(api, node_factory, tmp_path):
     # Someone deletes the egress tree and the IFB: the next resync puts them back.
     sh("tc", "-n", lab.router, "qdisc", "del", "dev", lab.qg, "root")
     sh("ip", "-n", lab.router, "link", "del", "nq-l3-ifb")
-    wait_for(lambda: node.classes(lab.qg) == egress
+    wait_until(lambda: node.classes(lab.qg) == egress
              and node.classes("nq-l3-ifb") == ingress, 8, "the drift repair")
-    drift = wait_for(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
+    drift = wait_until(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
                      ["drift_repaired"], 5, "the drift report")
     assert drift
     check(iperf3_between(node.vms[0].ns, lab.ext, EXT4, 5331) / 20000e3, "egress after the repair")
@@ -312,9 +314,9 @@ def test_hand_edit_in_a_router_is_repaired_within_a_second(api, node_factory):
                  ["ip", "-n", lab.router, "link", "del", "nq-l3-ifb"]):
         sh(*argv)
         started = time.monotonic()
-        wait_for(lambda: node.classes(lab.qg) == egress
+        wait_until(lambda: node.classes(lab.qg) == egress
                  and node.classes("nq-l3-ifb") == ingress, 1.3, "the repair", interval=0.02)
         print(f"{argv[3:]} repaired in {time.monotonic() - started:.3f} s")
         time.sleep(0.5)
-    assert wait_for(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
+    assert wait_until(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
                     ["drift_repaired"], 5, "the drift report")

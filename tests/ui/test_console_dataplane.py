@@ -8,11 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -22,6 +20,8 @@ from tests.harness.netns import sh
 from tests.harness.traffic import iperf3
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.scenario import create_policy, traffic_lock, uniq, visit
+from tests.harness.agentproc import AgentProcess
+from tests.harness.util import wait_until
 
 pytestmark = pytest.mark.dataplane
 CHART = "window.netqosCharts.get('{port}')"
@@ -36,15 +36,6 @@ def _requirements():
         pytest.skip(f"needs {', '.join(missing)}")
 
 
-def wait_for(predicate, timeout: float, what: str, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
 
 @pytest.fixture
 def lab():
@@ -55,24 +46,11 @@ def lab():
 @pytest.fixture
 def agent(ui_server, lab, tmp_path):
     """`netqos agent` as operators run it, with its counters for the console (1 s)."""
-    import sys
-
-    host = "ui-" + uuid.uuid4().hex[:8]
-    log = tmp_path / "agent.log"
-    netqos = Path(sys.executable).parent / "netqos"
-    proc = subprocess.Popen([str(netqos), "agent", "--server", ui_server.url, "--host", host,
-                             "--netns", lab.host, "--poll-interval", "0.3",
-                             "--resync-interval", "5", "--counters-interval", "1"],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    proc.host, proc.log = host, log
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    agent = AgentProcess(ui_server.url, "ui-" + uuid.uuid4().hex[:8], lab.host,
+                         tmp_path / "agent.log", resync=5,
+                         extra=("--counters-interval", "1")).start()
+    yield agent
+    agent.stop()
 
 
 def tc_ingress_rate_bps(lab: Lab, device: str) -> int | None:
@@ -109,7 +87,7 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
         p = admin.get(f"/v2.0/ports/{port['id']}").json()["port"]
         s = p["netqos:qos_state"]
         return p["status"] == "ACTIVE" and s["applied_revision"] == s["desired_revision"]
-    wait_for(applied, 30, f"the agent to apply the policy (log: {agent.log})")
+    wait_until(applied, 30, f"the agent to apply the policy (log: {agent.log})")
 
     visit(page, f"{ui_server.url}/ui/#/host/{agent.host}")
     chart = CHART.format(port=port["id"])
@@ -172,8 +150,8 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
             time.sleep(2.5)
             clicked = time.monotonic()
             rule.locator("button[type=submit]").click()
-            wait_for(lambda: tc_ingress_rate_bps(lab, vm.device) == 20_000_000, 3,
-                     "tc to show 20 Mbit/s", step=0.05)
+            wait_until(lambda: tc_ingress_rate_bps(lab, vm.device) == 20_000_000, 3,
+                     "tc to show 20 Mbit/s", interval=0.05)
             in_kernel = time.monotonic() - clicked
             visit(page, f"{ui_server.url}/ui/#/host/{agent.host}")
             page.wait_for_function(
