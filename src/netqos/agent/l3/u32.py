@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from typing import Any
 from dataclasses import dataclass
 
 from netqos.agent.tc.state import OUR_MAJOR
-from netqos.agent.tc.u32 import FH_RE, FLOWID_RE, MATCH_KEY_RE, same_handle
+from netqos.agent.tc.u32 import FH_RE, FLOWID_RE, MATCH_KEY_RE
+from netqos.agent.tc.u32 import same_handle as same_handle   # l3/plan.py uses it from here
 
 V4_TABLE, V6_TABLE = 0x1, 0x6
 ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
@@ -102,7 +104,7 @@ def parse_show(text: str, field: str) -> tuple[bool, list[AddrFilter]]:
     filters: list[AddrFilter] = []
     tables: set[int] = set()
     links: dict[str, int] = {}         # link filter handle -> hash offset
-    current: dict | None = None
+    current: dict[str, Any] | None = None
 
     def flush() -> None:
         if not current:

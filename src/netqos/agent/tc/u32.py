@@ -12,6 +12,7 @@ filters are read from the text of `tc filter show` (the L3 role reads its own th
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from netqos.agent.tc.state import OUR_MAJOR, MacFilter
 
@@ -44,7 +45,7 @@ def parse_show(text: str) -> tuple[bool, list[MacFilter]]:
     """(hash table and link filter present, MAC filters) from `tc filter show dev X`."""
     filters: list[MacFilter] = []
     handles: set[str] = set()
-    current: dict | None = None
+    current: dict[str, Any] | None = None
 
     def flush() -> None:
         if current and current["flowid"]:
