@@ -5,9 +5,7 @@ Needs root, iperf3, tc and nft (marked dataplane: skipped without them, failed i
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -20,24 +18,20 @@ from tests.harness.netns import sh
 from tests.harness.traffic import iperf3
 from tests.cli.conftest import metric, ok, scrape, uniq
 from tests.harness.agentproc import AgentProcess
-from tests.harness.util import free_port, wait_until
+from tests.harness.util import free_port, require_root, wait_until
 
 pytestmark = pytest.mark.dataplane
 
 
 @pytest.fixture(autouse=True)
 def _requirements():
-    if os.geteuid() != 0:
-        pytest.skip("netqos status with an agent needs root (namespaces, tc, nft)")
-    missing = [t for t in ("iperf3", "tc", "nft", "ip") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+    require_root("netqos status with an agent", "iperf3", "tc", "nft", "ip")
 
 
 
 @pytest.fixture
 def lab():
-    with Lab(prefix=f"nq-{os.getpid()}-cli{uuid.uuid4().hex[:4]}-") as lab:
+    with Lab() as lab:
         yield lab
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from tests.harness.netns import Namespaces, sh
+from tests.harness.netns import Namespaces, sh, unique_name
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Vm:
 
 @dataclass
 class Lab(Namespaces):
-    prefix: str = field(default_factory=lambda: f"nq-{os.getpid()}-")
+    prefix: str = field(default_factory=lambda: unique_name() + "-")   # nq-<pid>-<n>-
     cc: str = "cubic"                 # TCP congestion control in every namespace
     vms: list[Vm] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 
 def in_ci() -> bool:
     """True when running under CI (CI=true), where skips of real-server tests are failures."""
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require_root(what: str, *tools: str) -> None:
+    """Skip (a failure in CI, by the suite's policy) unless root with `tools` on PATH."""
+    if os.geteuid() != 0:
+        pytest.skip(f"{what} need root (network namespaces, tc, nft)")
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        pytest.skip(f"{what} need {', '.join(missing)}")
 
 
 def free_port(low: int | None = None, high: int | None = None) -> int:

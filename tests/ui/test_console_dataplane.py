@@ -5,8 +5,6 @@ Needs root, iperf3, tc and chromium (marked dataplane: skipped without them, fai
 """
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import threading
 import time
@@ -21,7 +19,7 @@ from tests.harness.traffic import iperf3
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.scenario import create_policy, traffic_lock, uniq, visit
 from tests.harness.agentproc import AgentProcess
-from tests.harness.util import wait_until
+from tests.harness.util import require_root, wait_until
 
 pytestmark = pytest.mark.dataplane
 CHART = "window.netqosCharts.get('{port}')"
@@ -29,17 +27,12 @@ CHART = "window.netqosCharts.get('{port}')"
 
 @pytest.fixture(autouse=True)
 def _requirements():
-    if os.geteuid() != 0:
-        pytest.skip("the console's dataplane test needs root (namespaces, tc)")
-    missing = [t for t in ("iperf3", "tc", "ip") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
-
+    require_root("the console's dataplane tests", "iperf3", "tc", "ip")
 
 
 @pytest.fixture
 def lab():
-    with Lab(prefix=f"nq-{os.getpid()}-ui{uuid.uuid4().hex[:4]}-") as lab:
+    with Lab() as lab:
         yield lab
 
 
