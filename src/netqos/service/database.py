@@ -1,6 +1,6 @@
 """The server's database as the API sees it: one way to run a unit of work in a
-transaction (retried when a concurrent writer got there first), and sessions for reads
-outside a request (the metrics collector). api/ reaches the database only through here."""
+transaction (retried when a concurrent writer got there first), and a read outside any
+request (the metrics collector). api/ reaches the database only through here."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from netqos.db.engine import begin_write, make_engine, make_sessionmaker, writer_lock
@@ -26,6 +27,12 @@ class Database:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        """`query`'s result on a session of its own, outside any request (the metrics
+        collector's counts)."""
+        with self.sessions() as session:
+            return query(session)
 
     def run(self, ctx: Context, work: Callable[[Txn], T], pools: SegmentPools,
             write: bool = True) -> tuple[T, list[Event]]:
