@@ -25,12 +25,17 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import Lab, iperf3, sh, udp_rtts_ms
-from netqos.wire import PortQos
-from netqos.agent.tc import maths
-from netqos.agent.tc.plan import P_TREE, Payload
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tests.harness: the labs
+
+from netqos.agent.backends.tc import TcBackend  # noqa: E402
+from tests.harness.lab import Lab  # noqa: E402
+from tests.harness.netns import sh  # noqa: E402
+from tests.harness.traffic import iperf3, udp_rtts_ms  # noqa: E402
+from netqos.wire import PortQos  # noqa: E402
+from netqos.agent.tc import maths  # noqa: E402
+from netqos.agent.tc.plan import P_TREE, Payload  # noqa: E402
 
 GOODPUT_PER_WIRE = 1448 / 1514     # TCP payload per full frame: 0.9564
 PORT_MAC = "fa:16:3e:00:00:01"     # the port's MAC; the lab's VMs send from their own

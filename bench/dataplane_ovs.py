@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netqos.agent.backends.ovs import OvsBackend  # noqa: E402
-from netqos.agent.lab import iperf3  # noqa: E402
+from tests.harness.traffic import iperf3  # noqa: E402
 from netqos.wire import PortQos  # noqa: E402
 from netqos.agent.ovs import spec as ovs_spec  # noqa: E402
-from netqos.agent.ovs.lab import OvsLab  # noqa: E402
+from tests.harness.ovslab import OvsLab  # noqa: E402
 from tests.harness.ovs import OvsServer  # noqa: E402
 
 GOODPUT_PER_WIRE = 1448 / 1514

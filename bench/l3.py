@@ -18,10 +18,12 @@ import time
 import uuid
 from pathlib import Path
 
-from netqos.agent.backends.l3 import L3Backend
-from netqos.agent.l3.lab import RouterLab
-from netqos.agent.l3.model import FipQos, RouterQos
-from netqos.agent.tc.runner import Runner
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tests.harness: the labs
+
+from netqos.agent.backends.l3 import L3Backend  # noqa: E402
+from tests.harness.l3lab import RouterLab  # noqa: E402
+from netqos.agent.l3.model import FipQos, RouterQos  # noqa: E402
+from netqos.agent.tc.runner import Runner  # noqa: E402
 
 RUNS = 3
 RESULTS = Path(__file__).parent / "results" / "l3.md"

@@ -44,7 +44,8 @@ def agent_read_ms(count: int) -> float | None:
     if os.geteuid() != 0:
         return None
     from netqos.agent import counters
-    from netqos.agent.lab import Lab, sh
+    from tests.harness.lab import Lab
+    from tests.harness.netns import sh
     from netqos.wire import PortQos
     from netqos.agent.tc.runner import Runner
 

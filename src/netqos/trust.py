@@ -20,19 +20,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from netqos.qos.attributes import Choice, IntRange
+from netqos.qos.netattrs import PCI_SLOT, PHYSNET   # the API's own patterns, checked again
 from netqos.qos.rules import RULE_TYPES
 
 T = TypeVar("T")
 
 IFNAMSIZ = 16                 # the kernel's, with its terminating NUL
 MAX_REVISION = 2**62
-_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-_PCI = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")   # lower case (agent/l2/model.py too)
 # The kernel allows nearly any byte in a device name; the agent formats only these.
 _DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % (IFNAMSIZ - 1))
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")    # a file in /run/netns
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{1,64}")    # ids (UUIDs) in names, cookies, reports
-_PHYSNET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # provider:physical_network
 _WORD = re.compile(r"[a-z0-9_-]{1,64}")             # vnic types
 # In a line of a batch (tc, ip, nft, ovs-ofctl), any of these would cut it into several.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -59,7 +58,7 @@ def _text(value: Any, field: str, pattern: re.Pattern, what: str) -> str:
 
 def mac(value: Any, field: str = "mac_address") -> str:
     """A MAC address, returned lower case."""
-    if not isinstance(value, str) or not _MAC.fullmatch(value.lower()):
+    if not isinstance(value, str) or not MAC.fullmatch(value.lower()):
         raise _fail(field, value, "a MAC address")
     return value.lower()
 
@@ -110,7 +109,7 @@ def namespace_name(value: Any, field: str = "namespace") -> str:
 
 def pci_address(value: Any, field: str = "pci_slot") -> str:
     """A PCI address dddd:bb:ss.f, returned lower case (it becomes a sysfs path)."""
-    if not isinstance(value, str) or not _PCI.fullmatch(value.lower()):
+    if not isinstance(value, str) or not PCI_SLOT.fullmatch(value.lower()):
         raise _fail(field, value, "a PCI address (dddd:bb:ss.f)")
     return value.lower()
 
@@ -163,7 +162,7 @@ def segment(value: Any, field: str = "network") -> dict:
     return {"network_id": identifier(value.get("network_id"), f"{field}.network_id"),
             "network_type": network_type,
             "physical_network": optional(
-                lambda v, f: _text(v, f, _PHYSNET, "a physical network name"),
+                lambda v, f: _text(v, f, PHYSNET, "a physical network name"),
                 value.get("physical_network"), f"{field}.physical_network"),
             "segmentation_id": optional(lambda v, f: integer(v, f, 1, 2**24 - 1),
                                         value.get("segmentation_id"),

@@ -5,10 +5,7 @@ Needs root, iperf3, tc and nft (marked dataplane: skipped without them, failed i
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -16,57 +13,38 @@ import uuid
 import httpx
 import pytest
 
-from netqos.agent.lab import Lab, iperf3, sh
-from tests.cli.conftest import NETQOS, metric, ok, scrape, uniq
-from tests.harness.util import free_port
+from tests.harness.lab import Lab
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
+from tests.cli.conftest import metric, ok, scrape, uniq
+from tests.harness.agentproc import AgentProcess
+from tests.harness.util import free_port, require_root, wait_until
 
 pytestmark = pytest.mark.dataplane
 
 
 @pytest.fixture(autouse=True)
 def _requirements():
-    if os.geteuid() != 0:
-        pytest.skip("netqos status with an agent needs root (namespaces, tc, nft)")
-    missing = [t for t in ("iperf3", "tc", "nft", "ip") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+    require_root("netqos status with an agent", "iperf3", "tc", "nft", "ip")
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture
 def lab():
-    with Lab(prefix=f"nq-{os.getpid()}-cli{uuid.uuid4().hex[:4]}-") as lab:
+    with Lab() as lab:
         yield lab
 
 
 @pytest.fixture
 def agent(sqlite_server, lab, tmp_path):
     """`netqos agent --server URL --host H --netns NS` (as operators run it), with metrics."""
-    host = "cli-" + uuid.uuid4().hex[:8]
     metrics_port = free_port()
-    log = tmp_path / "agent.log"
-    proc = subprocess.Popen([str(NETQOS), "agent", "--server", sqlite_server.url, "--host", host,
-                             "--netns", lab.host, "--poll-interval", "0.3", "--resync-interval", "3",
-                             "--metrics-bind", f"127.0.0.1:{metrics_port}"],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    proc.host, proc.metrics_url, proc.log = host, f"http://127.0.0.1:{metrics_port}/metrics", log
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    agent = AgentProcess(sqlite_server.url, "cli-" + uuid.uuid4().hex[:8], lab.host,
+                         tmp_path / "agent.log",
+                         extra=("--metrics-bind", f"127.0.0.1:{metrics_port}")).start()
+    agent.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    yield agent
+    agent.stop()
 
 
 def test_status_shows_the_kernel_limit_and_the_live_rate(nq, http, lab, agent):
@@ -89,7 +67,7 @@ def test_status_shows_the_kernel_limit_and_the_live_rate(nq, http, lab, agent):
         p = http.get(f"/v2.0/ports/{port['id']}").json()["port"]
         s = p["netqos:qos_state"]
         return p["status"] == "ACTIVE" and s["applied_revision"] == s["desired_revision"]
-    wait_for(applied, 20, f"the agent to apply the policy (log: {agent.log})")
+    wait_until(applied, 20, f"the agent to apply the policy (log: {agent.log})")
 
     # Traffic into the VM for ~4 s; status samples the counters in the middle of it.
     result = {}
@@ -140,7 +118,7 @@ def test_status_shows_the_kernel_limit_and_the_live_rate(nq, http, lab, agent):
 
     # A hand-made change is drift: the agent repairs it and both views say so.
     sh("tc", "-n", lab.host, "qdisc", "del", "dev", vm.device, "root")
-    wait_for(lambda: scrape(agent.metrics_url).get("netqos_agent_drift_repairs_total", 0) >= 1,
+    wait_until(lambda: scrape(agent.metrics_url).get("netqos_agent_drift_repairs_total", 0) >= 1,
              20, "the agent to repair the deleted shaper")
     doc = ok(nq("status", "--host", agent.host, "--netns", lab.host, "--interval", "0",
                 "-f", "json")).json()

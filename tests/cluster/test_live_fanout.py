@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.harness.server import ServerProcess
+from tests.harness.util import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -30,15 +31,6 @@ def replicas(fresh_postgres_url, rabbitmq_server, tmp_path_factory):
     two.stop()
     one.stop()
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_counters_posted_to_one_replica_stream_from_another(replicas):
@@ -66,7 +58,7 @@ def test_counters_posted_to_one_replica_stream_from_another(replicas):
         got = [b.get(f"/v2.0/netqos/live/ports/{port['id']}").json()["live"]["samples"]
                for _ in range(4)]   # two workers: ask a few times, each must have it
         return all(s and s[-1][1] == 10_000_000 for s in got)
-    wait_for(seen_everywhere, 20, "the points to reach the other replica's workers")
+    wait_until(seen_everywhere, 20, "the points to reach the other replica's workers")
 
     with httpx.stream("GET", f"{two.url}/v2.0/netqos/live/stream",
                       params={"host": host}, timeout=10) as r:
@@ -76,6 +68,6 @@ def test_counters_posted_to_one_replica_stream_from_another(replicas):
     a.post(f"/v2.0/netqos/hosts/{host}/report", json={"report": {"ports": [{
         "port_id": port["id"], "revision": port["netqos:qos_state"]["desired_revision"],
         "status": "ERROR", "reason": "tc said no"}]}}).raise_for_status()
-    wait_for(lambda: any(e["detail"] == "tc said no"
+    wait_until(lambda: any(e["detail"] == "tc said no"
                          for e in b.get("/v2.0/netqos/events").json()["events"]),
              10, "the report's error in the other replica's journal")

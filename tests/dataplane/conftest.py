@@ -6,16 +6,11 @@ without them they skip outside CI (and the suite's CI policy turns such a skip i
 """
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-
 import pytest
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import Lab
-
-_count = itertools.count()
+from tests.harness.lab import Lab
+from tests.harness.util import require_root
 
 
 def pytest_collection_modifyitems(items):
@@ -26,22 +21,18 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _requirements():
-    if os.geteuid() != 0:
-        pytest.skip("dataplane tests need root (network namespaces, tc, nft)")
-    missing = [t for t in ("iperf3", "tc", "nft", "tcpdump", "ip") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"dataplane tests need {', '.join(missing)}")
+    require_root("dataplane tests", "iperf3", "tc", "nft", "tcpdump", "ip")
 
 
 @pytest.fixture
 def lab():
-    with Lab(prefix=f"nq-{os.getpid()}-{next(_count)}-") as lab:
+    with Lab() as lab:
         yield lab
 
 
 @pytest.fixture
 def bridge_lab():
-    with Lab(prefix=f"nq-{os.getpid()}-{next(_count)}-").with_bridge() as lab:
+    with Lab().with_bridge() as lab:
         yield lab
 
 

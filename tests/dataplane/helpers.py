@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import Vm
+from tests.harness.lab import Vm
 from netqos.wire import PortQos
 
 

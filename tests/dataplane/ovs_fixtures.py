@@ -8,7 +8,7 @@ import os
 import pytest
 
 from netqos.agent.backends.ovs import OvsBackend
-from netqos.agent.ovs.lab import OvsLab
+from tests.harness.ovslab import OvsLab
 
 _count = itertools.count()
 

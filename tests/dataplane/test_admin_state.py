@@ -10,10 +10,12 @@ import json
 import time
 import uuid
 
-from netqos.agent.lab import sh, udp_flood_pps
+from tests.harness.netns import sh
+from tests.harness.traffic import udp_flood_pps
 
 from .test_agent_api import (  # noqa: F401  (api, agent_factory: fixtures)
-    agent_factory, api, goodput_ratio, plug_vm, root_qdisc, wait_for)
+    agent_factory, api, goodput_ratio, plug_vm, root_qdisc)
+from tests.harness.util import wait_until
 
 KBPS = 20000
 
@@ -49,11 +51,11 @@ def test_admin_down_holds_the_link_down_and_keeps_qos_then_up_is_shaped(api, lab
     port = api.bound_port(api.network(), host, policy)
     vm = plug_vm(lab, port)
     agent_factory(host, lab.host, resync=2)
-    wait_for(lambda: reported(api, port["id"], "ACTIVE"), 15, "the policy applied")
+    wait_until(lambda: reported(api, port["id"], "ACTIVE"), 15, "the policy applied")
     assert min(delivered(lab, vm)) > 0 and tbf_rate(lab.host, vm.device) == KBPS * 125
 
     api.put(f"/ports/{port['id']}", "port", {"admin_state_up": False})
-    wait_for(lambda: reported(api, port["id"], "DOWN"), 15, "the admin-down reported")
+    wait_until(lambda: reported(api, port["id"], "DOWN"), 15, "the admin-down reported")
     assert not link_up(lab.host, vm.device)
     assert delivered(lab, vm) == (0, 0), "traffic passed through an administratively down port"
     assert tbf_rate(lab.host, vm.device) == KBPS * 125, "the shaper went with admin-down"
@@ -63,7 +65,7 @@ def test_admin_down_holds_the_link_down_and_keeps_qos_then_up_is_shaped(api, lab
     assert tbf_rate(lab.host, vm.device) == KBPS * 125
 
     api.put(f"/ports/{port['id']}", "port", {"admin_state_up": True})
-    wait_for(lambda: reported(api, port["id"], "ACTIVE"), 15, "the admin-up reported")
+    wait_until(lambda: reported(api, port["id"], "ACTIVE"), 15, "the admin-up reported")
     assert link_up(lab.host, vm.device) and min(delivered(lab, vm)) > 0
     for direction in ("egress", "ingress"):
         ratio = goodput_ratio(lab, vm, direction, KBPS)

@@ -9,30 +9,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from netqos.agent.lab import iperf3, sh
+from tests.harness.agentproc import AgentProcess
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
+from tests.harness.util import wait_until
 
-NETQOS = str(Path(sys.executable).parent / "netqos")
 WIRE = 0.9564    # TCP payload per wire bit with a 1500-byte MTU
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Api:
@@ -69,37 +58,6 @@ class Api:
     def bound_port(self, net: dict, host: str, policy: dict | None) -> dict:
         return self.post("/ports", "port", {"network_id": net["id"], "binding:host_id": host,
                                             "qos_policy_id": policy and policy["id"]})
-
-
-class AgentProcess:
-    def __init__(self, server_url: str, host: str, netns: str, log: Path, resync: float = 3,
-                 env: dict | None = None):
-        self.argv = [NETQOS, "agent", "--server", server_url, "--host", host, "--netns", netns,
-                     "--poll-interval", "0.3", "--resync-interval", str(resync)]
-        self.log = log
-        self.env = env
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "AgentProcess":
-        # Its own process group, so a kill takes its tc/nft children too, as a crash of
-        # the agent's service (cgroup) does.
-        self.proc = subprocess.Popen(self.argv, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT, env=self.env,
-                                     start_new_session=True)
-        return self
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
@@ -150,7 +108,7 @@ def test_api_policy_is_enforced_and_changed_live(api, lab, agent_factory):
     port = api.bound_port(api.network(), host, policy)
     vm = plug_vm(lab, port)
     agent_factory(host, lab.host)
-    wait_for(lambda: applied(api, port["id"]), 15, "the agent to apply the policy")
+    wait_until(lambda: applied(api, port["id"]), 15, "the agent to apply the policy")
     for direction in ("egress", "ingress"):
         ratio = goodput_ratio(lab, vm, direction, 20000)
         assert 0.90 <= ratio <= 1.02, f"{direction} at 20 Mbit/s: goodput/limit {ratio:.3f}"
@@ -160,7 +118,7 @@ def test_api_policy_is_enforced_and_changed_live(api, lab, agent_factory):
     for rule in rules:
         api.put(f"/qos/policies/{policy['id']}/bandwidth_limit_rules/{rule['id']}",
                 "bandwidth_limit_rule", {"max_kbps": 50000})
-    wait_for(lambda: applied(api, port["id"]), 15, "the agent to apply the change")
+    wait_until(lambda: applied(api, port["id"]), 15, "the agent to apply the change")
     for direction in ("egress", "ingress"):
         ratio = goodput_ratio(lab, vm, direction, 50000)
         assert 0.90 <= ratio <= 1.02, f"{direction} at 50 Mbit/s: goodput/limit {ratio:.3f}"
@@ -178,16 +136,16 @@ def test_agent_repairs_a_hand_deleted_qdisc_and_reports_it(api, lab, agent_facto
     port = api.bound_port(api.network(), host, policy)
     vm = plug_vm(lab, port)
     agent_factory(host, lab.host, resync=3)
-    wait_for(lambda: applied(api, port["id"]), 15, "the agent to apply the policy")
+    wait_until(lambda: applied(api, port["id"]), 15, "the agent to apply the policy")
     assert root_qdisc(lab.host, vm.device).get("kind") == "tbf"
 
     sh("tc", "-n", lab.host, "qdisc", "del", "dev", vm.device, "root")
     assert root_qdisc(lab.host, vm.device).get("kind") != "tbf"
     # Within one resync interval (3 s) plus a pass, the shaper is back …
-    wait_for(lambda: root_qdisc(lab.host, vm.device).get("kind") == "tbf", 6,
+    wait_until(lambda: root_qdisc(lab.host, vm.device).get("kind") == "tbf", 6,
              "the agent to restore the deleted shaper")
     # … and the server has heard what was repaired.
-    state = wait_for(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 5,
+    state = wait_until(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 5,
                      "the drift report")
     assert any("shaper" in line for line in state), state
 
@@ -260,7 +218,7 @@ def test_sigkill_during_apply_of_200_ports_then_restart_converges(api, lab, agen
     # quick to hit. A `tc` on PATH that feeds the real one its batch slowly stretches
     # the apply to seconds, and the kill lands while the kernel holds part of it.
     agent = agent_factory(host, lab.host, resync=300, env=slow_tc_env(tmp_path))
-    wait_for(lambda: 0 < kernel_objects(lab.host)["tbf"] < 150, 30, "the apply under way",
+    wait_until(lambda: 0 < kernel_objects(lab.host)["tbf"] < 150, 30, "the apply under way",
              interval=0.02)
     agent.kill()
     partial = kernel_objects(lab.host)
@@ -268,6 +226,6 @@ def test_sigkill_during_apply_of_200_ports_then_restart_converges(api, lab, agen
 
     agent_factory(host, lab.host, resync=300)
     want = {"tbf": 200, "nft port chains": 400, "clsact": 200, "ifb": 1, "port classes": 200}
-    wait_for(lambda: kernel_objects(lab.host) == want, 60, "convergence after the restart")
-    wait_for(lambda: all(applied(api, p["id"]) for p in ports), 30, "every port reported")
+    wait_until(lambda: kernel_objects(lab.host) == want, 60, "convergence after the restart")
+    wait_until(lambda: all(applied(api, p["id"]) for p in ports), 30, "every port reported")
     assert kernel_objects(lab.host) == want   # and nothing duplicated meanwhile

@@ -10,9 +10,11 @@ import uuid
 import pytest
 import yaml
 
-from netqos.agent.lab import sh
-from tests.dataplane.test_agent_api import NETQOS, AgentProcess, Api, applied, wait_for
+from tests.harness.netns import sh
+from tests.harness.agentproc import NETQOS, AgentProcess
+from tests.dataplane.test_agent_api import Api, applied
 from tests.harness.server import ServerProcess, token_server
+from tests.harness.util import wait_until
 
 ADMIN = "t-admin"
 
@@ -65,12 +67,12 @@ def test_agent_with_a_host_token_converges_its_host_only(agent_server, hosts, la
                                  tmp_path / f"agent-{host}.log")
             agent.argv += ["--auth-token-file", str(token), "--heartbeat-interval", "1"]
             agents.append(agent.start())
-        wait_for(lambda: applied(api, port_a["id"]), 15, "host A's agent to apply")
+        wait_until(lambda: applied(api, port_a["id"]), 15, "host A's agent to apply")
         assert tbf_rate(lab.host, vm_a.device) == 8000 * 125
         # Host B's agent, with A's credential, is refused every call: its port stays
         # unshaped and unreported, and it never appears as an agent.
         log_b = agents[1].log
-        wait_for(lambda: "403 PolicyNotAuthorized" in log_b.read_text(), 15,
+        wait_until(lambda: "403 PolicyNotAuthorized" in log_b.read_text(), 15,
                  "host B's agent to be refused")
         assert agents[1].proc.poll() is None, "a refused agent keeps retrying, it does not die"
         state = api.port(port_b["id"])["netqos:qos_state"]
@@ -112,7 +114,7 @@ def test_up_gives_its_agent_a_host_credential(lab, tmp_path, auth):
         api = admin_api(up.url)
         port = limited_port(api, host, 12000)
         vm = lab.add_vm(port_id=port["id"])
-        wait_for(lambda: applied(api, port["id"]), 20, "the embedded agent to apply")
+        wait_until(lambda: applied(api, port["id"]), 20, "the embedded agent to apply")
         assert tbf_rate(lab.host, vm.device) == 12000 * 125
         agents = api.http.get("/agents").json()["agents"]
         assert [a["host"] for a in agents if a["alive"]] == [host], agents

@@ -18,11 +18,13 @@ import uuid
 
 import pytest
 
-from netqos.agent.l3.lab import RouterLab
-from netqos.agent.lab import sh
+from tests.harness.l3lab import RouterLab
+from tests.harness.netns import sh
 from tests.harness.server_stub import ServerStub
 
-from .test_agent_api import AgentProcess, root_qdisc, wait_for
+from tests.harness.agentproc import AgentProcess
+from .test_agent_api import root_qdisc
+from tests.harness.util import wait_until
 
 _labs = itertools.count()
 TRIPWIRE = f"nqpwn{os.getpid() % 100000}"
@@ -107,7 +109,7 @@ def test_tc_agent_shapes_good_ports_and_reports_each_hostile_one(lab, stub, tmp_
     agent = AgentProcess(stub.url, stub.host, lab.host, tmp_path / "agent.log",
                          resync=1).start()
     try:
-        ok = wait_for(lambda: {p: s for p, s in stub.port_status().items()
+        ok = wait_until(lambda: {p: s for p, s in stub.port_status().items()
                                if s["status"] == "ACTIVE"}.keys() >= {v.port_id for v in good}
                       or None, 20, "the good ports reported ACTIVE")
         assert ok
@@ -134,9 +136,9 @@ def test_tc_agent_shapes_good_ports_and_reports_each_hostile_one(lab, stub, tmp_
         pulls, beats = stub.pulls, stub.heartbeats()
         ports[0] = {**ports[0], "revision": 2, "rules": [bw(30000)]}
         stub.publish(ports=ports[:1] + list(hostile.values()) + unreportable + ports[1:])
-        wait_for(lambda: tbf_rate(lab.host, good[0].device) == 30000 * 125, 10,
+        wait_until(lambda: tbf_rate(lab.host, good[0].device) == 30000 * 125, 10,
                  "the change to the good port")
-        wait_for(lambda: stub.pulls >= pulls + 3, 10, "further passes")
+        wait_until(lambda: stub.pulls >= pulls + 3, 10, "further passes")
         assert agent.proc.poll() is None, agent_log_tail(agent)
         assert tbf_rate(lab.host, good[1].device) == 20000 * 125
         assert tripped(lab.host) == []
@@ -207,7 +209,7 @@ def test_l3_agent_limits_good_routers_and_reports_a_hostile_gateway(stub, router
     agent.argv += ["--backend", "l3"]
     agent.start()
     try:
-        wait_for(lambda: stub.port_status().get(good.gw_port_id, {}).get("status")
+        wait_until(lambda: stub.port_status().get(good.gw_port_id, {}).get("status")
                  == "ACTIVE", 20, "the good router reported ACTIVE")
         assert 10000 * 125 in htb_rates(good.router, good.qg), agent_log_tail(agent)
         status = stub.port_status()
@@ -220,7 +222,7 @@ def test_l3_agent_limits_good_routers_and_reports_a_hostile_gateway(stub, router
         assert tripped(good.router) == [] and tripped(evil.router) == []
 
         pulls = stub.pulls
-        wait_for(lambda: stub.pulls >= pulls + 3, 10, "further passes")
+        wait_until(lambda: stub.pulls >= pulls + 3, 10, "further passes")
         assert agent.proc.poll() is None, agent_log_tail(agent)
         assert 10000 * 125 in htb_rates(good.router, good.qg)
         assert "Traceback" not in agent.log.read_text(), agent_log_tail(agent)
@@ -249,7 +251,7 @@ def test_runner_never_sends_a_line_with_a_control_character(lab):
 
 
 def test_plan_names_the_refused_ports_and_plans_the_others(lab, stub):
-    from .test_agent_api import NETQOS
+    from tests.harness.agentproc import NETQOS
 
     vm = lab.add_vm()
     bad = str(uuid.uuid4())

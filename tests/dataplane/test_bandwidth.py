@@ -12,7 +12,8 @@ import time
 import pytest
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import iperf3, sh, udp_rtts_ms
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3, udp_rtts_ms
 from tests.dataplane.helpers import bw, converge, port
 
 LOW, HIGH = 0.90, 1.02

@@ -9,7 +9,7 @@ import sys
 import time
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import sh
+from tests.harness.netns import sh
 from netqos.wire import PortQos
 from netqos.agent.tc.state import IFB_NAME
 from tests.dataplane.helpers import bw, converge, dscp, port, pps

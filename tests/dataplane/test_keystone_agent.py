@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from tests.conftest import AGENT_HOSTS
-from tests.dataplane.test_agent_api import AgentProcess, plug_vm, root_qdisc, wait_for
+from tests.harness.agentproc import AgentProcess
+from tests.dataplane.test_agent_api import plug_vm, root_qdisc
+from tests.harness.util import wait_until
 
 pytestmark = [pytest.mark.keystone, pytest.mark.dataplane]
 
@@ -41,9 +43,9 @@ def test_agent_through_keystone_enforces_its_host_only(keystone_cloud, keystone_
     agent.argv = [a for a in agent.argv if a not in ("--server", "")]
     agent.start()
     try:
-        wait_for(lambda: root_qdisc(lab.host, vm.device).get("kind") == "tbf", 20,
+        wait_until(lambda: root_qdisc(lab.host, vm.device).get("kind") == "tbf", 20,
                  "the Keystone-authenticated agent to shape its port")
-        state = wait_for(lambda: (s := admin.get(f"/ports/{port['id']}").json()["port"][
+        state = wait_until(lambda: (s := admin.get(f"/ports/{port['id']}").json()["port"][
             "netqos:qos_state"])["applied_revision"] == s["desired_revision"] and s, 15,
             "the agent's report")
         assert state["applied_revision"] >= 1

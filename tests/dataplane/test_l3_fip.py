@@ -15,10 +15,13 @@ import uuid
 
 import pytest
 
-from netqos.agent.l3.lab import EXT4, EXT6, RouterLab, iperf3
-from netqos.agent.lab import sh
+from tests.harness.l3lab import EXT4, EXT6, RouterLab
+from tests.harness.traffic import iperf3_between
+from tests.harness.netns import sh
 
-from .test_agent_api import AgentProcess, Api, wait_for
+from tests.harness.agentproc import AgentProcess
+from .test_agent_api import Api
+from tests.harness.util import wait_until
 
 WIRE = 0.9564          # TCP payload per wire bit with a 1500-byte MTU
 LOW, HIGH = 0.90, 1.02
@@ -103,7 +106,7 @@ class NetworkNode:
             and state["status"] == "ACTIVE"
 
     def wait_applied(self, what: str, timeout: float = 15) -> None:
-        wait_for(self.applied, timeout, what)
+        wait_until(self.applied, timeout, what)
 
     def classes(self, dev: str) -> dict[str, str]:
         """class id -> rate text of the HTB classes on a device of the router."""
@@ -149,7 +152,7 @@ def together(*runs) -> list[float]:
 
     def one(i, args):
         try:
-            results[i] = iperf3(*args)
+            results[i] = iperf3_between(*args)
         except Exception as exc:  # noqa: BLE001 - reported below
             results[i] = exc
     threads = [threading.Thread(target=one, args=(i, r)) for i, r in enumerate(runs)]
@@ -222,7 +225,7 @@ def test_gateway_policy_limits_snat_and_a_fip_keeps_its_own(api, node_factory):
     check(got[0] / 30000e3, "ingress of the gateway (replies to SNAT)")
     check(got[1] / 20000e3, "ingress of a FIP with its own policy, beside the gateway")
     # IPv6 leaves through the gateway too (NAT66 here), under the same gateway class
-    check(iperf3(vm0.ns, lab.ext, EXT6, 5315) / 30000e3, "IPv6 egress of the gateway")
+    check(iperf3_between(vm0.ns, lab.ext, EXT6, 5315) / 30000e3, "IPv6 egress of the gateway")
 
 
 def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
@@ -232,7 +235,7 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     agent = node_factory.agent(node)
     node.wait_applied("the first policy")
     lab, vm = node.lab, node.vms[0]
-    check(iperf3(vm.ns, lab.ext, EXT4, 5321) / 20000e3, "egress at 20 Mbit/s")
+    check(iperf3_between(vm.ns, lab.ext, EXT4, 5321) / 20000e3, "egress at 20 Mbit/s")
 
     # Another policy through the API; the running agent changes the class in place.
     before = node.classes(lab.qg)
@@ -240,8 +243,8 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     node.wait_applied("the new policy")
     after = node.classes(lab.qg)
     assert set(after) == set(before), (before, after)   # same classes, new rates
-    check(iperf3(vm.ns, lab.ext, EXT4, 5322) / 50000e3, "egress at 50 Mbit/s")
-    check(iperf3(lab.ext, vm.ns, fip["floating_ip_address"], 5323) / 50000e3,
+    check(iperf3_between(vm.ns, lab.ext, EXT4, 5322) / 50000e3, "egress at 50 Mbit/s")
+    check(iperf3_between(lab.ext, vm.ns, fip["floating_ip_address"], 5323) / 50000e3,
           "ingress at 50 Mbit/s")
 
     # A rule of the policy changes: the FIP follows too.
@@ -250,13 +253,13 @@ def test_fip_policy_change_is_live_and_removal_cleans_up(api, node_factory):
     api.put(f"/qos/policies/{fast['id']}/bandwidth_limit_rules/{rule['id']}",
             "bandwidth_limit_rule", {"max_kbps": 30000})
     node.wait_applied("the changed rule")
-    check(iperf3(lab.ext, vm.ns, fip["floating_ip_address"], 5324) / 30000e3,
+    check(iperf3_between(lab.ext, vm.ns, fip["floating_ip_address"], 5324) / 30000e3,
           "ingress at 30 Mbit/s after a rule update")
 
     # No policy: no class, no IFB, no redirect left behind.
     api.put(f"/floatingips/{fip['id']}", "floatingip", {"qos_policy_id": None})
     node.wait_applied("the removal")
-    wait_for(lambda: not node.classes(lab.qg), 5, "the classes to go")
+    wait_until(lambda: not node.classes(lab.qg), 5, "the classes to go")
     links = sh("ip", "-n", lab.router, "-o", "link", "show").stdout
     assert "nq-l3-ifb" not in links
     qdiscs = sh("tc", "-n", lab.router, "qdisc", "show", "dev", lab.qg).stdout
@@ -291,12 +294,12 @@ def test_restart_adopts_and_drift_is_repaired(api, node_factory, tmp_path):
     # Someone deletes the egress tree and the IFB: the next resync puts them back.
     sh("tc", "-n", lab.router, "qdisc", "del", "dev", lab.qg, "root")
     sh("ip", "-n", lab.router, "link", "del", "nq-l3-ifb")
-    wait_for(lambda: node.classes(lab.qg) == egress
+    wait_until(lambda: node.classes(lab.qg) == egress
              and node.classes("nq-l3-ifb") == ingress, 8, "the drift repair")
-    drift = wait_for(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
+    drift = wait_until(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
                      ["drift_repaired"], 5, "the drift report")
     assert drift
-    check(iperf3(node.vms[0].ns, lab.ext, EXT4, 5331) / 20000e3, "egress after the repair")
+    check(iperf3_between(node.vms[0].ns, lab.ext, EXT4, 5331) / 20000e3, "egress after the repair")
 
 
 def test_hand_edit_in_a_router_is_repaired_within_a_second(api, node_factory):
@@ -311,9 +314,9 @@ def test_hand_edit_in_a_router_is_repaired_within_a_second(api, node_factory):
                  ["ip", "-n", lab.router, "link", "del", "nq-l3-ifb"]):
         sh(*argv)
         started = time.monotonic()
-        wait_for(lambda: node.classes(lab.qg) == egress
+        wait_until(lambda: node.classes(lab.qg) == egress
                  and node.classes("nq-l3-ifb") == ingress, 1.3, "the repair", interval=0.02)
         print(f"{argv[3:]} repaired in {time.monotonic() - started:.3f} s")
         time.sleep(0.5)
-    assert wait_for(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
+    assert wait_until(lambda: node.api.port(node.gw_port["id"])["netqos:qos_state"]
                     ["drift_repaired"], 5, "the drift report")

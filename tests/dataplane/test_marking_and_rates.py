@@ -8,7 +8,8 @@ import threading
 import time
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import in_ns, iperf3, sh, udp_flood_pps
+from tests.harness.netns import in_ns, sh
+from tests.harness.traffic import iperf3, udp_flood_pps
 from tests.dataplane.helpers import bw, converge, dscp, minbw, port, pps
 
 _SEND = ("import socket,sys\nfor fam,addr in ((socket.AF_INET,sys.argv[1]),"

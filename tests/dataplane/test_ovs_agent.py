@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from netqos.agent.lab import iperf3
+from tests.harness.traffic import iperf3
 from tests.dataplane.ovs_fixtures import ovs_lab  # noqa: F401
-from tests.dataplane.test_agent_api import NETQOS, Api, applied, wait_for
+from tests.dataplane.test_agent_api import Api, applied
+from tests.harness.agentproc import NETQOS
+from tests.harness.util import stop_process
+from tests.harness.util import wait_until
 
 
 @pytest.fixture
@@ -39,12 +42,7 @@ def ovs_agent(sqlite_server, ovs_lab, tmp_path):
 
     yield start
     for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         print(Path(log).read_text()[-3000:])
 
 
@@ -62,7 +60,7 @@ def test_agent_enforces_an_api_policy_on_ovs(api, ovs_lab, ovs_agent):
     port = api.bound_port(net, host, policy)
     vm, peer = plug(ovs_lab, port), ovs_lab.add_vm()
     ovs_agent(host)
-    wait_for(lambda: applied(api, port["id"]), 20, "the agent to apply the policy")
+    wait_until(lambda: applied(api, port["id"]), 20, "the agent to apply the policy")
     for direction in ("egress", "ingress"):
         r = iperf3(None, vm, direction, seconds=4, server=(peer.ns, peer.ip4))["bps"]
         assert 0.90 <= r / (kbps * 1000) <= 1.02, (direction, r)
@@ -79,14 +77,14 @@ def test_agent_enforces_an_api_policy_on_ovs(api, ovs_lab, ovs_agent):
     # a VM plugged later is found through an OVSDB event, not the (300 s) resync
     late = api.bound_port(net, host, policy)
     plug(ovs_lab, late)
-    wait_for(lambda: applied(api, late["id"]), 10, "the late port to get its QoS")
+    wait_until(lambda: applied(api, late["id"]), 10, "the late port to get its QoS")
     assert ovs_lab.vsctl("get", "port", "tap" + late["id"][:11], "qos").strip() != "[]"
 
     # a QoS row deleted by hand comes back at once (the OVSDB event wakes the agent)
     ovs_lab.vsctl("clear", "port", vm.device, "qos")
-    wait_for(lambda: ovs_lab.vsctl("get", "port", vm.device, "qos").strip() != "[]", 10,
+    wait_until(lambda: ovs_lab.vsctl("get", "port", vm.device, "qos").strip() != "[]", 10,
              "the agent to restore the QoS row")
-    state = wait_for(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 10,
+    state = wait_until(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 10,
                      "the drift report")
     assert any("shaper" in line for line in state), state
 
@@ -108,7 +106,7 @@ def test_flows_and_meters_deleted_by_hand_are_back_within_a_second(api, ovs_lab,
     port = api.bound_port(api.network(), host, policy)
     plug(ovs_lab, port)
     ovs_agent(host)   # resync 300 s: only the watchers can repair in time
-    wait_for(lambda: applied(api, port["id"]), 20, "the agent to apply the policy")
+    wait_until(lambda: applied(api, port["id"]), 20, "the agent to apply the policy")
     flows, meters = _our_flows(ovs_lab), _meters(ovs_lab)
     assert flows and meters, (flows, meters)
     for what, argv in (("flows", ["del-flows", ovs_lab.bridge,
@@ -118,8 +116,8 @@ def test_flows_and_meters_deleted_by_hand_are_back_within_a_second(api, ovs_lab,
         ovs_lab.ofctl(*argv)
         assert _our_flows(ovs_lab) < flows or _meters(ovs_lab) < meters, what
         started = time.monotonic()
-        wait_for(lambda: _our_flows(ovs_lab) == flows and _meters(ovs_lab) == meters, 1.3,
+        wait_until(lambda: _our_flows(ovs_lab) == flows and _meters(ovs_lab) == meters, 1.3,
                  f"the agent to restore the {what}", interval=0.02)
         print(f"{what} restored in {time.monotonic() - started:.3f} s")
-    assert wait_for(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 5,
+    assert wait_until(lambda: api.port(port["id"])["netqos:qos_state"]["drift_repaired"], 5,
                     "the drift report")

@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 
-from netqos.agent.lab import iperf3, sh, udp_flood_pps
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3, udp_flood_pps
 from netqos.wire import PortQos
 from tests.dataplane.helpers import bw, dscp, port, pps
 from tests.dataplane.ovs_fixtures import make_backend, ovs_backend, ovs_lab  # noqa: F401

@@ -10,9 +10,12 @@ import threading
 import time
 import uuid
 
-from netqos.agent.lab import iperf3, sh
-from tests.dataplane.test_agent_api import (AgentProcess, agent_factory, api,  # noqa: F401
-                                            applied, goodput_ratio, root_qdisc, wait_for)
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
+from tests.dataplane.test_agent_api import (agent_factory, api,  # noqa: F401
+                                            applied, goodput_ratio, root_qdisc)
+from tests.harness.agentproc import AgentProcess
+from tests.harness.util import wait_until
 
 REPAIR_BUDGET_S = 1.0 + 0.3   # the 1 s promise plus the poll interval of this wait
 LOW, HIGH = 0.93, 1.02
@@ -32,7 +35,7 @@ def _limited(api, lab, agent_factory, policies: list[dict], resync: float = 30):
     vms = [lab.add_vm(port_id=p["id"]) for p in ports]   # the lab's own MACs, not the port's
     agent_factory(host, lab.host, resync=resync)
     for p in ports:
-        wait_for(lambda p=p: applied(api, p["id"]), 15, "the agent to apply the policy")
+        wait_until(lambda p=p: applied(api, p["id"]), 15, "the agent to apply the policy")
     return ports, vms
 
 
@@ -94,7 +97,7 @@ def test_guarantee_on_a_routed_uplink(api, lab, sqlite_server, tmp_path):
     agent.argv += ["--uplink", f"{uplink}:200000"]
     agent.start()
     try:
-        wait_for(lambda: applied(api, ports[0]["id"]), 15, "the agent to apply the floor")
+        wait_until(lambda: applied(api, ports[0]["id"]), 15, "the agent to apply the floor")
         results: dict = {}
 
         def run(vm, server_port):
@@ -159,10 +162,10 @@ def test_hand_edits_are_repaired_within_a_second_and_reported(api, lab, agent_fa
         old_ifb = _ifb_index(ns)
         sh(*argv)   # it succeeded, so the object was there and is gone (the agent may
         started = time.monotonic()   # put it back before a check could see the gap)
-        wait_for(lambda h=healthy, ifb=old_ifb: h(ifb), REPAIR_BUDGET_S,
+        wait_until(lambda h=healthy, ifb=old_ifb: h(ifb), REPAIR_BUDGET_S,
                  f"the agent to repair the {what}", interval=0.02)
         print(f"{what} repaired in {time.monotonic() - started:.3f} s")
-    drift = wait_for(lambda: api.port(port_["id"])["netqos:qos_state"]["drift_repaired"], 5,
+    drift = wait_until(lambda: api.port(port_["id"])["netqos:qos_state"]["drift_repaired"], 5,
                      "the drift report")
     assert drift, drift
     # and the limit holds after all that

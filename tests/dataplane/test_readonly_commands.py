@@ -16,7 +16,7 @@ import os
 import subprocess
 import uuid
 
-from netqos.agent.lab import sh
+from tests.harness.netns import sh
 from tests.cli.conftest import NETQOS, run_netqos
 from tests.harness.hoststate import Monitor, Snapshot
 from tests.harness.util import wait_for

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from netqos.agent.lab import sh
+from tests.harness.netns import sh
 from netqos.agent.tc import bpf
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from .util import free_port, tail, wait_for
+from .util import free_port, stop_process, tail, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("NETQOS_KEYSTONE_VENV", REPO / ".venv-keystone"))
@@ -136,13 +136,7 @@ class KeystoneServer:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace=15)
         self.proc = None
 
     def destroy(self) -> None:

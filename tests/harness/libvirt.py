@@ -26,10 +26,11 @@ import re
 import shutil
 import socket
 import stat
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.harness.netns import sh
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".netqos-test" / "guest"
@@ -37,14 +38,6 @@ SYSTEM_URI = "qemu:///system"
 DEBS = ("libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "busybox-static",
         "libvirt-dev", "pkg-config", "iperf3")
 MODULES = ("virtio_net", "virtio_pci")   # and what modules.dep says they need
-
-
-def sh(*argv: str, check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and res.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): "
-                           f"{res.stderr.strip() or res.stdout.strip()}")
-    return res
 
 
 # ---- packages ------------------------------------------------------------------------

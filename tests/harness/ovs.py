@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .util import tail, wait_for
+from .util import stop_process, tail, wait_for
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 
@@ -140,12 +140,7 @@ class OvsServer:
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         self.procs = []
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)

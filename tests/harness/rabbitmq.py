@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .util import free_port, tail, wait_for
+from .util import free_port, stop_process, tail, wait_for
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -162,14 +162,8 @@ class RabbitMQServer:
         """Stop the node, keeping its data: an outage until start()."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            # RabbitMQ shuts down cleanly on SIGTERM.
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-        self._kill()
+        stop_process(self.proc, grace=30)   # RabbitMQ shuts down cleanly on SIGTERM
+        self._kill()                         # and erl's children in its group go too
 
     def _kill(self) -> None:
         if self.proc is not None:

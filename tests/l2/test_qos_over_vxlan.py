@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import iperf3
+from tests.harness.traffic import iperf3
 from netqos.wire import PortQos
 from tests.harness.l2hosts import L2Lab
 from tests.harness.util import wait_for

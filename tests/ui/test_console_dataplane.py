@@ -5,21 +5,21 @@ Needs root, iperf3, tc and chromium (marked dataplane: skipped without them, fai
 """
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
-import subprocess
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from netqos.agent.lab import Lab, iperf3, sh
+from tests.harness.lab import Lab
+from tests.harness.netns import sh
+from tests.harness.traffic import iperf3
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.scenario import create_policy, traffic_lock, uniq, visit
+from tests.harness.agentproc import AgentProcess
+from tests.harness.util import require_root, wait_until
 
 pytestmark = pytest.mark.dataplane
 CHART = "window.netqosCharts.get('{port}')"
@@ -27,50 +27,23 @@ CHART = "window.netqosCharts.get('{port}')"
 
 @pytest.fixture(autouse=True)
 def _requirements():
-    if os.geteuid() != 0:
-        pytest.skip("the console's dataplane test needs root (namespaces, tc)")
-    missing = [t for t in ("iperf3", "tc", "ip") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
-
-
-def wait_for(predicate, timeout: float, what: str, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    require_root("the console's dataplane tests", "iperf3", "tc", "ip")
 
 
 @pytest.fixture
 def lab():
-    with Lab(prefix=f"nq-{os.getpid()}-ui{uuid.uuid4().hex[:4]}-") as lab:
+    with Lab() as lab:
         yield lab
 
 
 @pytest.fixture
 def agent(ui_server, lab, tmp_path):
     """`netqos agent` as operators run it, with its counters for the console (1 s)."""
-    import sys
-
-    host = "ui-" + uuid.uuid4().hex[:8]
-    log = tmp_path / "agent.log"
-    netqos = Path(sys.executable).parent / "netqos"
-    proc = subprocess.Popen([str(netqos), "agent", "--server", ui_server.url, "--host", host,
-                             "--netns", lab.host, "--poll-interval", "0.3",
-                             "--resync-interval", "5", "--counters-interval", "1"],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    proc.host, proc.log = host, log
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    agent = AgentProcess(ui_server.url, "ui-" + uuid.uuid4().hex[:8], lab.host,
+                         tmp_path / "agent.log", resync=5,
+                         extra=("--counters-interval", "1")).start()
+    yield agent
+    agent.stop()
 
 
 def tc_ingress_rate_bps(lab: Lab, device: str) -> int | None:
@@ -107,7 +80,7 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
         p = admin.get(f"/v2.0/ports/{port['id']}").json()["port"]
         s = p["netqos:qos_state"]
         return p["status"] == "ACTIVE" and s["applied_revision"] == s["desired_revision"]
-    wait_for(applied, 30, f"the agent to apply the policy (log: {agent.log})")
+    wait_until(applied, 30, f"the agent to apply the policy (log: {agent.log})")
 
     visit(page, f"{ui_server.url}/ui/#/host/{agent.host}")
     chart = CHART.format(port=port["id"])
@@ -170,8 +143,8 @@ def test_chart_matches_iperf3_and_follows_a_limit_changed_on_the_page(
             time.sleep(2.5)
             clicked = time.monotonic()
             rule.locator("button[type=submit]").click()
-            wait_for(lambda: tc_ingress_rate_bps(lab, vm.device) == 20_000_000, 3,
-                     "tc to show 20 Mbit/s", step=0.05)
+            wait_until(lambda: tc_ingress_rate_bps(lab, vm.device) == 20_000_000, 3,
+                     "tc to show 20 Mbit/s", interval=0.05)
             in_kernel = time.monotonic() - clicked
             visit(page, f"{ui_server.url}/ui/#/host/{agent.host}")
             page.wait_for_function(

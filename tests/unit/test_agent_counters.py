@@ -68,7 +68,8 @@ def test_out_of_a_vm_shaped_on_the_ifb_is_counted_after_the_shaper():
     import pytest
 
     from netqos.agent.backends.tc import TcBackend
-    from netqos.agent.lab import Lab, udp_flood_pps
+    from tests.harness.lab import Lab
+    from tests.harness.traffic import udp_flood_pps
     from tests.dataplane.helpers import bw, converge, port
 
     if os.geteuid() != 0:

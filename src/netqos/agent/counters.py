@@ -20,6 +20,7 @@ ingress TBF).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from netqos.wire import PortQos
 from netqos.agent.tc.observe import read_block
@@ -36,14 +37,14 @@ class PortCounters:
     rx_packets: int
     tx_packets: int
     drops: int           # packets dropped by the qdiscs on the port's devices (its limiters)
-    objects: tuple       # the qdiscs on those devices, as the kernel reports them
+    objects: tuple[dict[str, Any], ...]   # the qdiscs on those devices, as the kernel reports them
 
 
 def port_devices(port: PortQos) -> tuple[str, ...]:
     return (port.device,) if port.device else ()
 
 
-def qdisc_object(q: dict) -> dict:
+def qdisc_object(q: dict[str, Any]) -> dict[str, Any]:
     """What the page shows of a qdisc: kind, handle, parent, shaping parameters, counters."""
     options = q.get("options") or {}
     shown = {k: options[k] for k in ("rate", "burst", "ceil", "limit", "default", "lat")
@@ -55,7 +56,7 @@ def qdisc_object(q: dict) -> dict:
             "drops": q.get("drops", 0), "overlimits": q.get("overlimits", 0)}
 
 
-def egress_leaves(runner: Runner, qdiscs: list[dict]) -> dict[int, dict]:
+def egress_leaves(runner: Runner, qdiscs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """ifindex of a tap -> the bfifo leaf of its HTB class on the shared IFB, for the taps
     the tc backend's classifier map sends to a class that has one."""
     leaves = {}
@@ -63,7 +64,7 @@ def egress_leaves(runner: Runner, qdiscs: list[dict]) -> dict[int, dict]:
         major, _, minor = (q.get("parent") or "").partition(":")
         if q.get("dev") == IFB_NAME and major == f"{OUR_MAJOR:x}" and minor:
             leaves[int(minor, 16)] = q
-    state = HostState(redirected={q.get("dev") for q in qdiscs
+    state = HostState(redirected={q.get("dev", "") for q in qdiscs
                                   if q.get("ingress_block") == OUR_BLOCK})
     if not leaves or not state.redirected:
         return {}
@@ -78,15 +79,15 @@ def egress_leaves(runner: Runner, qdiscs: list[dict]) -> dict[int, dict]:
 def read(runner: Runner, ports: list[PortQos]) -> list[PortCounters]:
     dumped = runner.ip_json("-s", "link", "show")
     links = {link["ifname"]: link for link in dumped}
-    qdiscs: dict[str, list[dict]] = {}
+    qdiscs: dict[str, list[dict[str, Any]]] = {}
     every = runner.tc_json("-s", "qdisc", "show")
     for q in every:
         qdiscs.setdefault(q.get("dev"), []).append(q)
     egress = egress_leaves(runner, every)
     out = []
     for port in ports:
-        link = links.get(port.device)
-        if link is None:
+        link = links.get(port.device) if port.device else None
+        if link is None or port.device is None:
             continue   # the device vanished since the last pass
         stats = link.get("stats64") or link.get("stats") or {}
         rx, tx = stats.get("rx", {}), stats.get("tx", {})

@@ -7,17 +7,16 @@ from netlink wake the agent, so a VM that starts gets its QoS within a poll, not
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import subprocess
-import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pyroute2 import IPRoute
 
+from netqos.agent.watching import Watcher, netlink_events
 from netqos.wire import PortQos
 
-LOG = logging.getLogger(__name__)
 PREFIXES = ("tap", "qvb", "qvo")
 
 
@@ -68,33 +67,21 @@ def port_device(name: str | None) -> bool:
     """Whether a device could be a port's (tap/qvb/qvo…). Other devices come and go all
     the time on a busy host (our own IFB too) and must not wake the agent. A device named
     only in binding:profile is picked up by the next poll or resync instead."""
-    return bool(name) and name.startswith(PREFIXES)
+    return name is not None and name.startswith(PREFIXES)
 
 
-class LinkWatcher:
+class LinkWatcher(Watcher):
     """Calls `on_change` when a port's device appears or disappears in the namespace."""
 
     def __init__(self, netns: str | None, on_change: Callable[[], None]):
+        super().__init__(("netqos-links", self._run))
         self.netns = netns
         self.on_change = on_change
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="netqos-links", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
+    @staticmethod
+    def relevant(msg: Any) -> bool:
+        return msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK") \
+            and port_device(msg.get_attr("IFLA_IFNAME"))
 
     def _run(self) -> None:
-        try:
-            with _ipr(self.netns) as ipr:
-                ipr.bind()
-                while not self._stop.is_set():
-                    for msg in ipr.get():
-                        if msg.get("event") in ("RTM_NEWLINK", "RTM_DELLINK") \
-                                and port_device(msg.get_attr("IFLA_IFNAME")):
-                            self.on_change()
-                            break
-        except Exception:  # the periodic resync still covers device changes
-            LOG.exception("netlink watcher stopped; relying on the periodic resync")
+        netlink_events(self.netns, self._stop, self.relevant, self.on_change)

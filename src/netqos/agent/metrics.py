@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -113,7 +114,7 @@ class AgentMetrics:
         self._ports: list = []            # PortQos with device, from the last pass
         self._last: tuple[float, dict] | None = None
         r.register(_PortCollector(self))
-        self._server = None
+        self._server: Any = None     # prometheus_client's WSGIServer once serving
 
     # --- hooks from the loop -------------------------------------------------------------
     def pass_done(self, here: Sequence, missing: Sequence, changes: Sequence, result,

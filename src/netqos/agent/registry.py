@@ -11,9 +11,10 @@ def available() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=GROUP))
 
 
-def load(name: str):
+def load(name: str) -> type:
     """The backend class registered under `name`."""
     for ep in entry_points(group=GROUP):
         if ep.name == name:
-            return ep.load()
+            cls: type = ep.load()
+            return cls
     raise ValueError(f"unknown backend {name!r}; available: {', '.join(available()) or 'none'}")

@@ -14,9 +14,9 @@ from netqos.api.sanitize import RefuseNul
 from netqos.bus.base import Bus
 from netqos.bus.inproc import InProcessBus
 from netqos.config import Settings
-from netqos.db.engine import make_engine, make_sessionmaker
 from netqos.policy.engine import PolicyEngine
 from netqos.service.context import Context
+from netqos.service.database import Database
 from netqos.service.segment_pools import SegmentPools
 from netqos.service.live import LiveStore
 from netqos import ui
@@ -31,11 +31,9 @@ def create_app(settings: Settings, bus: Bus | None = None,
     app = FastAPI(title="netqos", version=__version__,
                   description="Network QoS with the OpenStack Networking v2.0 QoS API",
                   redoc_url=None)
-    engine = make_engine(settings.database)
     app.state.settings = settings
     app.state.segment_pools = SegmentPools.from_settings(settings)
-    app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.db = Database(settings.database)
     app.state.bus = bus or make_bus(settings)
     # On a graceful stop, after the last request: send the events still queued.
     app.router.on_shutdown.append(app.state.bus.close)

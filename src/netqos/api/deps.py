@@ -1,24 +1,17 @@
 """Per-request plumbing: the caller's identity and the transaction a handler runs in."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import TypeVar
 
 from fastapi import Request
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm.exc import StaleDataError
 
 from netqos.api.auth import caller
-from netqos.db.engine import begin_write, writer_lock
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service.context import Context
 from netqos.service.txn import Txn
 
-LOG = logging.getLogger(__name__)
 T = TypeVar("T")
-RETRIES = 5
 
 
 # The two identity dependencies are `async def` although they never await: FastAPI runs a
@@ -41,29 +34,10 @@ async def agent_context(request: Request) -> Context:
 
 
 def transact(request: Request, ctx: Context, work: Callable[[Txn], T], write: bool = True) -> T:
-    """Run `work` in one transaction, retried when a concurrent writer got there first;
-    publish its events once the commit has succeeded."""
-    sessions = request.app.state.sessions
-    lock = writer_lock(request.app.state.engine) if write else nullcontext()
-    for attempt in range(1, RETRIES + 1):
-        try:
-            with lock, sessions() as session, session.begin():
-                if write:
-                    begin_write(session)
-                txn = Txn(session, ctx, pools=request.app.state.segment_pools)
-                result = work(txn)
-            break
-        except (StaleDataError, DBAPIError) as exc:
-            if attempt == RETRIES or not _retriable(exc):
-                raise
-            LOG.info("retrying after a concurrent update (%s)", type(exc).__name__)
-    for event in txn.events:
-        request.app.state.bus.publish(event)
+    """Run `work` in one transaction (service/database.py retries it when a concurrent
+    writer got there first); publish its events once the commit has succeeded."""
+    state = request.app.state
+    result, events = state.db.run(ctx, work, pools=state.segment_pools, write=write)
+    for event in events:
+        state.bus.publish(event)
     return result
-
-
-def _retriable(exc: Exception) -> bool:
-    if isinstance(exc, StaleDataError):
-        return True
-    text = str(getattr(exc, "orig", exc)).lower()
-    return any(s in text for s in ("deadlock", "could not serialize", "database is locked"))

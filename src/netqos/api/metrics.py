@@ -70,8 +70,8 @@ class RequestMetrics:
 class StateCollector:
     """Gauges read from the database when Prometheus scrapes (never in a request)."""
 
-    def __init__(self, sessions):
-        self.sessions = sessions
+    def __init__(self, db):
+        self.db = db
 
     def describe(self):
         return []
@@ -79,8 +79,7 @@ class StateCollector:
     def collect(self):
         from netqos.service import stats
 
-        with self.sessions() as session:
-            counts = stats.counts(session)
+        counts = self.db.read(stats.counts)
         policies = GaugeMetricFamily("netqos_qos_policies", "QoS policies")
         rules = GaugeMetricFamily("netqos_qos_rules", "QoS rules by type", labels=["type"])
         ports = GaugeMetricFamily("netqos_ports", "Ports by QoS status", labels=["status"])
@@ -97,7 +96,7 @@ class StateCollector:
 def install(app) -> None:
     """Add the request middleware and the /metrics route to the app."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(StateCollector(app.state.sessions))
+    registry.register(StateCollector(app.state.db))
     app.state.metrics_registry = registry
     app.add_middleware(RequestMetrics, registry=registry)
 

@@ -20,7 +20,7 @@ import uuid
 
 from kombu import Consumer, Exchange, Producer, Queue
 
-from netqos.bus.rabbit import BACKOFF, _connection, redact
+from netqos.bus.rabbit import redact, stay_connected
 
 LOG = logging.getLogger(__name__)
 LIVE = Exchange("netqos.live", type="fanout", durable=False, auto_delete=False)
@@ -67,27 +67,17 @@ class LiveFanout:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                with _connection(self.url) as conn:
-                    conn.ensure_connection(max_retries=1)
-                    channel = conn.channel()
-                    producer = Producer(conn.channel(), serializer="json")
-                    queue = Queue(f"netqos.live.{self.origin}", exchange=LIVE,
-                                  durable=False, auto_delete=True, exclusive=True)
-                    with Consumer(channel, queues=[queue], callbacks=[self._on_message],
-                                  accept=["json"], no_ack=True):
-                        failures = 0
-                        self.connected.set()
-                        LOG.info("live data shared through %s", redact(self.url))
-                        self._pump(conn, producer)
-            except Exception as exc:
-                self.connected.clear()
-                failures += 1
-                if failures == 1:
-                    LOG.warning("live data: lost %s (%s); reconnecting", redact(self.url), exc)
-                self._stop.wait(BACKOFF[min(failures, len(BACKOFF)) - 1])
+        stay_connected(self.url, self._stop, self.connected, "live data", self._session)
+
+    def _session(self, conn, up) -> None:
+        producer = Producer(conn.channel(), serializer="json")
+        queue = Queue(f"netqos.live.{self.origin}", exchange=LIVE,
+                      durable=False, auto_delete=True, exclusive=True)
+        with Consumer(conn.channel(), queues=[queue], callbacks=[self._on_message],
+                      accept=["json"], no_ack=True):
+            up()
+            LOG.info("live data shared through %s", redact(self.url))
+            self._pump(conn, producer)
 
     def _pump(self, conn, producer) -> None:
         while not self._stop.is_set():

@@ -97,6 +97,33 @@ def _connection(url: str) -> Connection:
                       transport_options={"confirm_publish": True})
 
 
+def stay_connected(url: str, stop: threading.Event, connected: threading.Event, what: str,
+                   session: Callable[[Connection, Callable[[], None]], None]) -> None:
+    """Run `session(conn, up)` on a connection to `url` until `stop` is set, reconnecting
+    with BACKOFF whenever the broker goes away. The session calls up() once it is
+    subscribed: that sets `connected` and resets the backoff; a loss clears `connected`
+    and is logged once per outage (`what` names the user in the log)."""
+    failures = 0
+
+    def up() -> None:
+        nonlocal failures
+        failures = 0
+        connected.set()
+
+    while not stop.is_set():
+        try:
+            with _connection(url) as conn:
+                conn.ensure_connection(max_retries=1)
+                session(conn, up)
+        except Exception as exc:
+            connected.clear()
+            failures += 1
+            if failures == 1:
+                LOG.warning("%s: lost %s (%s); reconnecting", what, redact(url), exc)
+            stop.wait(BACKOFF[min(failures, len(BACKOFF)) - 1])
+    connected.clear()
+
+
 class RabbitPublisher:
     """Publishes events from a background thread; `publish` never blocks or raises."""
 
@@ -210,34 +237,22 @@ class RabbitSubscriber:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                with _connection(self.url) as conn:
-                    conn.ensure_connection(max_retries=1)
-                    channel = conn.channel()
-                    tag = uuid.uuid4().hex[:8]
-                    queues = [host_queue(self.host, tag), fanout_queue(self.host, tag)]
-                    with Consumer(channel, queues=queues, callbacks=[self._on_message],
-                                  accept=["json"], no_ack=True):
-                        LOG.info("bus: subscribed to %s for host %s", redact(self.url),
-                                 self.host)
-                        failures = 0
-                        self.connected.set()
-                        if self.on_connect:
-                            self.on_connect()   # pull everything: we may have missed events
-                        while not self._stop.is_set():
-                            try:
-                                conn.drain_events(timeout=1.0)
-                            except socket.timeout:
-                                conn.heartbeat_check()
-            except Exception as exc:
-                self.connected.clear()
-                failures += 1
-                if failures == 1:
-                    LOG.warning("bus: lost %s (%s); reconnecting", redact(self.url), exc)
-                self._stop.wait(BACKOFF[min(failures, len(BACKOFF)) - 1])
-        self.connected.clear()
+        stay_connected(self.url, self._stop, self.connected, "bus", self._session)
+
+    def _session(self, conn: Connection, up: Callable[[], None]) -> None:
+        tag = uuid.uuid4().hex[:8]
+        queues = [host_queue(self.host, tag), fanout_queue(self.host, tag)]
+        with Consumer(conn.channel(), queues=queues, callbacks=[self._on_message],
+                      accept=["json"], no_ack=True):
+            LOG.info("bus: subscribed to %s for host %s", redact(self.url), self.host)
+            up()
+            if self.on_connect:
+                self.on_connect()   # pull everything: we may have missed events
+            while not self._stop.is_set():
+                try:
+                    conn.drain_events(timeout=1.0)
+                except socket.timeout:
+                    conn.heartbeat_check()
 
     def _on_message(self, body, message) -> None:
         try:

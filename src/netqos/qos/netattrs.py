@@ -25,10 +25,11 @@ INVALID_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
 _DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 # A host as agents name themselves (hostname, FQDN, or an id with ':' or '@').
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}")
+# The two patterns below are also the agent's second check (netqos/trust.py).
 # A PCI address as Nova writes pci_slot: domain:bus:slot.function.
-_PCI = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]")
+PCI_SLOT = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]")
 # A physical network name as bridge/interface mappings spell it.
-_PHYSNET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+PHYSNET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 IPAddress = IPv4Address | IPv6Address
@@ -260,7 +261,7 @@ class PhysicalNetwork(Field):
     """provider:physical_network: a name agents map to an interface or bridge."""
 
     def _convert(self, value: Any) -> str:
-        if not isinstance(value, str) or not _PHYSNET.fullmatch(value):
+        if not isinstance(value, str) or not PHYSNET.fullmatch(value):
             raise self.invalid(value, "is not a valid physical network name")
         return value
 
@@ -274,9 +275,9 @@ def device_name(value: Any) -> bool:
 # pci_vendor_info, capabilities, trusted, ...) are kept but must be plain data.
 PROFILE_KEYS = {
     "device": (device_name, "is not a valid device name"),
-    "pci_slot": (lambda v: isinstance(v, str) and _PCI.fullmatch(v) is not None,
+    "pci_slot": (lambda v: isinstance(v, str) and PCI_SLOT.fullmatch(v) is not None,
                  "is not a valid PCI slot"),
-    "physical_network": (lambda v: isinstance(v, str) and _PHYSNET.fullmatch(v) is not None,
+    "physical_network": (lambda v: isinstance(v, str) and PHYSNET.fullmatch(v) is not None,
                          "is not a valid physical network name"),
 }
 _PROFILE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,255}")

@@ -28,11 +28,12 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from netqos.trust import MAC
+
 NETWORK_TYPES = ("flat", "vlan", "vxlan", "local")
 MAX_VNI = 2 ** 24 - 1
 MAX_VID = 4094
 _UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
-_MAC = re.compile(r"([0-9a-f]{2}:){5}[0-9a-f]{2}")
 _IFNAME = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,14}")
 
 
@@ -48,7 +49,7 @@ def _id(value, what: str) -> str:
 
 def _mac(value) -> str:
     mac = value.lower() if isinstance(value, str) else value
-    if not isinstance(mac, str) or not _MAC.fullmatch(mac) or mac == "00:00:00:00:00:00" \
+    if not isinstance(mac, str) or not MAC.fullmatch(mac) or mac == "00:00:00:00:00:00" \
             or int(mac[:2], 16) & 1:
         raise InvalidL2(f"invalid unicast MAC address {value!r}")
     return mac

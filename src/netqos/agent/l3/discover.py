@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import os
 import select
-import threading
 from collections.abc import Callable, Iterable
 
 from pyroute2 import IPRoute
 from pyroute2.netlink import rtnl
 
 from netqos.agent.l3.model import RouterQos
+from netqos.agent.watching import Watcher
 
 LOG = logging.getLogger(__name__)
 NETNS_DIR = "/run/netns"
@@ -40,30 +40,23 @@ def namespaces(prefix: str = PREFIX) -> set[str]:
 def present(routers: Iterable[RouterQos]) -> tuple[list[RouterQos], list[RouterQos]]:
     """(routers whose namespace exists here, routers without one)."""
     here = namespaces()
-    found, missing = [], []
+    found: list[RouterQos] = []
+    missing: list[RouterQos] = []
     for router in routers:
         (found if router.namespace in here else missing).append(router)
     return found, missing
 
 
-class NamespaceWatcher:
+class NamespaceWatcher(Watcher):
     """Calls `on_change` when a qrouter- namespace, or a device in one, appears or goes, or
     tc changes in one, unless `quiet()` (the backend is applying: its own events)."""
 
     def __init__(self, netns: str | None, on_change: Callable[[], None],
                  quiet: Callable[[], bool] = lambda: False):
+        super().__init__(("netqos-l3-netns", self._run))
         self.on_change = on_change          # `netns` is the port agent's; unused here
         self.quiet = quiet
-        self._stop = threading.Event()
         self._socks: dict[str, IPRoute] = {}
-        self._thread = threading.Thread(target=self._run, name="netqos-l3-netns",
-                                        daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _run(self) -> None:
         try:
@@ -76,8 +69,6 @@ class NamespaceWatcher:
                     known = now
                     self._follow(known)
                     self.on_change()
-        except Exception:  # the periodic resync still covers namespace changes
-            LOG.exception("namespace watcher stopped; relying on the periodic resync")
         finally:
             for sock in self._socks.values():
                 sock.close()

@@ -6,6 +6,7 @@ and the gateway device's ingress filter.
 from __future__ import annotations
 
 import json
+import dataclasses
 from dataclasses import dataclass, field
 
 from netqos.agent.l3 import u32
@@ -28,11 +29,11 @@ class Tree:
     present: bool = False
     default_minor: int | None = None
     hashed: bool = False
-    classes: dict[int, HtbClass] = field(default_factory=dict)
-    filters: list[u32.AddrFilter] = field(default_factory=list)
+    classes: dict[int, HtbClass] = dataclasses.field(default_factory=dict)
+    filters: list[u32.AddrFilter] = dataclasses.field(default_factory=list)
     foreign_root: str | None = None  # kind of a root qdisc that is not ours
 
-    _index: dict | None = field(default=None, repr=False, compare=False)
+    _index: dict | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def filter_of(self, address: str) -> u32.AddrFilter | None:
         """The first filter of the address (filters are read once, then only looked up)."""

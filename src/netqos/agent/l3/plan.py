@@ -52,7 +52,7 @@ class RouterPlanner:
 
     def _emit(self, action: str, what: str, detail: str, commands: list[Cmd],
               key: tuple[str, str] | None = None, value: object = None) -> None:
-        drift = bool(key) and key in self.memo and self.memo[key] == value
+        drift = key is not None and key in self.memo and self.memo[key] == value
         memo = ((key, value),) if key else ()
         self.changes.append(Change(self.port_id, action, what, detail, drift,
                                    Work(self.ns, tuple(commands), memo)))
@@ -66,6 +66,7 @@ class RouterPlanner:
             return self.changes
         egress = self.spec.egress if self.spec else ()
         ingress = self.spec.ingress if self.spec else ()
+        assert self.actual.egress is not None   # observe() reads it when the device is here
         self._tree(self.actual.egress, egress, "egress")
         self._ingress(ingress)
         return self.changes
@@ -170,6 +171,7 @@ class RouterPlanner:
             cmds.append(Cmd("ip", P_IP_CREATE, f"link set {IFB_NAME} up"))
             self._emit("create" if not exists else "update", f"IFB {IFB_NAME}", "up", cmds,
                        (self.port_id, "ifb"), True)
+        assert a.ifb is not None                # observe() reads it when the device is here
         self._tree(a.ifb, flows, "ingress", fresh=not exists)
         if not ours:
             cmds = [] if a.clsact else _tc(P_REDIRECT, f"qdisc replace dev {dev} clsact")

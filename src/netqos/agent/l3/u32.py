@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from typing import Any
 from dataclasses import dataclass
 
 from netqos.agent.tc.state import OUR_MAJOR
-from netqos.agent.tc.u32 import _FH, _FLOWID, _MATCH, same_handle
+from netqos.agent.tc.u32 import FH_RE, FLOWID_RE, MATCH_KEY_RE
+from netqos.agent.tc.u32 import same_handle as same_handle   # l3/plan.py uses it from here
 
 V4_TABLE, V6_TABLE = 0x1, 0x6
 ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
@@ -102,7 +104,7 @@ def parse_show(text: str, field: str) -> tuple[bool, list[AddrFilter]]:
     filters: list[AddrFilter] = []
     tables: set[int] = set()
     links: dict[str, int] = {}         # link filter handle -> hash offset
-    current: dict | None = None
+    current: dict[str, Any] | None = None
 
     def flush() -> None:
         if not current:
@@ -122,7 +124,7 @@ def parse_show(text: str, field: str) -> tuple[bool, list[AddrFilter]]:
         if line.startswith("filter "):
             flush()
             current = None
-            fh, flowid = _FH.search(line), _FLOWID.search(line)
+            fh, flowid = FH_RE.search(line), FLOWID_RE.search(line)
             if not fh:
                 continue
             if " ht divisor 256" in line:
@@ -131,7 +133,7 @@ def parse_show(text: str, field: str) -> tuple[bool, list[AddrFilter]]:
             current = {"fh": fh.group(1), "keys": {}, "hash": None,
                        "flowid": flowid.group(1) if flowid else None,
                        "link": re.search(r"\blink (\S+)", line)}
-        elif current is not None and (m := _MATCH.match(line)):
+        elif current is not None and (m := MATCH_KEY_RE.match(line)):
             current["keys"][int(m.group(3))] = (int(m.group(1), 16), int(m.group(2), 16))
         elif current is not None and (m := _HASH.match(line)):
             current["hash"] = int(m.group(2))

@@ -47,18 +47,19 @@ def parse_domain(xml: str) -> list[Nic]:
     named: dict[str, str] = {}
     unnamed: list[str] = []   # port ids given without a MAC
     for port in root.iterfind(f"metadata/{{{METADATA_NS}}}ports/{{{METADATA_NS}}}port"):
-        if not port.get("id"):
+        port_id, port_mac = port.get("id"), port.get("mac")
+        if not port_id:
             continue
-        if port.get("mac"):
-            named[port.get("mac").lower()] = port.get("id")
+        if port_mac:
+            named[port_mac.lower()] = port_id
         else:
-            unnamed.append(port.get("id"))
+            unnamed.append(port_id)
     nics = []
     interfaces = root.findall("devices/interface")
     for i, iface in enumerate(interfaces):
         # The MAC and tap become tc text: only well-formed ones (netqos.trust).
-        mac = trust.mac_or_unknown(iface.find("mac").get("address", "")
-                                   if iface.find("mac") is not None else "")
+        mac_el = iface.find("mac")
+        mac = trust.mac_or_unknown(mac_el.get("address", "") if mac_el is not None else "")
         target = iface.find("target")
         source = iface.find("source")
         src = ""

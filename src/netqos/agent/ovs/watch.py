@@ -12,34 +12,28 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch
+from netqos.agent.watching import LineMonitor, Watcher
 
 LOG = logging.getLogger(__name__)
 RETRY_S = 0.2        # a monitor that ran ended: the switch restarts, try again soon
 DOWN_S = 1.0         # a monitor that failed at once: the switch is not back yet
 
 
-class FlowWatcher:
+class FlowWatcher(Watcher):
     def __init__(self, switch: Switch, on_change: Callable[[], None],
                  quiet: Callable[[], bool]):
+        super().__init__(("netqos-ovs-flows", self._run))
         self.switch, self.on_change, self.quiet = switch, on_change, quiet
-        self._proc: subprocess.Popen | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="netqos-ovs-flows",
-                                        daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        self._monitor = LineMonitor()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        super().stop()
+        self._monitor.kill()
 
     @staticmethod
     def ours(line: str) -> bool:
@@ -51,27 +45,18 @@ class FlowWatcher:
         # While the switch is away a monitor fails at once: retry (and wake) once a second.
         while not self._stop.is_set():
             started = time.monotonic()
-            self._monitor()
+            try:
+                self._follow()
+            except Exception:  # the periodic resync still repairs flows
+                LOG.exception("flow watcher failed; starting it again")
             lived = time.monotonic() - started
             if self._stop.wait(RETRY_S if lived >= DOWN_S else DOWN_S):
                 break
             self.on_change()
 
-    def _monitor(self) -> None:
-        try:
-            self._proc = subprocess.Popen(
-                ["ovs-ofctl", "-O", "OpenFlow13", "monitor", f"unix:{self.switch.mgmt}",
-                 "watch:!initial"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, env=self.switch.env)   # it prints the updates on stderr
-            for line in self._proc.stdout or ():
-                if self._stop.is_set():
-                    break
-                if self.ours(line) and not self.quiet():
-                    self.on_change()
-        except Exception:  # the periodic resync still repairs flows
-            LOG.exception("flow watcher failed; starting it again")
-        finally:
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.kill()
-            if self._proc is not None:
-                self._proc.wait()
+    def _follow(self) -> None:
+        self._monitor.follow(
+            ["ovs-ofctl", "-O", "OpenFlow13", "monitor", f"unix:{self.switch.mgmt}",
+             "watch:!initial"], self._stop, lambda line: self.ours(line) and not self.quiet(),
+            self.on_change, env=self.switch.env,
+            stderr=subprocess.STDOUT)   # it prints the updates on stderr

@@ -23,7 +23,7 @@ class VfNetlink:
         with self._ipr() as ipr:
             index = ipr.link_lookup(ifname=pf)[0]
             msg = ipr.link("get", index=index, ext_mask=RTEXT_FILTER_VF)[0]
-            out = {}
+            out: dict[int, tuple[int, int]] = {}
             vfs = msg.get_attr("IFLA_VFINFO_LIST")
             for info in (vfs.get_attrs("IFLA_VF_INFO") if vfs else []):
                 rate = info.get_attr("IFLA_VF_RATE") or {}

@@ -25,6 +25,7 @@ import errno
 import os
 import struct
 import subprocess
+from typing import Self
 
 PIN_ROOT = "/run/netqos/bpf"
 MAX_PORTS = 65536
@@ -51,7 +52,7 @@ def _bpf(cmd: int, attr: bytes) -> int:
     if ret < 0:
         err = ctypes.get_errno()
         raise BpfError(err, f"bpf({cmd}): {os.strerror(err)}")
-    return ret
+    return int(ret)
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -157,10 +158,10 @@ class PortMap:
     def close(self) -> None:
         os.close(self.fd)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _op(self, cmd: int, key: int, value: int | None = None) -> int:

@@ -12,13 +12,15 @@ filters are read from the text of `tc filter show` (the L3 role reads its own th
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from netqos.agent.tc.state import OUR_MAJOR, MacFilter
 
 HASH_TABLE = 2
-_FH = re.compile(r"\bfh (\S+)")
-_FLOWID = re.compile(r"\bflowid (\S+)")
-_MATCH = re.compile(r"^\s*match ([0-9a-f]{8})/([0-9a-f]{8}) at (-?\d+)")
+# The lines of `tc filter show` both readers parse (this one and l3/u32.py).
+FH_RE = re.compile(r"\bfh (\S+)")
+FLOWID_RE = re.compile(r"\bflowid (\S+)")
+MATCH_KEY_RE = re.compile(r"^\s*match ([0-9a-f]{8})/([0-9a-f]{8}) at (-?\d+)")
 
 
 def same_handle(a: str, b: str) -> bool:
@@ -43,7 +45,7 @@ def parse_show(text: str) -> tuple[bool, list[MacFilter]]:
     """(hash table and link filter present, MAC filters) from `tc filter show dev X`."""
     filters: list[MacFilter] = []
     handles: set[str] = set()
-    current: dict | None = None
+    current: dict[str, Any] | None = None
 
     def flush() -> None:
         if current and current["flowid"]:
@@ -55,12 +57,12 @@ def parse_show(text: str) -> tuple[bool, list[MacFilter]]:
     for line in text.splitlines():
         if line.startswith("filter "):
             flush()
-            fh, flowid = _FH.search(line), _FLOWID.search(line)
+            fh, flowid = FH_RE.search(line), FLOWID_RE.search(line)
             current = {"fh": fh.group(1) if fh else "", "keys": {},
                        "flowid": flowid.group(1) if flowid else None}
             if fh:
                 handles.add(fh.group(1) + (" link" if " link " in line else ""))
-        elif current is not None and (m := _MATCH.match(line)):
+        elif current is not None and (m := MATCH_KEY_RE.match(line)):
             current["keys"][int(m.group(3))] = (int(m.group(1), 16), int(m.group(2), 16))
     flush()
     hashed = f"{HASH_TABLE:x}:" in handles and "800::800 link" in handles

@@ -6,21 +6,18 @@ Frames on the wire make the bridges learn and age MACs all the time; those fdb e
 carry no remote `dst` and are ignored, or traffic alone would keep the engine busy."""
 from __future__ import annotations
 
-import logging
 import socket
-import threading
 from collections.abc import Callable, Collection
-
-from pyroute2 import IPRoute
+from typing import Any
 
 from netqos.agent.l2.linuxbridge import names
+from netqos.agent.watching import Watcher, netlink_events
 
-LOG = logging.getLogger(__name__)
 LINK_EVENTS = ("RTM_NEWLINK", "RTM_DELLINK")
 NEIGH_EVENTS = ("RTM_NEWNEIGH", "RTM_DELNEIGH")
 
 
-def relevant(msg, uplinks: Collection[str]) -> bool:
+def relevant(msg: Any, uplinks: Collection[str]) -> bool:
     event = msg.get("event")
     if event in LINK_EVENTS:
         name = msg.get_attr("IFLA_IFNAME") or ""
@@ -31,28 +28,14 @@ def relevant(msg, uplinks: Collection[str]) -> bool:
     return False
 
 
-class L2Watcher:
+class L2Watcher(Watcher):
     def __init__(self, netns: str | None, uplinks: Collection[str],
                  on_change: Callable[[], None]):
+        super().__init__(("netqos-l2-events", self._run))
         self.netns = netns
         self.uplinks = set(uplinks)
         self.on_change = on_change
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="netqos-l2-events",
-                                        daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _run(self) -> None:
-        try:
-            with (IPRoute(netns=self.netns) if self.netns else IPRoute()) as ipr:
-                ipr.bind()
-                while not self._stop.is_set():
-                    if any(relevant(m, self.uplinks) for m in ipr.get()):
-                        self.on_change()
-        except Exception:  # the periodic resync still repairs everything
-            LOG.exception("L2 netlink watcher stopped; relying on the periodic resync")
+        netlink_events(self.netns, self._stop, lambda m: relevant(m, self.uplinks),
+                       self.on_change)

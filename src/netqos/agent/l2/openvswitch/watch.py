@@ -10,28 +10,28 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
+from typing import Any
+
+from netqos.agent.watching import Watcher
 
 LOG = logging.getLogger(__name__)
 CHECK_S = 0.25
 
 
-class OvsL2Watcher:
-    def __init__(self, engine, on_change: Callable[[], None], interval: float = CHECK_S):
+class OvsL2Watcher(Watcher):
+    def __init__(self, engine: Any, on_change: Callable[[], None], interval: float = CHECK_S):
+        super().__init__(("netqos-l2-flowcheck", self._run))
         self.engine = engine
         self.on_change = on_change
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="netqos-l2-flowcheck",
-                                        daemon=True)
 
     def start(self) -> None:
         self.engine.db.watch(self.on_change)
-        self._thread.start()
+        super().start()
 
     def stop(self) -> None:
-        self._stop.set()
+        super().stop()
         self.engine.db.unwatch(self.on_change)
 
     def _run(self) -> None:

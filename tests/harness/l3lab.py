@@ -8,17 +8,16 @@
     postrouting. Floating IPs are addresses of qg- (/32, /128), as Neutron adds them.
 
 Addresses come from 198.18.0.0/15 and fd00:198:18::/48 only. close() deletes every
-namespace it made (the veths go with them). iperf3 runs between any two namespaces.
+namespace it made (the veths go with them). iperf3 runs between any two namespaces:
+tests/harness/traffic.iperf3_between.
 """
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 
-from netqos.agent.lab import Namespaces, _iperf_summary, _wait_port, in_ns, sh
+from tests.harness.netns import Namespaces, in_ns, sh
 
 EXT4, EXT6 = "198.18.200.254", "fd00:198:18:c8::fe"   # the outside host
 
@@ -109,24 +108,3 @@ class RouterLab(Namespaces):
             " chain post { type nat hook postrouting priority srcnat; "
             + "".join(r + "; " for r in post) + "}\n}\n")
         sh(*in_ns(self.router, "nft", "-f", "-"), input=rules)
-
-
-def iperf3(client_ns: str, server_ns: str, address: str, port: int, seconds: int = 4,
-           reverse: bool = False) -> float:
-    """TCP goodput (bit/s) at the receiver, after the first second, from a client in
-    `client_ns` to a server in `server_ns` reached at `address` (-R: the server sends)."""
-    srv = subprocess.Popen(in_ns(server_ns, "iperf3", "-s", "-1", "-p", str(port)),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(server_ns, port)
-        argv = ["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-O", "1", "-J",
-                *(("-R",) if reverse else ())]
-        out = sh(*in_ns(client_ns, *argv), check=False, timeout=seconds + 30)
-        data = json.loads(out.stdout or "{}")
-        if "error" in data or "end" not in data:
-            raise RuntimeError(f"iperf3 {client_ns} -> {address}: "
-                               f"{data.get('error', out.stderr)}")
-        return _iperf_summary(data, False)["bps"]
-    finally:
-        srv.kill()
-        srv.wait()

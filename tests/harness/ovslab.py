@@ -16,9 +16,9 @@ The userspace datapath stalls TCP over veths with their default offloads: the la
 from __future__ import annotations
 
 import os
-import subprocess
 
-from netqos.agent.lab import Namespaces, Vm, in_ns, sh
+from tests.harness.lab import Vm
+from tests.harness.netns import Namespaces, in_ns, sh
 
 
 class OvsLab(Namespaces):
@@ -76,13 +76,12 @@ class OvsLab(Namespaces):
         self.vsctl("--if-exists", "del-port", self.bridge, vm.device)
 
     def close(self) -> None:
-        subprocess.run(["ovs-vsctl", f"--db={self.db}", "--timeout=10", "--if-exists",
-                        "del-br", self.bridge], env=self.env, capture_output=True)
+        sh("ovs-vsctl", f"--db={self.db}", "--timeout=10", "--if-exists", "del-br",
+           self.bridge, env=self.env, check=False)
         for dev in self.devices:
             sh("ip", "link", "del", dev, check=False)
         self.devices.clear()
         super().close()
-
 
     def many_ports(self, count: int, tag: str = "m") -> list[tuple[str, str, str]]:
         """`count` veth pairs in this namespace, their tap ends plugged with iface-ids by one
@@ -104,5 +103,3 @@ class OvsLab(Namespaces):
         self.vsctl(*vsctl)
         return rows
 
-
-# ---- packet rate: a UDP flood of small datagrams and a counting sink ----
