@@ -77,4 +77,4 @@ class LineMonitor:
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()   # reaped: a monitor restarted on every switch restart leaves no zombie
+            self.proc.wait()   # reaped: a monitor restarted per switch restart leaves no zombie
