@@ -20,6 +20,7 @@ from tests.harness.util import tail, wait_for
 
 NETQOS = str(Path(sys.executable).parent / "netqos")
 CIDR = "198.19.1.0/24"          # every network's subnet: the same CIDR
+POLL_S = 0.3                    # agents ask for their host's revision (no message bus)
 HEARTBEAT_S = 2                 # agents are dead after 3 missed heartbeats (6 s)
 
 
@@ -55,11 +56,13 @@ class ApiLab:
         self.lab.networks.append(found)
         return found
 
-    def vm(self, name: str, host: Host, net: Network, address: str) -> Vm:
-        """A port bound to `host` with `address` (distinct host parts across networks, so
-        that a frame leaking between networks would be answered), and its VM booted."""
+    def vm(self, name: str, host: Host, net: Network, address: str,
+           bind: bool = True) -> Vm:
+        """A port with `address` (distinct host parts across networks, so that a frame
+        leaking between networks would be answered), bound to `host` unless `bind` is
+        False (then `bind(vm)` later), and its VM booted on `host`."""
         port = self.ok(self.http.post("/v2.0/ports", json={"port": {
-            "network_id": net.network_id, "binding:host_id": host.name,
+            "network_id": net.network_id, "binding:host_id": host.name if bind else None,
             "device_owner": "compute:nova",
             "fixed_ips": [{"subnet_id": net.subnet_id, "ip_address": address}]}}),
             201)["port"]
@@ -69,6 +72,10 @@ class ApiLab:
         vm.boot(net.mtu)
         self.lab.vms.append(vm)
         return vm
+
+    def bind(self, vm: Vm) -> None:
+        """Bind the port to its VM's host, as Nova does once the VM is there."""
+        self.update_port(vm, **{"binding:host_id": vm.host.name})
 
     def update_port(self, vm: Vm, **attrs) -> None:
         self.ok(self.http.put(f"/v2.0/ports/{vm.port_id}", json={"port": attrs}), 200)
@@ -98,7 +105,7 @@ class ApiLab:
         log = open(host.log_path, "ab")
         host.proc = subprocess.Popen(
             [NETQOS, "agent", "--server", self.url, "--host", host.name, "--netns",
-             host.ns.name, "--poll-interval", "0.3", "--resync-interval", "5",
+             host.ns.name, "--poll-interval", str(POLL_S), "--resync-interval", "5",
              "--heartbeat-interval", str(HEARTBEAT_S), "--l2", "linuxbridge",
              "--local-ip", host.local_ip, "--physical-interface-mappings",
              f"{self.physnet}:eth1", "--l2-population", *self.agent_args],
