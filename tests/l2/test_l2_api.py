@@ -122,12 +122,13 @@ def _started(api_lab: ApiLab, host) -> str | None:
 
 
 def test_agent_sigkill_and_restart_keeps_wiring_and_qos(api_lab):
-    """A ping across hosts at 20/s runs while the agent of its source host is SIGKILLed and
-    restarted: the restarted agent finds the kernel as desired, recreates nothing, and the
+    """A ping across hosts at 20/s runs while the agents of both its ends are SIGKILLed and
+    restarted, and until both restarted agents have made their first pass: they find the
+    kernel as desired and recreate nothing (no bridge, vxlan device or shaper), and the
     ping loses at most a second."""
     vms, lab = by_name(api_lab), api_lab.lab
     src, dst = vms["red1"], vms["red2"]
-    host = src.host
+    hosts = (src.host, dst.host)
     limit = api_lab.policy(
         *(("bandwidth_limit_rules", {"max_kbps": 50_000, "direction": d})
           for d in ("egress", "ingress")), ("dscp_marking_rules", {"dscp_mark": 26}))
@@ -137,23 +138,28 @@ def test_agent_sigkill_and_restart_keeps_wiring_and_qos(api_lab):
                         == api_lab.port(src)["netqos:qos_state"]["desired_revision"]
                         and api_lab.status(src) == "ACTIVE", CONVERGE), api_lab.logs()
         assert lab.ping(src, dst, count=2) == 2
-        shaped, wiring = _qdisc_bytes(host, src.tap), _indexes(host)
-        started = _started(api_lab, host)
+        shaped, wiring = _qdisc_bytes(src.host, src.tap), [_indexes(h) for h in hosts]
+        started = [_started(api_lab, h) for h in hosts]
         interval = 0.05
-        proc, sent = lab.ping_through(src, dst, seconds=8, interval=interval)
+        proc, sent = lab.ping_through(src, dst, seconds=15, interval=interval)
         time.sleep(1.5)
-        host.kill()
+        for host in hosts:
+            host.kill()
         time.sleep(0.5)
-        api_lab.start_agent(host)
+        for host in hosts:
+            api_lab.start_agent(host)
+        # Both new agents' first passes are done (their first heartbeat comes with them).
+        assert wait_for(lambda: all(_started(api_lab, h) != s
+                                    for h, s in zip(hosts, started)), 10), api_lab.logs()
+        assert proc.poll() is None, "the ping ended before the agents were back"
         got = lab.received(proc)
         lost_s = (sent - got) * interval
-        print(f"\nping at {1 / interval:.0f}/s through SIGKILL + restart of {host.name}'s "
-              f"agent: {got}/{sent} answered, {lost_s:.2f} s lost")
+        print(f"\nping at {1 / interval:.0f}/s through SIGKILL + restart of the agents of "
+              f"{src.host.name} and {dst.host.name}: {got}/{sent} answered, "
+              f"{lost_s:.2f} s lost")
         assert lost_s <= 1.0
-        assert wait_for(lambda: _started(api_lab, host) != started, CONVERGE), \
-            api_lab.logs()                        # the new agent's first pass is done
-        assert _indexes(host) == wiring           # no bridge or vxlan device recreated
-        assert _qdisc_bytes(host, src.tap) > shaped, "the shaper was recreated"
+        assert [_indexes(h) for h in hosts] == wiring   # no bridge or vxlan recreated
+        assert _qdisc_bytes(src.host, src.tap) > shaped, "the shaper was recreated"
         assert api_lab.status(src) == "ACTIVE"
     finally:
         api_lab.update_port(src, qos_policy_id=None)

@@ -7,15 +7,13 @@ machine do not overlap."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import pytest
 
 from netqos.agent.backends.tc import TcBackend
-from netqos.agent.lab import iperf3
 from netqos.wire import PortQos
 from tests.harness.l2hosts import L2Lab
-from tests.harness.traffic import capture, tos_of, traffic_lock
+from tests.harness.traffic import capture, limit_ratio, tos_of
 from tests.harness.util import wait_for
 
 LIMIT_KBPS = 50_000
@@ -44,21 +42,10 @@ def qoslab(root):
         lab.close()
 
 
-def limit_ratio(a, b, direction: str) -> float:
-    """Goodput of VM a's `direction` with VM b across hosts, as a fraction of the limit."""
-    with traffic_lock():
-        got = iperf3(None, SimpleNamespace(ns=a.ns.name), direction, seconds=4,
-                     server=(b.ns.name, b.address))
-    ratio = got["bps"] / (LIMIT_KBPS * 1000)
-    print(f"\n{direction} of VM a ({a.host.name}) <-> VM b ({b.host.name}) through VXLAN: "
-          f"{got['bps'] / 1e6:.1f} Mbit/s goodput, {ratio:.3f} of the limit")
-    return ratio
-
-
 @pytest.mark.parametrize("direction", ["egress", "ingress"])
 def test_limit_holds_vm_to_vm_across_hosts(qoslab, direction):
     lab, a, b = qoslab
-    assert 0.90 <= limit_ratio(a, b, direction) <= 1.02
+    assert 0.90 <= limit_ratio(a, b, direction, LIMIT_KBPS) <= 1.02
 
 
 def test_dscp_on_inner_packet_and_copied_to_outer_header(qoslab):
