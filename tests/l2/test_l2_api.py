@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.harness.l2api import ApiLab
+from tests.harness.l2api import HEARTBEAT_S, ApiLab
 from tests.harness.l2hosts import Vm
 from tests.harness.util import wait_for
 
@@ -164,6 +164,28 @@ def test_agent_sigkill_and_restart_keeps_wiring_and_qos(api_lab):
     finally:
         api_lab.update_port(src, qos_policy_id=None)
         api_lab.ok(api_lab.http.delete(f"/v2.0/qos/policies/{limit}"), 204)
+
+
+def test_a_dead_agents_host_is_no_tunnel_endpoint_until_it_beats_again(api_lab):
+    """As Neutron's l2population: the peers of a host whose agent stopped reporting drop
+    its flood and MAC entries at their next full pull; its next heartbeat brings them
+    back (and moves the peers' revisions, so they do not wait for a resync)."""
+    vms, (h1, h2, h3) = by_name(api_lab), api_lab.lab.hosts
+    red1, red3 = vms["red1"], vms["red3"]
+    vx = f"vxlan-{red1.network.segmentation_id}"
+
+    def dsts(host) -> set[str]:
+        return {dst for _, dst in host.fdb(vx)}
+    assert h3.local_ip in dsts(h1)
+    h3.stop()
+    # Dead after 3 missed heartbeats, then dropped at the peers' next resync.
+    assert wait_for(lambda: h3.local_ip not in dsts(h1) | dsts(h2), 3 * HEARTBEAT_S + 15), \
+        api_lab.logs()
+    assert h2.local_ip in dsts(h1)                  # the live peer stays
+    api_lab.start_agent(h3)
+    assert wait_for(lambda: h3.local_ip in dsts(h1) and h3.local_ip in dsts(h2), CONVERGE), \
+        api_lab.logs()
+    assert wait_for(lambda: api_lab.lab.ping(red1, red3, count=1) == 1, CONVERGE)
 
 
 def test_admin_down_stops_the_port_and_reports_it(api_lab):
