@@ -16,15 +16,20 @@ And, with engine processes on two hosts of tests/harness/l2hosts.py: from a port
 host 1 (its tap already there; the desired state of both hosts rewritten and their engines
 SIGHUPed, as a host pull after a bind will do) to the first UDP echo answered by a VM on
 host 2 through VXLAN, for LATENCY_PORTS ports bound one after the other; the probe sends
-every 2 ms and the VM retries ARP every 10 ms.
+every 2 ms and the VM retries ARP every 10 ms. The same once more through the API: a real
+`netqos server` and a real `netqos agent --l2 linuxbridge` on each of two hosts, the port
+bound with PUT binding:host_id (tests/harness/l2api.py).
 Run as root: .venv/bin/python bench/l2.py [HOSTS PORTS NETWORKS]
 """
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,7 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from netqos.agent.l2.linuxbridge.engine import LinuxBridgeL2  # noqa: E402
 from netqos.agent.l2.linuxbridge.plan import L2Options  # noqa: E402
 from netqos.agent.l2.model import L2Desired  # noqa: E402
+from tests.harness.l2api import POLL_S, ApiLab  # noqa: E402
 from tests.harness.l2hosts import L2Lab  # noqa: E402
+from tests.harness.server import ServerProcess  # noqa: E402
 
 RUNS = 3
 LATENCY_PORTS = 100
@@ -191,20 +198,7 @@ def first_reply_ms(ports: int = LATENCY_PORTS, kinds=()) -> list[float]:
         times = []
         for n in range(ports):
             vm = lab.vm(f"v{n}", lab.hosts[0], net, f"198.19.4.{n + 1}/24")   # tap is there
-            # ARP retried every 10 ms, not every second: the probe measures the wiring,
-            # not the neighbour timer of a request sent before the port was plugged.
-            vm.ns.run("sysctl", "-qw", "net.ipv4.neigh.eth0.retrans_time_ms=10")
-            vm.host.prepare_guest(vm)
-            probe = vm.ns.popen("python3", "-c", _PROBE, peer.address,
-                                stdout=subprocess.PIPE, text=True)
-            assert probe.stdout.readline().strip() == "ready"
-            started = time.time()
-            lab.push()                                                     # port bound
-            answered = probe.stdout.readline().strip()
-            probe.wait()
-            if not answered:
-                raise RuntimeError(f"port {n}: no answer in 20 s")
-            times.append((float(answered) - started) * 1000)
+            times.append(_first_echo_ms(vm, peer, lab.push))                 # port bound
         return times
     finally:
         if echo is not None:
@@ -213,17 +207,71 @@ def first_reply_ms(ports: int = LATENCY_PORTS, kinds=()) -> list[float]:
         lab.close()
 
 
-def latency_table(times: list[float]) -> str:
+def first_reply_api_ms(ports: int = LATENCY_PORTS) -> list[float]:
+    """The same through a real `netqos server` (SQLite, in-process bus: agents poll the
+    host revision every POLL_S) and a real `netqos agent --l2 linuxbridge` per host: each
+    port is created unbound, its VM's tap made on host 1, then the port bound
+    (PUT binding:host_id); until host 1's agent pulls, plugs the tap, and host 2's agent
+    has the port's MAC in its fdb."""
+    workdir = Path(tempfile.mkdtemp(prefix="nq-l2bench-"))
+    server = ServerProcess(f"sqlite:///{workdir}/netqos.sqlite", log_dir=workdir).start()
+    lab = ApiLab(server.url, hosts=2)
+    echo = None
+    try:
+        net = lab.network()
+        h1, h2 = lab.lab.hosts
+        peer = lab.vm("peer", h2, net, "198.19.1.250")
+        lab.start_agents()
+        if not lab.active(30):
+            raise RuntimeError(f"the peer's port never became ACTIVE:\n{lab.logs()}")
+        echo = peer.ns.popen("python3", "-c", _ECHO)
+        times = []
+        for n in range(ports):
+            vm = lab.vm(f"v{n}", h1, net, f"198.19.1.{101 + n}", bind=False)   # tap is there
+            times.append(_first_echo_ms(vm, peer, functools.partial(lab.bind, vm)))
+        return times
+    finally:
+        if echo is not None:
+            echo.kill()
+            echo.wait()
+        lab.close()
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _first_echo_ms(vm, peer, bind) -> float:
+    """From bind() to the first UDP echo `vm` gets from `peer` (the probe runs first)."""
+    # ARP retried every 10 ms, not every second: the probe measures the wiring, not the
+    # neighbour timer of a request sent before the port was plugged.
+    vm.ns.run("sysctl", "-qw", "net.ipv4.neigh.eth0.retrans_time_ms=10")
+    vm.host.prepare_guest(vm)
+    probe = vm.ns.popen("python3", "-c", _PROBE, peer.address, stdout=subprocess.PIPE,
+                        text=True)
+    assert probe.stdout.readline().strip() == "ready"
+    started = time.time()
+    bind()
+    answered = probe.stdout.readline().strip()
+    probe.wait()
+    if not answered:
+        raise RuntimeError(f"{vm.name}: no answer in 20 s")
+    return (float(answered) - started) * 1000
+
+
+def latency_table(times: list[float], how: str = "the engines' desired state rewritten "
+                  "and SIGHUPed") -> str:
     q = statistics.quantiles(times, n=100, method="inclusive")
     return ("\n### L2: port bound (tap already there) -> first UDP echo answered across hosts "
-            f"through VXLAN, {len(times)} ports bound one after the other\n\n"
+            f"through VXLAN, {len(times)} ports bound one after the other ({how})\n\n"
             "| p50 ms | p99 ms | max ms |\n|---:|---:|---:|\n"
             f"| {statistics.median(times):.0f} | {q[98]:.0f} | {max(times):.0f} |\n")
 
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:4]] or [4, 250, 50]
-    table = main(*args) + latency_table(first_reply_ms())
+    table = (main(*args) + latency_table(first_reply_ms())
+             + latency_table(first_reply_api_ms(), "through the API: PUT binding:host_id, "
+                             "real server and agents, agents polling the host revision "
+                             f"every {POLL_S} s, no message bus"))
     print(table)
     if args == [4, 250, 50]:
         RESULTS.write_text(table)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import own_server
+from tests.harness.util import wait_for
 
 
 @pytest.fixture(scope="module", params=["sqlite"])
@@ -102,3 +103,32 @@ def test_host_pull_carries_its_wiring_and_its_peers(api):
         "network": {"mtu": 1400}}))) == {h3}
     assert pull(api, h3)["l2"]["networks"][0]["mtu"] == 1400
     assert p3["id"] in [p["port_id"] for p in pull(api, h3)["l2"]["ports"]]
+
+
+def test_only_alive_agents_are_tunnel_endpoints(api):
+    """As Neutron's l2population: a host whose agent stopped reporting is no flood or fdb
+    target of its peers; its next heartbeat brings it back and moves their revisions."""
+    h1, h2 = (f"l2d-{i}-{uuid.uuid4().hex[:6]}" for i in range(2))
+
+    def beat(host: str, ip: str) -> None:   # dead after 3 missed 1 s heartbeats
+        ok(api.post(f"/v2.0/netqos/hosts/{host}/report", json={"report": {"agent": {
+            "configurations": {"local_ip": ip, "heartbeat_interval": 1}}}}))
+
+    beat(h1, "198.18.8.1")
+    beat(h2, "198.18.8.2")
+    red = vxlan(api, 7201)
+    port(api, red, h1)
+    p2 = port(api, red, h2)
+    assert [r["local_ip"] for r in pull(api, h1)["l2"]["remote"]] == ["198.18.8.2"]
+    # h2 goes quiet (h1 keeps beating): after 3 s it is dead, and no longer h1's peer.
+    assert wait_for(lambda: beat(h1, "198.18.8.1") or pull(api, h1)["l2"]["remote"] == [],
+                    10, interval=0.5)
+    assert not next(a for a in ok(api.get("/v2.0/agents"))["agents"]
+                    if a["host"] == h2)["alive"]
+    # Its port stays on h1's network; only its tunnel is gone. Back alive: back in.
+    before = rev(api, h1)
+    beat(h2, "198.18.8.2")
+    assert rev(api, h1) > before
+    assert pull(api, h1)["l2"]["remote"] == [{"host": h2, "local_ip": "198.18.8.2",
+                                              "network_id": red,
+                                              "macs": [p2["mac_address"]]}]

@@ -52,6 +52,7 @@ class Network:
     segmentation_id: int | None = None
     physical_network: str | None = None
     mtu: int | None = None
+    subnet_id: str | None = None             # when created through the API
 
     def wire(self) -> dict:
         return {"network_id": self.network_id, "network_type": self.network_type,

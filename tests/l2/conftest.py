@@ -71,3 +71,26 @@ def ovslab(root):
         yield lab
     finally:
         lab.close()
+
+
+@pytest.fixture(scope="module")
+def api_lab(root, sqlite_server):
+    """Through the API (tests/harness/l2api.py), one real agent per host: three hosts, two
+    VXLAN tenant networks and one flat provider network, all on the same CIDR; red and
+    blue have a VM on every host, flat one on hosts 1 and 3. Agents copy the DSCP mark to
+    the VXLAN outer header (--dscp-inherit)."""
+    from tests.harness.l2api import ApiLab
+
+    lab = ApiLab(sqlite_server.url, agent_args=("--dscp-inherit",))
+    try:
+        red, blue, flat = lab.network(), lab.network(), lab.network(flat=True)
+        h1, h2, h3 = lab.lab.hosts
+        for name, net, base, hosts in (("red", red, 10, (h1, h2, h3)),
+                                       ("blue", blue, 20, (h1, h2, h3)),
+                                       ("flat", flat, 30, (h1, h3))):
+            for i, host in enumerate(hosts):
+                lab.vm(f"{name}{i + 1}", host, net, f"198.19.1.{base + i + 1}")
+        lab.start_agents()
+        yield lab
+    finally:
+        lab.close()

@@ -6,30 +6,18 @@ Traffic runs under /tmp/netqos-traffic.lock so that measurements of engineers sh
 machine do not overlap."""
 from __future__ import annotations
 
-import fcntl
-import re
-import subprocess
 import time
-from contextlib import contextmanager
-from types import SimpleNamespace
 
 import pytest
 
 from netqos.agent.backends.tc import TcBackend
-from tests.harness.traffic import iperf3
 from netqos.wire import PortQos
 from tests.harness.l2hosts import L2Lab
+from tests.harness.traffic import capture, limit_ratio, tos_of
 from tests.harness.util import wait_for
 
 LIMIT_KBPS = 50_000
 DSCP = 26                      # AF31: TOS byte 0x68
-
-
-@contextmanager
-def traffic_lock():
-    with open("/tmp/netqos-traffic.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -54,46 +42,20 @@ def qoslab(root):
         lab.close()
 
 
-def limit_ratio(a, b, direction: str) -> float:
-    """Goodput of VM a's `direction` with VM b across hosts, as a fraction of the limit."""
-    with traffic_lock():
-        got = iperf3(None, SimpleNamespace(ns=a.ns.name), direction, seconds=4,
-                     server=(b.ns.name, b.address))
-    ratio = got["bps"] / (LIMIT_KBPS * 1000)
-    print(f"\n{direction} of VM a ({a.host.name}) <-> VM b ({b.host.name}) through VXLAN: "
-          f"{got['bps'] / 1e6:.1f} Mbit/s goodput, {ratio:.3f} of the limit")
-    return ratio
-
-
 @pytest.mark.parametrize("direction", ["egress", "ingress"])
 def test_limit_holds_vm_to_vm_across_hosts(qoslab, direction):
     lab, a, b = qoslab
-    assert 0.90 <= limit_ratio(a, b, direction) <= 1.02
-
-
-def _capture(ns: str, dev: str, bpf: str) -> subprocess.Popen:
-    """tcpdump -v of the first 3 packets matching `bpf` (it prints each IP header's tos)."""
-    cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-l", "-n", "-v", "-c",
-                            "3", "-i", dev, bpf], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    return cap
+    assert 0.90 <= limit_ratio(a, b, direction, LIMIT_KBPS) <= 1.02
 
 
 def test_dscp_on_inner_packet_and_copied_to_outer_header(qoslab):
     lab, a, b = qoslab
     host_b = b.host
-    inner = _capture(b.ns.name, "eth0", "icmp and src 198.19.3.1")
-    outer = _capture(host_b.ns.name, "eth0", "udp port 4789")
+    inner = capture(b.ns.name, "eth0", "icmp and src 198.19.3.1")
+    outer = capture(host_b.ns.name, "eth0", "udp port 4789")
     time.sleep(0.5)
     lab.ping(a, b, count=4)
-    tos = {}
-    for name, cap in (("inner", inner), ("outer", outer)):
-        try:
-            out, _ = cap.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            cap.kill()
-            out, _ = cap.communicate()
-        tos[name] = re.findall(r"tos (0x[0-9a-f]+)", out)
+    tos = {"inner": tos_of(inner), "outer": tos_of(outer)}
     print(f"\nTOS of VM a's packets: inner {tos['inner']}, outer {tos['outer']}")
     want = hex(DSCP << 2)
     assert tos["inner"] and all(t == want for t in tos["inner"])

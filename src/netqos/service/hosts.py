@@ -6,7 +6,6 @@ host's revision lets an agent ask cheaply whether anything changed since it last
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,11 +14,10 @@ from netqos.db.models import Agent, Port, utcnow
 from netqos.qos.attributes import Boolean, Dict, IntRange, ListOf, Schema, String
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service import bindings, changes, l2, views
+from netqos.service.liveness import is_alive
 from netqos.service.txn import Txn
 from netqos.wire import PortQos
 
-DEAD_AFTER = timedelta(seconds=75)  # Neutron's agent_down_time, for agents that do not
-MISSED_HEARTBEATS = 3                # report their heartbeat_interval; else 3 missed ones
 
 class Uplinks(Dict):
     """{device: capacity in kbps} of a host's uplinks (feeds minimum-bandwidth admission)."""
@@ -150,6 +148,7 @@ def _heartbeat(txn: Txn, host: str, info: dict) -> None:
     agent_type = info["agent_type"] or bindings.AGENT_TYPE
     agent = txn.session.scalar(select(Agent).where(Agent.host == host,
                                                    Agent.agent_type == agent_type))
+    revived = agent is not None and not is_alive(agent)
     if agent is None:
         agent = Agent(id=str(uuid.uuid4()), host=host, agent_type=agent_type)
         txn.session.add(agent)
@@ -161,21 +160,10 @@ def _heartbeat(txn: Txn, host: str, info: dict) -> None:
     old_ip = (agent.configurations or {}).get("local_ip")
     agent.configurations = info["configurations"] or {}
     agent.heartbeat_at = utcnow()
-    if agent.configurations.get("local_ip") != old_ip:
-        # Its tunnel endpoint is in the "l2" block of every host sharing a network with it.
+    if agent.configurations.get("local_ip") != old_ip or revived:
+        # Its tunnel endpoint is in the "l2" block of every host sharing a network with it
+        # (while it is alive: l2.tunnel_ips).
         changes.touch(txn, "agent", agent.id, [], hosts=l2.hosts_sharing_with(txn, host))
-
-
-def dead_after(agent: Agent) -> timedelta:
-    interval = (agent.configurations or {}).get("heartbeat_interval")
-    try:
-        return timedelta(seconds=MISSED_HEARTBEATS * float(interval))
-    except (TypeError, ValueError, OverflowError):
-        return DEAD_AFTER
-
-
-def is_alive(agent: Agent) -> bool:
-    return utcnow() - agent.heartbeat_at < dead_after(agent)
 
 
 def agent_view(agent: Agent) -> dict:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from netqos.l2compose import BoundPort, compose
 from netqos.db.models import Agent, Port
+from netqos.service.liveness import is_alive
 from netqos.service.txn import Txn
 
 WIRED_VNIC = "normal"
@@ -39,17 +40,19 @@ def _bound(port_id, mac, network_id, host, admin_state_up, profile) -> BoundPort
 
 
 def tunnel_ips(txn: Txn, hosts: Iterable[str]) -> dict[str, str]:
-    """host -> the local_ip its agent reported in its heartbeat's configurations."""
+    """host -> the local_ip its agent reported in its heartbeat's configurations, for
+    alive agents only (as Neutron's l2population): a dead host's tunnel would only flood
+    into the void, and its peers drop it on their next full pull. It returns, and its
+    peers' revisions move, with its next heartbeat (hosts._heartbeat)."""
     hosts = sorted(set(hosts))
     if not hosts:
         return {}
     found: dict[str, str] = {}
-    for row in txn.session.execute(select(Agent.host, Agent.configurations)
-                                   .where(Agent.host.in_(hosts))
-                                   .order_by(Agent.host, Agent.agent_type)):
-        ip = (row.configurations or {}).get("local_ip")
-        if isinstance(ip, str) and ip:
-            found.setdefault(row.host, ip)
+    for agent in txn.session.scalars(select(Agent).where(Agent.host.in_(hosts))
+                                     .order_by(Agent.host, Agent.agent_type)):
+        ip = (agent.configurations or {}).get("local_ip")
+        if isinstance(ip, str) and ip and is_alive(agent):
+            found.setdefault(agent.host, ip)
     return found
 
 

@@ -29,7 +29,7 @@ class L2Role(L2Daemon):
         self._on_change = on_change
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._drift: dict[str, list[str]] = {}     # port -> repaired, not yet reported
+        self._drift: dict[str, list[Change]] = {}  # port -> repaired, not yet reported
         self._lock = threading.Lock()
 
     def update(self, block: dict | None) -> None:
@@ -59,7 +59,7 @@ class L2Role(L2Daemon):
                                                  for p in desired.ports) \
                     else [p.port_id for p in desired.ports_of(change.port_id)]
                 for pid in owners:
-                    self._drift.setdefault(pid, []).append(str(change).strip())
+                    self._drift.setdefault(pid, []).append(change)
 
     def annotate(self, changes: list[Change], result: ApplyResult) -> None:
         """Fold the role's findings into an agent pass before it reports."""
@@ -70,8 +70,9 @@ class L2Role(L2Daemon):
                     result.errors.setdefault(pid, f"L2: {status.reason}")
         with self._lock:
             drift, self._drift = self._drift, {}
-        for pid, texts in drift.items():
-            changes.extend(Change(pid, "update", f"L2 {t}", drift=True) for t in texts)
+        for pid, repaired in drift.items():   # as the port's own: "plug tap… (drift)"
+            changes.extend(Change(pid, c.action, f"L2 {c.what}", c.detail, drift=True)
+                           for c in repaired)
 
     def start(self) -> "L2Role":
         self._thread = threading.Thread(target=self.run, args=(self._stop,),
