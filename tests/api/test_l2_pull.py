@@ -105,9 +105,9 @@ def test_host_pull_carries_its_wiring_and_its_peers(api):
     assert p3["id"] in [p["port_id"] for p in pull(api, h3)["l2"]["ports"]]
 
 
-def test_only_alive_agents_are_tunnel_endpoints(api):
-    """As Neutron's l2population: a host whose agent stopped reporting is no flood or fdb
-    target of its peers; its next heartbeat brings it back and moves their revisions."""
+def test_a_dead_agents_host_stays_a_tunnel_endpoint(api):
+    """As Neutron's l2population: a host whose agent stopped reporting keeps its flood and
+    MAC entries at its peers (its kernel wiring still carries its VMs' traffic)."""
     h1, h2 = (f"l2d-{i}-{uuid.uuid4().hex[:6]}" for i in range(2))
 
     def beat(host: str, ip: str) -> None:   # dead after 3 missed 1 s heartbeats
@@ -119,16 +119,11 @@ def test_only_alive_agents_are_tunnel_endpoints(api):
     red = vxlan(api, 7201)
     port(api, red, h1)
     p2 = port(api, red, h2)
-    assert [r["local_ip"] for r in pull(api, h1)["l2"]["remote"]] == ["198.18.8.2"]
-    # h2 goes quiet (h1 keeps beating): after 3 s it is dead, and no longer h1's peer.
-    assert wait_for(lambda: beat(h1, "198.18.8.1") or pull(api, h1)["l2"]["remote"] == [],
-                    10, interval=0.5)
-    assert not next(a for a in ok(api.get("/v2.0/agents"))["agents"]
-                    if a["host"] == h2)["alive"]
-    # Its port stays on h1's network; only its tunnel is gone. Back alive: back in.
-    before = rev(api, h1)
-    beat(h2, "198.18.8.2")
-    assert rev(api, h1) > before
-    assert pull(api, h1)["l2"]["remote"] == [{"host": h2, "local_ip": "198.18.8.2",
-                                              "network_id": red,
-                                              "macs": [p2["mac_address"]]}]
+    want = [{"host": h2, "local_ip": "198.18.8.2", "network_id": red,
+             "macs": [p2["mac_address"]]}]
+    assert pull(api, h1)["l2"]["remote"] == want
+    # h2 goes quiet (h1 keeps beating): after 3 s it is dead, and still h1's peer.
+    assert wait_for(lambda: beat(h1, "198.18.8.1") or not next(
+        a for a in ok(api.get("/v2.0/agents"))["agents"] if a["host"] == h2)["alive"],
+        10, interval=0.5)
+    assert pull(api, h1)["l2"]["remote"] == want

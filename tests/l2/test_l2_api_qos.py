@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from netqos.agent.lab import udp_flood_pps
+from tests.harness.traffic import udp_flood_pps
 from tests.harness.l2api import ApiLab
 from tests.harness.l2hosts import Vm
 from tests.harness.traffic import (VXLAN_ICMP_BPF, capture, limit_ratio, tos_of,

@@ -148,7 +148,6 @@ def _heartbeat(txn: Txn, host: str, info: dict) -> None:
     agent_type = info["agent_type"] or bindings.AGENT_TYPE
     agent = txn.session.scalar(select(Agent).where(Agent.host == host,
                                                    Agent.agent_type == agent_type))
-    revived = agent is not None and not is_alive(agent)
     if agent is None:
         agent = Agent(id=str(uuid.uuid4()), host=host, agent_type=agent_type)
         txn.session.add(agent)
@@ -160,9 +159,8 @@ def _heartbeat(txn: Txn, host: str, info: dict) -> None:
     old_ip = (agent.configurations or {}).get("local_ip")
     agent.configurations = info["configurations"] or {}
     agent.heartbeat_at = utcnow()
-    if agent.configurations.get("local_ip") != old_ip or revived:
-        # Its tunnel endpoint is in the "l2" block of every host sharing a network with it
-        # (while it is alive: l2.tunnel_ips).
+    if agent.configurations.get("local_ip") != old_ip:
+        # Its tunnel endpoint is in the "l2" block of every host sharing a network with it.
         changes.touch(txn, "agent", agent.id, [], hosts=l2.hosts_sharing_with(txn, host))
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from netqos.l2compose import BoundPort, compose
 from netqos.db.models import Agent, Port
-from netqos.service.liveness import is_alive
 from netqos.service.txn import Txn
 
 WIRED_VNIC = "normal"
@@ -40,19 +39,20 @@ def _bound(port_id, mac, network_id, host, admin_state_up, profile) -> BoundPort
 
 
 def tunnel_ips(txn: Txn, hosts: Iterable[str]) -> dict[str, str]:
-    """host -> the local_ip its agent reported in its heartbeat's configurations, for
-    alive agents only (as Neutron's l2population): a dead host's tunnel would only flood
-    into the void, and its peers drop it on their next full pull. It returns, and its
-    peers' revisions move, with its next heartbeat (hosts._heartbeat)."""
+    """host -> the local_ip its agent reported in its heartbeat's configurations, alive or
+    not. As Neutron's l2population (it keys on ports and the agent's tunnel IP, never on
+    liveness): a dead agent leaves its kernel wiring working, so dropping its host from its
+    peers' fdb would cut its VMs off for as long as the agent is away."""
     hosts = sorted(set(hosts))
     if not hosts:
         return {}
     found: dict[str, str] = {}
-    for agent in txn.session.scalars(select(Agent).where(Agent.host.in_(hosts))
-                                     .order_by(Agent.host, Agent.agent_type)):
-        ip = (agent.configurations or {}).get("local_ip")
-        if isinstance(ip, str) and ip and is_alive(agent):
-            found.setdefault(agent.host, ip)
+    for row in txn.session.execute(select(Agent.host, Agent.configurations)
+                                   .where(Agent.host.in_(hosts))
+                                   .order_by(Agent.host, Agent.agent_type)):
+        ip = (row.configurations or {}).get("local_ip")
+        if isinstance(ip, str) and ip:
+            found.setdefault(row.host, ip)
     return found
 
 
