@@ -186,8 +186,9 @@ class Agent:
     def _agent_info(self) -> dict:
         first = self._last_heartbeat == 0.0
         self._last_heartbeat = time.monotonic()
-        return {**self.backend.describe(), "uplinks": self.config.uplinks,
-                "configurations": {"netns": self.config.netns,
+        info = self.backend.describe()
+        return {**info, "uplinks": self.config.uplinks,
+                "configurations": {**info["configurations"], "netns": self.config.netns,
                                    "poll_interval": self.config.poll_interval,
                                    "resync_interval": self.config.resync_interval,
                                    "heartbeat_interval": self.config.heartbeat_interval,

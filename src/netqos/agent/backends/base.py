@@ -77,9 +77,11 @@ class Backend(abc.ABC):
     netns: str | None = None
 
     def describe(self) -> dict:
-        """What the backend reports of itself in its agent's heartbeat."""
+        """What the backend reports of itself in its agent's heartbeat (the loop adds its
+        own `configurations` and the uplinks)."""
         return {"agent_type": self.agent_type, "backends": [self.support.name],
-                "support": self.support.to_wire(), "capabilities": self.capabilities}
+                "support": self.support.to_wire(), "capabilities": self.capabilities,
+                "configurations": {}}
 
     @abc.abstractmethod
     def pull(self, client, host: str) -> tuple[int, list, list]:
@@ -144,7 +146,9 @@ class PortBackend(Backend):
     device_kind: str = "link"
 
     def describe(self) -> dict:
-        return {**super().describe(), "device_kind": self.device_kind}
+        info = super().describe()
+        info["configurations"]["device_kind"] = self.device_kind
+        return info
 
     def owns(self, port: PortQos, vnic_types: Sequence[str] | None = None) -> bool:
         """Whether this backend enforces the port: by its vnic type."""
