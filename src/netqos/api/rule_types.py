@@ -1,5 +1,6 @@
-"""/v2.0/qos/rule-types: what the backends can enforce, as their agents reported it
-(service/agents.py); the server's configured built-in tables until an agent reports."""
+"""/v2.0/qos/rule-types: what the configured backends can enforce, as their agents
+reported it (service/agents.py), built in until one does; plus plug-in backends whose
+agents reported their tables (qos.backends.server_tables)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -47,6 +48,6 @@ def show_rule_type(rule_type: str, request: Request, ctx: Context = Depends(cont
     return ok({"rule_type": {"type": rule_type, "drivers": drivers}})
 
 
-def _backends(request: Request, ctx: Context) -> list:
+def _backends(request: Request, ctx: Context) -> list[backends.BackendSupport]:
     reported = transact(request, ctx, agents.reported_tables, write=False)
-    return reported or list(request.app.state.settings.backends)
+    return backends.server_tables(request.app.state.settings.backends, reported)

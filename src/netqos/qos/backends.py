@@ -225,6 +225,19 @@ def backend_for_port(vnic_type: str | None, host_backends: Tables = ()) -> Backe
     return SRIOV if vnic in SRIOV.vnic_types else LINUX_TC
 
 
+def server_tables(configured: Iterable[str], reported: Tables) -> list[BackendSupport]:
+    """The tables /v2.0/qos/rule-types shows: the configured backends (settings.backends),
+    each as its agents reported it if one did, else built in; and every reported backend
+    that is not built in (a plug-in's: it needs no edit here). A built-in backend that is
+    not configured stays out, as before: SR-IOV's narrow table would otherwise hide from
+    the default list what every other port can enforce."""
+    got = {t.name: t for t in tables(reported)}
+    configured = list(configured)
+    return tables([*(got.get(name, name) for name in configured),
+                   *(t for name, t in got.items()
+                     if name not in configured and name not in BACKENDS)])
+
+
 def rule_types_supported_by_all(loaded: Tables) -> list[str]:
     backends = tables(loaded)
     if not backends:
