@@ -9,11 +9,15 @@ A module of its own server, since reported tables change what rule-types lists.
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import httpx
 import pytest
 
+from netqos.agent.backends.base import ApplyResult, Change, PortBackend
+from netqos.agent.client import ServerClient
+from netqos.agent.loop import Agent, AgentConfig
 from netqos.qos.backends import LINUX_TC, SRIOV, BackendSupport, RuleSupport
 from netqos.qos.rules import VALID_DSCP_MARKS
 from tests.api.conftest import BOTH_DATABASES, own_server
@@ -133,3 +137,64 @@ def test_rule_types_show_a_reported_plugin_backend(api):
     every = [t["type"] for t in ok(api.get("/v2.0/qos/rule-types",
                                            params={"all_supported": "true"}))["rule_types"]]
     assert "bandwidth_limit" in every and "dscp_marking" in every
+
+
+class MemNic(PortBackend):
+    """A complete plug-in backend in ~25 lines (os-vif's PluginBase is the model): it
+    declares its table and keeps the "enforced" limits in memory. Nothing on the server
+    knows it."""
+
+    support = BackendSupport("memnic", "vhostuser", ("virtio-forwarder",), (
+        RuleSupport("bandwidth_limit", directions=("egress",)),))
+    link_devices = False
+    device_kind = "memory"
+
+    def __init__(self):
+        self.held: dict[str, int] = {}
+
+    def locate(self, ports):
+        return [dataclasses.replace(p, device="mem0") for p in ports], []
+
+    def observe(self, ports):
+        return dict(self.held)
+
+    def plan(self, desired, actual):
+        want = {p.port_id: next((r["max_kbps"] for r in p.rules), 0) for p in desired}
+        return [Change(pid, "update", "limit", f"{actual.get(pid, 0)} -> {kbps}",
+                       payload=kbps) for pid, kbps in want.items() if actual.get(pid) != kbps]
+
+    def apply(self, changes):
+        self.held.update({c.port_id: c.payload for c in changes})
+        return ApplyResult(applied=[c.port_id for c in changes])
+
+    def enforced(self, ports, actual=None):
+        return {p.port_id: {"egress": {"rate_kbps": self.held.get(p.port_id)}} for p in ports}
+
+
+def test_a_plugin_backend_needs_nothing_on_the_server(api, server):
+    """The real agent loop drives the plug-in; its heartbeat teaches the server its table:
+    before it, a virtio-forwarder port falls back to linuxtc's table (an into-VM limit
+    passes); after it, memnic's (egress only: 409)."""
+    host = f"h-{uuid.uuid4().hex[:8]}"
+    egress = policy(api, "bandwidth_limit", {"max_kbps": 3_000, "direction": "egress"})
+    ingress = policy(api, "bandwidth_limit", {"max_kbps": 3_000, "direction": "ingress"})
+    mine = ok(bind(api, host, "virtio-forwarder", egress), 201)["port"]
+    tap = ok(bind(api, host, "normal", ingress), 201)["port"]
+    assert ok(bind(api, host, "virtio-forwarder", ingress), 201)    # built-in fallback
+    backend = MemNic()
+    agent = Agent(AgentConfig(host=host), ServerClient(server.url), backend)
+    try:
+        agent.sync()
+    finally:
+        agent.client.http.close()
+    assert backend.held[mine["id"]] == 3_000 and tap["id"] not in backend.held
+    assert backend.enforced(agent.ports_here)[mine["id"]]["egress"]["rate_kbps"] == 3_000
+    [row] = [a for a in ok(api.get("/v2.0/agents"))["agents"] if a["host"] == host]
+    assert row["backend"] == "memnic" and row["configurations"]["device_kind"] == "memory"
+    state = ok(api.get(f"/v2.0/ports/{mine['id']}"))["port"]["netqos:qos_state"]
+    assert state["status"] == "ACTIVE" and state["applied_revision"] == state["desired_revision"]
+    # The tap port is not memnic's: not reported, not marked DOWN by it.
+    assert ok(api.get(f"/v2.0/ports/{tap['id']}"))["port"]["netqos:qos_state"][
+        "applied_revision"] is None
+    resp = bind(api, host, "virtio-forwarder", ingress)
+    assert resp.status_code == 409, resp.text

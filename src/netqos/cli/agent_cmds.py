@@ -98,6 +98,9 @@ def make_backend(args: argparse.Namespace):
     uplinks = parse_uplinks(args.uplink)
     options = {name: value for flag, name in OVS_OPTIONS
                if (value := getattr(args, flag, None))}
+    if "," in args.backend:
+        raise UsageError(f"--backend {args.backend}: one backend per agent; run one `netqos "
+                         f"agent --backend NAME` per backend of the host (README: Backends)")
     try:
         backend_cls = load(args.backend)
     except ValueError as exc:
