@@ -1,15 +1,13 @@
 """The SR-IOV backend against a FAKE sysfs tree and a RECORDING netlink layer.
 
 This machine has no SR-IOV NIC, no VFs and no netdevsim, so nothing here touches real
-hardware: the sysfs tree is built in a tmp dir (PF 0000:3b:00.0 = ens1f0 with VFs 0-3,
-symlinked as the kernel does: physfn, virtfnN, net/<name>), and `FakeNetlink` stands in for
-VfNetlink: it holds the VF rates a real PF would report and records every set_rate call.
+hardware: tests/harness/sriov.py builds the sysfs tree in a tmp dir, and its `FakeNetlink`
+stands in for VfNetlink.
 What is verified: PF/VF resolution, Mbit/s rounding, the read-back of the other rate,
 clearing, drift, and refusals (by the backend, and by the server through the API).
 """
 from __future__ import annotations
 
-import os
 import uuid
 
 import httpx
@@ -20,51 +18,12 @@ from netqos.wire import PortQos
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
 from netqos.agent.sriov.sysfs import Sysfs, VfRef
 
-PF_SLOT, PF = "0000:3b:00.0", "ens1f0"
-
-
-def vf_slot(n: int) -> str:
-    return f"0000:3b:02.{n}"
+from tests.harness.sriov import PF, PF_SLOT, FakeNetlink, make_sysfs, vf_slot
 
 
 @pytest.fixture
 def sysfs(tmp_path):
-    """<tmp>/devices/pci0000:3a/<slot> dirs, <tmp>/bus/pci/devices/<slot> symlinks to them,
-    like the real tree."""
-    devices = tmp_path / "devices" / "pci0000:3a"
-    bus = tmp_path / "bus" / "pci" / "devices"
-    bus.mkdir(parents=True)
-    pf = devices / PF_SLOT
-    (pf / "net" / PF).mkdir(parents=True)
-    os.symlink(pf, bus / PF_SLOT)
-    for n in range(4):
-        vf = devices / vf_slot(n)
-        (vf / "net" / f"{PF}v{n}").mkdir(parents=True)
-        os.symlink(f"../{PF_SLOT}", vf / "physfn")
-        os.symlink(f"../{vf_slot(n)}", pf / f"virtfn{n}")
-        os.symlink(vf, bus / vf_slot(n))
-    plain = devices / "0000:00:1f.6"          # a NIC that is no VF
-    (plain / "net" / "eno1").mkdir(parents=True)
-    os.symlink(plain, bus / "0000:00:1f.6")
-    return tmp_path
-
-
-class FakeNetlink:
-    """Records set_rate calls; reports rates like a PF (the kernel sets max and min
-    together, so a call with only one would zero the other: we model exactly that)."""
-
-    def __init__(self, rates: dict[int, tuple[int, int]] | None = None):
-        self.vfs = {PF: dict(rates or {n: (0, 0) for n in range(4)})}
-        self.calls: list[tuple] = []
-        self.reads = 0
-
-    def rates(self, pf: str) -> dict[int, tuple[int, int]]:
-        self.reads += 1
-        return dict(self.vfs[pf])
-
-    def set_rate(self, pf: str, vf: int, max_mbps: int, min_mbps: int) -> None:
-        self.calls.append((pf, vf, max_mbps, min_mbps))
-        self.vfs[pf][vf] = (max_mbps, min_mbps)
+    return make_sysfs(tmp_path)
 
 
 def port(n: int = 1, rules=(), vnic="direct", slot: str | None = None) -> PortQos:
@@ -220,3 +179,26 @@ def test_rule_types_and_refusals_through_the_api(sqlite_server):
                       drivers["sriovnicswitch"]["supported_parameters"]}
             assert params["direction"]["parameter_values"] == ["egress"]
             assert params["max_burst_kbps"]["parameter_values"] == {"start": 0, "end": 0}
+
+
+def test_enforced_reads_the_vf_rates_back(sysfs):
+    """CHECK: what the PF reports now, in the API's units; a rate changed by hand shows."""
+    nl = FakeNetlink()
+    backend = SriovBackend(sysfs_root=str(sysfs), netlink=nl)
+    p, = backend.locate([port(1, [bw(20_000), minimum(5_000)])])[0]
+    backend.sync([p])
+    got = backend.enforced([p])[p.port_id]
+    assert got["egress"]["rate_kbps"] == 20_000 and got["min_egress_kbps"] == 5_000
+    assert got["ingress"] is None
+    nl.vfs[PF][1] = (0, 5)                    # max_tx_rate cleared by hand
+    assert backend.enforced([p])[p.port_id]["egress"] is None
+
+
+def test_owns_only_vf_vnic_types(sysfs):
+    backend = SriovBackend(sysfs_root=str(sysfs), netlink=FakeNetlink())
+    assert backend.owns(port(1)) and backend.owns(port(2, vnic="macvtap"))
+    assert not backend.owns(port(3, vnic="normal"))
+    info = backend.describe()
+    assert info["backends"] == ["sriovnicswitch"] and info["configurations"] == {
+        "device_kind": "vf"}
+    assert info["support"]["vnic_types"] == ["direct", "macvtap"]

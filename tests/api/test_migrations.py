@@ -48,3 +48,29 @@ def test_upgrade_from_0001_keeps_networks_and_matches_the_models(database_url):
         assert diff == [], diff
     finally:
         engine.dispose()
+
+
+def test_0003_keys_agent_rows_by_backend_and_keeps_old_ones(database_url):
+    """An agent row of 0002 (unique per host and type) takes its first backend as its key
+    column; afterwards a host may hold a row per backend, but not two of one backend."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0002_segments")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO agents (id, host, agent_type, backends, capabilities, uplinks, "
+                "configurations, started_at, heartbeat_at) VALUES ('a1', 'h1', 'netqos', "
+                "'[\"linuxtc\"]', '{}', '{}', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        upgrade(engine)
+        insert = ("INSERT INTO agents (id, host, agent_type, backend, backends, capabilities, "
+                  "uplinks, configurations, started_at, heartbeat_at) VALUES (:id, 'h1', "
+                  "'netqos', :backend, '[]', '{}', '{}', '{}', CURRENT_TIMESTAMP, "
+                  "CURRENT_TIMESTAMP)")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT backend, support FROM agents")).one() == (
+                "linuxtc", None)
+            conn.execute(text(insert), {"id": "a2", "backend": "sriovnicswitch"})
+        with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
+            conn.execute(text(insert), {"id": "a3", "backend": "linuxtc"})
+    finally:
+        engine.dispose()

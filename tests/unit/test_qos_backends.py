@@ -5,7 +5,7 @@ import pytest
 
 from netqos.qos import backends
 from netqos.qos.backends import (BACKENDS, DEFAULT_LOADED, LINUX_TC, OPENVSWITCH,
-                                 OPENVSWITCH_NETDEV, SRIOV, backend_for_port)
+                                 OPENVSWITCH_NETDEV, SRIOV, BackendSupport, backend_for_port)
 from netqos.qos.rules import RULE_TYPES
 
 
@@ -110,3 +110,24 @@ def test_every_backend_names_known_rule_types():
         assert backend.name == name
         assert backend.rule_types <= frozenset(RULE_TYPES)
         assert backend.vnic_types
+
+
+@pytest.mark.parametrize("table", [*backends.BACKENDS.values(), backends.L3_FIP],
+                         ids=lambda t: t.name)
+def test_every_built_in_table_survives_the_heartbeat(table):
+    """What an agent reports (to_wire, JSON) decodes to the very table it declared."""
+    import json
+
+    assert BackendSupport.from_wire(json.loads(json.dumps(table.to_wire()))) == table
+
+
+def test_server_tables_keep_configured_ones_and_add_plugins():
+    plugin = BackendSupport("fakenic", "hw_veb", ("direct",), ())
+    narrowed = BackendSupport("linuxtc", "tap", ("normal",), LINUX_TC.rules[:1])
+    got = backends.server_tables(["linuxtc", "openvswitch"], [narrowed, SRIOV, plugin])
+    # linuxtc as reported, openvswitch built in, the plug-in added; a built-in backend
+    # the server was not configured for (SR-IOV) stays out of the list.
+    assert got == [narrowed, OPENVSWITCH, plugin]
+    assert backends.server_tables(["linuxtc"], []) == [LINUX_TC]
+    assert backend_for_port("direct", [plugin, "linuxtc"]) is plugin
+    assert backend_for_port("direct", ["linuxtc"]) is SRIOV     # none serves it: built in

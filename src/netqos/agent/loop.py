@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from netqos.agent import discover, links
+from netqos.agent import links
 from netqos.agent.backends.base import ApplyResult, Backend, Change
 from netqos.agent.client import ServerClient
 from netqos.wire import PortQos
@@ -132,7 +132,7 @@ class Agent:
         """Admin state (netqos.agent.links): down before the QoS changes, up after them,
         and only once the port's QoS holds. Backends whose ports are not links (SR-IOV
         VFs, routers) have no such hold."""
-        if not getattr(self.backend, "link_devices", False):
+        if not self.backend.link_devices:
             return {}
         if self._links is None:
             self._links = Runner(self.config.netns)
@@ -165,7 +165,7 @@ class Agent:
             entries.append(self._entry(port, "DOWN", "no device for the port on this host",
                                        None))
         # What the pull refused (netqos.trust): left out of the pass, reported.
-        for port in getattr(self.client, "refused", ()):
+        for port in self.client.refused:
             entries.append(self._entry(port, port.status, port.reason, None))
         entries = [e for e in entries if e is not None]
         agent = self._agent_info() if self._heartbeat_due() else None
@@ -186,10 +186,9 @@ class Agent:
     def _agent_info(self) -> dict:
         first = self._last_heartbeat == 0.0
         self._last_heartbeat = time.monotonic()
-        return {"agent_type": getattr(self.backend, "agent_type", "netqos"),
-                "backends": [self.backend.support.name],
-                "capabilities": self.backend.capabilities, "uplinks": self.config.uplinks,
-                "configurations": {"netns": self.config.netns,
+        info = self.backend.describe()
+        return {**info, "uplinks": self.config.uplinks,
+                "configurations": {**info["configurations"], "netns": self.config.netns,
                                    "poll_interval": self.config.poll_interval,
                                    "resync_interval": self.config.resync_interval,
                                    "heartbeat_interval": self.config.heartbeat_interval,
@@ -199,8 +198,7 @@ class Agent:
 
     # --- the loop -------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        watcher = getattr(self.backend, "watcher", discover.LinkWatcher)(self.config.netns,
-                                                                        self.wake)
+        watcher = self.backend.watcher(self.config.netns, self.wake)
         watcher.start()
         if self.l2 is not None:
             self.l2.start()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from netqos.api import body as bodies
 from netqos.api.deps import agent_context, context, transact
 from netqos.api.respond import ok
-from netqos.service import hosts, l3
+from netqos.service import agents, hosts, l3
 from netqos.service.context import Context
 
 router = APIRouter(tags=["agents"])
@@ -43,4 +43,4 @@ def host_report(host: str, request: Request, raw: bytes = Depends(bodies.agent_r
 
 @router.get("/v2.0/agents")
 def list_agents(request: Request, ctx: Context = Depends(context)):
-    return ok({"agents": transact(request, ctx, hosts.list_agents, write=False)})
+    return ok({"agents": transact(request, ctx, agents.list_agents, write=False)})

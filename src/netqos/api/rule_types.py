@@ -1,14 +1,17 @@
-"""/v2.0/qos/rule-types: what the loaded backends can enforce."""
+"""/v2.0/qos/rule-types: what the configured backends can enforce, as their agents
+reported it (service/agents.py), built in until one does; plus plug-in backends whose
+agents reported their tables (qos.backends.server_tables)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from netqos.api.deps import context
+from netqos.api.deps import context, transact
 from netqos.api.respond import ok
 from netqos.qos import backends
 from netqos.qos.attributes import Boolean
 from netqos.qos.errors import NotAuthorized, RuleTypeNotFound
 from netqos.qos.rules import RULE_TYPES
+from netqos.service import agents
 from netqos.service.context import Context
 
 router = APIRouter(tags=["qos rule types"])
@@ -20,7 +23,7 @@ def list_rule_types(request: Request, ctx: Context = Depends(context)):
     params = request.query_params
     all_rules = Boolean("all_rules").convert(params.get("all_rules", "false"))
     all_supported = Boolean("all_supported").convert(params.get("all_supported", "false"))
-    loaded = request.app.state.settings.backends
+    loaded = _backends(request, ctx)
     if all_rules:  # with all_supported too: every known type includes every supported one
         names = list(RULE_TYPES)
     elif all_supported:
@@ -39,7 +42,12 @@ def show_rule_type(rule_type: str, request: Request, ctx: Context = Depends(cont
         raise NotAuthorized()
     if rule_type not in RULE_TYPES:
         raise RuleTypeNotFound(rule_type=rule_type)
-    drivers = backends.rule_type_details(rule_type, request.app.state.settings.backends)
+    drivers = backends.rule_type_details(rule_type, _backends(request, ctx))
     # Floating IPs and router gateways are enforced by the agent's L3 role wherever it runs.
     drivers.append(backends.l3_driver_detail(rule_type))
     return ok({"rule_type": {"type": rule_type, "drivers": drivers}})
+
+
+def _backends(request: Request, ctx: Context) -> list[backends.BackendSupport]:
+    reported = transact(request, ctx, agents.reported_tables, write=False)
+    return backends.server_tables(request.app.state.settings.backends, reported)

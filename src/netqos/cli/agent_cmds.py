@@ -99,6 +99,9 @@ def make_backend(args: argparse.Namespace):
     args.backend = backend_name(args)
     options = {name: value for flag, name in OVS_OPTIONS
                if (value := getattr(args, flag, None))}
+    if "," in args.backend:
+        raise UsageError(f"--backend {args.backend}: one backend per agent; run one `netqos "
+                         f"agent --backend NAME` per backend of the host (README: Backends)")
     if getattr(args, "l2", None) == "openvswitch":
         # --ovsdb/--ovs-rundir name the switch the OVS L2 role wires; the QoS backend
         # shares them only when it is the switch's own (openvswitch, on br-int).
@@ -259,7 +262,8 @@ def run_plan(args: argparse.Namespace) -> int:
         progress.stage(f"plan {args.host}: pulling the desired state from {server_url(args)}")
         try:
             # Read-only: what the host's agent found its kernel/switch can do, not a probe.
-            agent.backend.use_reported(reported_capabilities(agent.client, args.host))
+            agent.backend.use_reported(capabilities_of(reported_agents(agent.client),
+                                                       args.host, agent.backend))
             progress.stage(f"plan {args.host}: finding the host's ports or routers here")
             _, here, missing = agent.backend.pull(agent.client, args.host)
         except ServerRefused as exc:
@@ -287,22 +291,26 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def reported_capabilities(client, host: str) -> dict:
-    """The capabilities the agents of `host` reported in their heartbeats: {} if none did
-    or the credential may not list agents (the planners then read every ability as
-    present, as on a complete kernel)."""
+def reported_agents(client) -> list[dict]:
+    """/v2.0/agents, or [] if the credential may not list agents."""
     import httpx
 
     try:
         response = client.http.get(client.http.base_url.join("/v2.0/agents"))
     except httpx.HTTPError:
-        return {}
-    if response.status_code != 200:
-        return {}
+        return []
+    return response.json().get("agents", []) if response.status_code == 200 else []
+
+
+def capabilities_of(agents: list[dict], host: str, backend) -> dict:
+    """The capabilities the agent of `host` running `backend` reported in its heartbeat
+    (any agent of the host if none runs it): {} if none did (the planners then read
+    every ability as present, as on a complete kernel)."""
+    mine = [a for a in agents if a.get("host") == host]
+    same = [a for a in mine if backend.support.name in (a.get("backends") or ())]
     merged: dict = {}
-    for agent in response.json().get("agents", []):
-        if agent.get("host") == host:
-            merged.update(agent.get("capabilities") or {})
+    for agent in same or mine:
+        merged.update(agent.get("capabilities") or {})
     return merged
 
 

@@ -56,12 +56,8 @@ def run_status(args: argparse.Namespace) -> int:
     names = {r["id"]: r["name"] for r in
              api.get("/v2.0/qos/policies", {"fields": ["id", "name"]})["policies"]}
 
-    caps = None
-    if not args.no_kernel:
-        agents = api.get("/v2.0/agents")["agents"]
-        caps = next((a.get("capabilities") for a in agents if a["host"] == host
-                     and a.get("capabilities")), None)
-    kernel = None if args.no_kernel else read_kernel(args, desired, caps)
+    agents = [] if args.no_kernel else api.get("/v2.0/agents")["agents"]
+    kernel = None if args.no_kernel else read_kernel(args, desired, agents, host)
     ports = [port_status(p, views.get(p.port_id, {}), names, kernel) for p in desired]
     data = {"host": host, "revision": doc["revision"], "netns": args.netns,
             "sampled_seconds": kernel["seconds"] if kernel else None,
@@ -73,26 +69,31 @@ def run_status(args: argparse.Namespace) -> int:
 
 # --- the kernel side -------------------------------------------------------------------------
 
-def read_kernel(args: argparse.Namespace, desired: list, capabilities: dict | None = None
+def read_kernel(args: argparse.Namespace, desired: list, agents: list[dict], host: str
                 ) -> dict:
     """{"here": {port_id: PortQos with device}, "enforced": {port_id: dict},
     "pending": {port_id: [str]}, "live": {device: rates}, "seconds", "error"}.
     Reads only: the backend is never prepared and takes the agent's reported
     capabilities instead of probing (a probe creates throw-away devices)."""
     from netqos.agent.metrics import sample_rates
-    from netqos.cli.agent_cmds import make_backend
+    from netqos.agent.backends.base import PortBackend
+    from netqos.cli.agent_cmds import make_backend, capabilities_of
 
     out = {"here": {}, "enforced": {}, "pending": {}, "live": {}, "seconds": None,
            "error": None}
     try:
         backend = make_backend(args)
-        backend.use_reported(capabilities or {})
-        # The backend's own discovery: libvirt domains' taps, OVS interfaces by iface-id.
-        here, _missing = backend.locate(desired)
+        if not isinstance(backend, PortBackend):
+            out["error"] = (f"the {args.backend} backend enforces routers, not ports "
+                            f"(see `netqos plan --backend {args.backend}`)")
+            return out
+        backend.use_reported(capabilities_of(agents, host, backend))
+        # The backend's own discovery: libvirt domains' taps, OVS interfaces by iface-id;
+        # only the ports it owns (by vnic type): another backend's are not its to read.
+        here, _missing = backend.locate([p for p in desired if backend.owns(p)])
         out["here"] = {p.port_id: p for p in here}
         state = backend.observe(here)
-        for port in here:
-            out["enforced"][port.port_id] = enforced(backend, state, port)
+        out["enforced"] = backend.enforced(here, state)
         try:
             for change in backend.plan(here, state):
                 out["pending"].setdefault(change.port_id, []).append(str(change).strip())
@@ -105,48 +106,6 @@ def read_kernel(args: argparse.Namespace, desired: list, capabilities: dict | No
         out["error"] = f"cannot read the kernel state (run as root): {exc}"
     except Exception as exc:
         out["error"] = f"cannot read the kernel state: {exc}"
-    return out
-
-
-def enforced(backend, state, port) -> dict:
-    """What the kernel holds for one port, in the API's units. A backend may provide its
-    own `enforced(state, port)`; the Linux tc backend's state is read here."""
-    own = getattr(backend, "enforced", None)
-    if callable(own):
-        return own(state, port)
-    from netqos.agent.tc import nft
-    from netqos.agent.tc.state import HostState
-
-    if not isinstance(state, HostState):
-        return {}
-
-    def shaper(s):
-        return None if s is None else {"rate_kbps": round(s.rate_bytes_per_s * 8 / 1000),
-                                       "burst_bytes": s.burst_bytes,
-                                       "queue_bytes": s.queue_bytes}
-
-    out: dict = {"ingress": shaper(state.root_tbf.get(port.device)), "egress": None,
-                 "dscp_mark": None, "packet_rate": {}, "min_egress_kbps": None}
-    cls = state.egress_class(port.device)
-    if cls is not None:
-        out["egress"] = shaper(cls.shaper())
-    if not (port.device in state.redirected):
-        out["egress"] = None if out["egress"] is None else {**out["egress"],
-                                                            "redirected": False}
-    family = state.nft.get("inet")
-    if family is not None:
-        for direction in ("egress", "ingress"):
-            chain = family.chains.get(nft.chain_name(port.port_id, direction))
-            if chain is None:
-                continue
-            if chain.limit is not None:
-                out["packet_rate"][direction] = {"pps": chain.limit.rate_pps,
-                                                 "burst_packets": chain.limit.burst_packets}
-            if direction == "egress" and chain.dscp4 is not None:
-                out["dscp_mark"] = chain.dscp4
-    cls = state.uplink_class(port.device)
-    if cls is not None:
-        out["min_egress_kbps"] = round(cls.rate_bytes_per_s * 8 / 1000)
     return out
 
 

@@ -251,15 +251,19 @@ class FloatingIp(StandardAttrs, Base):
 
 
 class Agent(Base):
-    """One row per agent: what it reported at its last heartbeat."""
+    """One row per agent, i.e. per (host, agent type, backend): what it reported at its
+    last heartbeat."""
 
     __tablename__ = "agents"
-    __table_args__ = (UniqueConstraint("host", "agent_type", name="uniq_agents0host0type"),)
+    __table_args__ = (UniqueConstraint("host", "agent_type", "backend",
+                                       name="uniq_agents0host0type0backend"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     host: Mapped[str] = mapped_column(String(255))
     agent_type: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(64), default="", server_default="")
     backends: Mapped[list] = mapped_column(JSON, default=list)
+    support: Mapped[dict | None] = mapped_column(JSON, nullable=True)   # its support table
     capabilities: Mapped[dict] = mapped_column(JSON, default=dict)
     uplinks: Mapped[dict] = mapped_column(JSON, default=dict)   # name -> capacity kbit/s
     configurations: Mapped[dict] = mapped_column(JSON, default=dict)

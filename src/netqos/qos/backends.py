@@ -69,6 +69,70 @@ class BackendSupport:
     def rule_types(self) -> frozenset[str]:
         return frozenset(r.rule_type for r in self.rules)
 
+    def to_wire(self) -> dict[str, Any]:
+        """The table as an agent reports it in its heartbeat (JSON)."""
+        return {"name": self.name, "vif_type": self.vif_type,
+                "vnic_types": list(self.vnic_types),
+                "rules": [{"rule_type": r.rule_type, "directions": list(r.directions),
+                           "ranges": {k: list(v) for k, v in r.ranges.items()},
+                           "enforced": r.enforced, "note": r.note} for r in self.rules]}
+
+    @classmethod
+    def from_wire(cls, doc: Any) -> BackendSupport:
+        """A reported table, checked: known rule types, their own directions and integer
+        parameters, ranges within the type's own. ValueError says what is wrong."""
+        if not isinstance(doc, dict):
+            raise ValueError("a support table is an object")
+        rules = doc.get("rules")
+        if not isinstance(rules, list):
+            raise ValueError("support.rules must be a list")
+        return cls(_word(doc.get("name"), "support.name"),
+                   _word(doc.get("vif_type"), "support.vif_type"),
+                   tuple(_word(v, "support.vnic_types") for v in _list(doc, "vnic_types")),
+                   tuple(_rule_from_wire(r) for r in rules))
+
+
+def _list(doc: dict[str, Any], key: str) -> list[Any]:
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list")
+    return value
+
+
+def _word(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 64 \
+            or not value.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"{what}: {value!r} is not a name")
+    return value
+
+
+def _rule_from_wire(doc: Any) -> RuleSupport:
+    if not isinstance(doc, dict) or doc.get("rule_type") not in RULE_TYPES:
+        raise ValueError(f"support.rules: unknown rule type in {doc!r}"[:200])
+    rule_type = RULE_TYPES[doc["rule_type"]]
+    directions = tuple(_list(doc, "directions"))
+    if any(d not in rule_type.directions for d in directions):
+        raise ValueError(f"support.rules: {rule_type.name} has no direction in {directions}")
+    bounds = {f.name: (f.minimum, f.maximum) for f in rule_type.fields
+              if isinstance(f, IntRange)}
+    ranges_doc = doc.get("ranges") or {}
+    if not isinstance(ranges_doc, dict):
+        raise ValueError("support.rules.ranges must be an object")
+    ranges = {}
+    for name, value in ranges_doc.items():
+        if name not in bounds or not isinstance(value, list) or len(value) != 2 \
+                or not all(type(v) is int for v in value):
+            raise ValueError(f"support.rules: bad range {name}={value!r}"[:200])
+        lo, hi = value
+        if not bounds[name][0] <= lo <= hi <= bounds[name][1]:
+            raise ValueError(f"support.rules: range {name}={value} outside "
+                             f"{list(bounds[name])}")
+        ranges[name] = (lo, hi)
+    enforced, note = doc.get("enforced", True), doc.get("note", "")
+    if not isinstance(enforced, bool) or not isinstance(note, str) or len(note) > 512:
+        raise ValueError("support.rules: enforced is a boolean, note a short text")
+    return RuleSupport(rule_type.name, directions, ranges, enforced, note)
+
 
 _NOT_ENFORCED_PPS = ("accepted for admission control; the dataplane does not enforce a "
                      "packet-rate guarantee")
@@ -134,29 +198,56 @@ BACKENDS: dict[str, BackendSupport] = {b.name: b for b in (
 DEFAULT_LOADED = ("linuxtc", "openvswitch")
 
 
-def backend_for_port(vnic_type: str | None, host_backends: Iterable[str] = ()) -> BackendSupport:
-    """The backend that will enforce a port: SR-IOV for VF ports, else the host's own.
+# A host's or a server's backends: names of the built-in tables, or tables as agents
+# reported them (BackendSupport), which take precedence over a built-in of the same name.
+Tables = Iterable["str | BackendSupport"]
 
-    `host_backends` is what the port's host agent reported, in its order of preference.
-    """
+
+def tables(loaded: Tables) -> list[BackendSupport]:
+    """The support tables `loaded` names or holds, unknown names left out, one per name
+    (the first one given wins)."""
+    out: dict[str, BackendSupport] = {}
+    for entry in loaded:
+        table = entry if isinstance(entry, BackendSupport) else BACKENDS.get(entry)
+        if table is not None:
+            out.setdefault(table.name, table)
+    return list(out.values())
+
+
+def backend_for_port(vnic_type: str | None, host_backends: Tables = ()) -> BackendSupport:
+    """The backend that will enforce a port: the first of its host's backends (as its
+    agents reported them, in their order of preference) that serves its vnic type; for a
+    host with none that does, the built-in choice: SR-IOV for VF ports, else linuxtc."""
     vnic = vnic_type or "normal"
-    for name in host_backends:
-        backend = BACKENDS.get(name)
-        if backend and vnic in backend.vnic_types:
+    for backend in tables(host_backends):
+        if vnic in backend.vnic_types:
             return backend
     return SRIOV if vnic in SRIOV.vnic_types else LINUX_TC
 
 
-def rule_types_supported_by_all(loaded: Iterable[str]) -> list[str]:
-    backends = [BACKENDS[n] for n in loaded if n in BACKENDS]
+def server_tables(configured: Iterable[str], reported: Tables) -> list[BackendSupport]:
+    """The tables /v2.0/qos/rule-types shows: the configured backends (settings.backends),
+    each as its agents reported it if one did, else built in; and every reported backend
+    that is not built in (a plug-in's: it needs no edit here). A built-in backend that is
+    not configured stays out, as before: SR-IOV's narrow table would otherwise hide from
+    the default list what every other port can enforce."""
+    got = {t.name: t for t in tables(reported)}
+    configured = list(configured)
+    return tables([*(got.get(name, name) for name in configured),
+                   *(t for name, t in got.items()
+                     if name not in configured and name not in BACKENDS)])
+
+
+def rule_types_supported_by_all(loaded: Tables) -> list[str]:
+    backends = tables(loaded)
     if not backends:
         return []
     common = frozenset.intersection(*(b.rule_types for b in backends))
     return [t for t in RULE_TYPES if t in common]
 
 
-def rule_types_supported_by_any(loaded: Iterable[str]) -> list[str]:
-    union = set().union(*(BACKENDS[n].rule_types for n in loaded if n in BACKENDS))
+def rule_types_supported_by_any(loaded: Tables) -> list[str]:
+    union = set().union(*(b.rule_types for b in tables(loaded)))
     return [t for t in RULE_TYPES if t in union]
 
 
@@ -175,12 +266,12 @@ def l3_driver_detail(rule_type: str) -> dict[str, Any]:
             "enforced": True, "note": support.note}
 
 
-def rule_type_details(rule_type: str, loaded: Iterable[str]) -> list[dict[str, Any]]:
+def rule_type_details(rule_type: str, loaded: Tables) -> list[dict[str, Any]]:
     """The drivers list of /v2.0/qos/rule-types/{type}."""
     drivers = []
-    for name in loaded:
-        support = BACKENDS[name].support_for(rule_type) if name in BACKENDS else None
+    for table in tables(loaded):
+        support = table.support_for(rule_type)
         if support is not None:
-            drivers.append({"name": name, "supported_parameters": support.parameters(),
+            drivers.append({"name": table.name, "supported_parameters": support.parameters(),
                             "enforced": support.enforced, "note": support.note})
     return drivers

@@ -18,8 +18,7 @@ from netqos.qos import backends
 from netqos.qos.errors import Conflict, QosRuleNotSupported
 from netqos.qos.policy import effective_policy_id
 from netqos.service import views
-
-AGENT_TYPE = "netqos"
+from netqos.service.agents import AGENT_TYPE, is_alive, tables_of
 
 
 class QosPlacementAllocationConflict(Conflict):
@@ -52,17 +51,33 @@ def rules_by_policy(session: Session, policy_ids: Iterable[str]) -> dict[str, li
     return {p.id: [views.rule_values(r) for r in p.rules] for p in policies}
 
 
-def host_agents(session: Session, hosts: Iterable[str]) -> dict[str, Agent]:
+def host_agents(session: Session, hosts: Iterable[str]) -> dict[str, list[Agent]]:
+    """The port agents of each host (one per backend), live ones first."""
     hosts = {h for h in hosts if h}
     if not hosts:
         return {}
-    rows = session.scalars(select(Agent).where(Agent.host.in_(hosts),
-                                               Agent.agent_type == AGENT_TYPE))
-    return {a.host: a for a in rows}
+    found: dict[str, list[Agent]] = defaultdict(list)
+    for agent in session.scalars(select(Agent).where(Agent.host.in_(hosts),
+                                                     Agent.agent_type == AGENT_TYPE)
+                                 .order_by(Agent.backend)):
+        found[agent.host].append(agent)
+    for agents in found.values():
+        agents.sort(key=lambda a: not is_alive(a))
+    return dict(found)
 
 
-def backend_of(port: Port, agent: Agent | None) -> backends.BackendSupport:
-    return backends.backend_for_port(port.vnic_type, agent.backends if agent else ())
+def agent_of(port: Port, agents: list[Agent]) -> Agent | None:
+    """The agent of its host whose backend owns the port (by vnic type)."""
+    vnic = port.vnic_type or "normal"
+    return next((a for a in agents for t in backends.tables(tables_of(a))
+                 if vnic in t.vnic_types), None)
+
+
+def backend_of(port: Port, agents: list[Agent]) -> backends.BackendSupport:
+    """The support table that governs the port: what its host's agents reported, else
+    (a host with no agent yet, or none serving its vnic type) the built-in choice."""
+    return backends.backend_for_port(
+        port.vnic_type, [t for a in agents for t in tables_of(a)])
 
 
 def check_ports(session: Session, ports: Iterable[Port]) -> None:
@@ -73,26 +88,30 @@ def check_ports(session: Session, ports: Iterable[Port]) -> None:
     for port in ports:
         if not port.host:
             continue  # unbound: its backend is known, and checked, once it is bound
-        refused = backend_of(port, agents.get(port.host)).first_refused(
+        refused = backend_of(port, agents.get(port.host, [])).first_refused(
             rules.get(effective_id(port), []))
         if refused is not None:
             raise QosRuleNotSupported(rule_type=_describe(refused), port_id=port.id)
     for host in {p.host for p in ports if p.host}:
-        check_host_capacity(session, host, agents.get(host), changed=ports)
+        check_host_capacity(session, host, agents.get(host, []), changed=ports)
 
 
 def _describe(rule: dict) -> str:
     return f"{rule['type']} ({rule['direction']})" if rule.get("direction") else rule["type"]
 
 
-def check_host_capacity(session: Session, host: str, agent: Agent | None,
+def check_host_capacity(session: Session, host: str, agents: list[Agent],
                         changed: list[Port]) -> None:
     """Minimum-bandwidth admission: guarantees on a host fit in its uplink capacity.
 
-    Capacity is what the host's agent reported (the sum of its uplinks); a host whose
-    capacity is unknown admits everything, since nothing can be checked there.
+    Capacity is what the host's agents reported (the sum of their uplinks, each uplink
+    counted once); a host whose capacity is unknown admits everything, since nothing can
+    be checked there.
     """
-    capacity = sum((agent.uplinks or {}).values()) if agent else 0
+    uplinks: dict[str, int] = {}
+    for agent in agents:
+        uplinks.update(agent.uplinks or {})
+    capacity = sum(uplinks.values())
     if not capacity:
         return
     ports = list(session.scalars(select(Port).options(selectinload(Port.network))

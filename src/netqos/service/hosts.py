@@ -5,36 +5,17 @@ host's revision lets an agent ask cheaply whether anything changed since it last
 """
 from __future__ import annotations
 
-import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from netqos.db.models import Agent, Port, utcnow
-from netqos.qos.attributes import Boolean, Dict, IntRange, ListOf, Schema, String
+from netqos.db.models import Port, utcnow
+from netqos.qos.attributes import Dict, IntRange, ListOf, Schema, String
 from netqos.qos.errors import PolicyNotAuthorized
-from netqos.service import bindings, changes, l2, views
-from netqos.service.liveness import is_alive
+from netqos.service import agents, bindings, changes, l2, views
 from netqos.service.txn import Txn
 from netqos.wire import PortQos
 
-
-class Uplinks(Dict):
-    """{device: capacity in kbps} of a host's uplinks (feeds minimum-bandwidth admission)."""
-
-    def _convert(self, value) -> dict[str, int]:
-        capacity = IntRange("uplinks", minimum=0, maximum=2**62)
-        return {str(k): capacity.convert(v) for k, v in super()._convert(value).items()}
-
-
-AGENT_SCHEMA = Schema("agent", (
-    String("agent_type", default=bindings.AGENT_TYPE),
-    Boolean("started", default=False),
-    ListOf("backends", default=None, nullable=True, item=String("backend")),
-    Dict("capabilities", default=None, nullable=True),
-    Uplinks("uplinks", default=None, nullable=True),
-    Dict("configurations", default=None, nullable=True),
-))
 REPORT_SCHEMA = Schema("report", (
     Dict("agent", default=None, nullable=True),
     ListOf("ports", default=None, nullable=True, item=Dict("port")),
@@ -109,7 +90,7 @@ def report(txn: Txn, host: str, body: dict) -> dict:
     authorize(txn, host, "report_host")
     values = REPORT_SCHEMA.for_create(body)
     if values["agent"] is not None:
-        _heartbeat(txn, host, AGENT_SCHEMA.for_create(values["agent"]))
+        agents.heartbeat(txn, host, values["agent"])
     reports = [PORT_REPORT.for_create(r) for r in values["ports"] or []]
     ports = {p.id: p for p in txn.session.scalars(
         select(Port).where(Port.host == host, Port.id.in_([r["port_id"] for r in reports])))}
@@ -144,39 +125,3 @@ def _events(host: str, port: Port, r: dict) -> list[dict]:
     return out
 
 
-def _heartbeat(txn: Txn, host: str, info: dict) -> None:
-    agent_type = info["agent_type"] or bindings.AGENT_TYPE
-    agent = txn.session.scalar(select(Agent).where(Agent.host == host,
-                                                   Agent.agent_type == agent_type))
-    if agent is None:
-        agent = Agent(id=str(uuid.uuid4()), host=host, agent_type=agent_type)
-        txn.session.add(agent)
-    if info["started"]:
-        agent.started_at = utcnow()
-    agent.backends = info["backends"] or []
-    agent.capabilities = info["capabilities"] or {}
-    agent.uplinks = info["uplinks"] or {}
-    old_ip = (agent.configurations or {}).get("local_ip")
-    agent.configurations = info["configurations"] or {}
-    agent.heartbeat_at = utcnow()
-    if agent.configurations.get("local_ip") != old_ip:
-        # Its tunnel endpoint is in the "l2" block of every host sharing a network with it.
-        changes.touch(txn, "agent", agent.id, [], hosts=l2.hosts_sharing_with(txn, host))
-
-
-def agent_view(agent: Agent) -> dict:
-    alive = is_alive(agent)
-    return {"id": agent.id, "host": agent.host, "agent_type": agent.agent_type,
-            "binary": "netqos-agent", "alive": alive, "admin_state_up": True,
-            "heartbeat_timestamp": views.timestamp(agent.heartbeat_at),
-            "started_at": views.timestamp(agent.started_at),
-            "backends": agent.backends, "capabilities": agent.capabilities,
-            "uplinks": agent.uplinks, "configurations": agent.configurations}
-
-
-def list_agents(txn: Txn) -> list[dict]:
-    """Admin only (Neutron's get_agent): others see an empty list, as Neutron filters a
-    listing by the show rule."""
-    if not txn.ctx.is_admin:
-        return []
-    return [agent_view(a) for a in txn.session.scalars(select(Agent).order_by(Agent.host))]

@@ -17,7 +17,7 @@ from netqos.qos.netattrs import (AddressPairs, BindingProfile, FixedIps, HostId,
                                  PrintableString)
 from netqos.service import (attribute_rights, bindings, changes, common, ipam, l2, networks,
                             policies, resources, views)
-from netqos.service.hosts import is_alive
+from netqos.service.agents import is_alive
 from netqos.service.listing import ListQuery, Page
 from netqos.service.txn import Txn
 
@@ -89,9 +89,8 @@ def find_owned(txn: Txn, port_id: str, rule: str = "update_port") -> Port:
 def render(txn: Txn, ports: list[Port]) -> list[dict]:
     agents = bindings.host_agents(txn.session, (p.host for p in ports))
     tags = repo.tags_by_id(txn.session, [p.id for p in ports])
-    alive = {host: is_alive(agent) for host, agent in agents.items()}
-    out = [views.port_view(p, _vif_type(p, agents.get(p.host)), tags.get(p.id, []),
-                           alive.get(p.host))
+    out = [views.port_view(p, _vif_type(p, agents.get(p.host, [])), tags.get(p.id, []),
+                           _agent_alive(p, agents.get(p.host, [])))
            for p in ports]
     if txn.ctx.is_admin:  # Neutron shows the placement request to admins (Nova) only
         rules = bindings.rules_by_policy(txn.session, (bindings.effective_id(p) for p in ports))
@@ -102,8 +101,14 @@ def render(txn: Txn, ports: list[Port]) -> list[dict]:
     return out
 
 
-def _vif_type(port: Port, agent) -> str:
-    return bindings.backend_of(port, agent).vif_type if port.host else "unbound"
+def _vif_type(port: Port, agents: list) -> str:
+    return bindings.backend_of(port, agents).vif_type if port.host else "unbound"
+
+
+def _agent_alive(port: Port, agents: list) -> bool | None:
+    """Whether the agent that enforces the port is alive (None: its host has none)."""
+    agent = bindings.agent_of(port, agents) or (agents[0] if agents else None)
+    return None if agent is None else is_alive(agent)
 
 
 def view(txn: Txn, port: Port) -> dict:

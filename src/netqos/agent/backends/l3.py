@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
+from netqos.agent.backends.base import ApplyResult, Change, RouterBackend, record_outcome
 from netqos.agent.l3 import discover
 from netqos.agent.l3.model import RouterQos
 from netqos.agent.l3.observe import RouterState, observe
@@ -31,10 +31,8 @@ from netqos.agent.quiet import OwnEvents
 from netqos.qos.backends import L3_FIP
 
 
-class L3Backend(Backend):
+class L3Backend(RouterBackend):
     support = L3_FIP
-    link_devices = False        # routers report as their gateway; no admin hold
-    agent_type = "netqos-l3"
     def __init__(self, netns: str | None = None, uplink=None, runner_factory=Runner):
         # netns and uplink are the port agent's flags: routers bring their own namespaces.
         self.runner_factory = runner_factory
@@ -48,11 +46,9 @@ class L3Backend(Backend):
         return discover.NamespaceWatcher(netns, on_change, self._own.quiet)
 
     # ---- what the loop asks instead of the host's ports ----
-    def pull(self, client, host: str) -> tuple[int, list[RouterQos], list[RouterQos]]:
-        """(host revision, routers whose namespace is here, routers without one)."""
-        revision, routers = client.routers(host)
-        here, missing = discover.present(routers)
-        return revision, here, missing
+    def locate(self, routers: Sequence[RouterQos]) -> tuple[list[RouterQos], list[RouterQos]]:
+        """(routers whose namespace is here, routers without one)."""
+        return discover.present(routers)
 
     # ---- observe / plan / apply ----
     def observe(self, routers: Sequence[RouterQos]) -> dict[str, RouterState]:

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from netqos.agent import discover
-from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.backends.base import ApplyResult, Change, PortBackend
 from netqos.agent.backends.tc import TcBackend
 from netqos.agent.libvirt import native
 from netqos.agent.libvirt.domains import Domains, Nic, match
@@ -37,8 +37,9 @@ LOG = logging.getLogger(__name__)
 MODES = ("libvirt", "tc")
 
 
-class LibvirtBackend(Backend):
+class LibvirtBackend(PortBackend):
     support = LIBVIRT
+    device_kind = "libvirt-nic"
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
                  uri: str | None = None, mode: str | None = None,
@@ -89,7 +90,7 @@ class LibvirtBackend(Backend):
         if capabilities.get("enforcement") in MODES:
             self._mode = str(capabilities["enforcement"])
 
-    # ---- discovery (the agent loop calls locate through the base's pull) ----
+    # ---- discovery (the agent loop calls locate through PortBackend.pull) ----
     def locate(self, desired: Sequence[PortQos]) -> tuple[list[PortQos], list[PortQos]]:
         """(ports found here, with device and MAC set from libvirt; ports not found)."""
         try:
@@ -133,6 +134,13 @@ class LibvirtBackend(Backend):
         if found:
             changes += native.plan(found, actual.get("libvirt", {}), self._native_memo)
         return changes
+
+    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
+                 ) -> dict[str, dict]:
+        """What the tap's kernel state holds (libvirt's own bandwidth code, where it
+        enforces, writes tc on the same tap)."""
+        actual = actual if actual is not None else self.observe(ports)
+        return self.tc.enforced(ports, actual["tc"])
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         tc_changes = [c for c in changes if not isinstance(c.payload, native.NativePayload)]

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
+from netqos.agent.backends.base import ApplyResult, Change, PortBackend, record_outcome
 from netqos.wire import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch, failed_cookies
@@ -48,8 +48,9 @@ class PrerequisiteError(RuntimeError):
     """The switch lacks something the backend needs; the message says what to do."""
 
 
-class OvsBackend(Backend):
+class OvsBackend(PortBackend):
     vif_type = "ovs"
+    device_kind = "ovs-interface"
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
                  bridge: str | None = None, ovsdb: str | None = None, rundir: str | None = None,
@@ -113,6 +114,7 @@ class OvsBackend(Backend):
 
     @property
     def support(self) -> BackendSupport:   # type: ignore[override]
+        # The userspace datapath enforces less (no set_queue): its own table.
         return OPENVSWITCH if self.mechanisms.kernel else OPENVSWITCH_NETDEV
 
     @property
@@ -153,6 +155,13 @@ class OvsBackend(Backend):
                                     f"{self.db.remote} (the agent creates it when it starts)")
         state.meters, state.cookies = self.switch.read(fl.COOKIE, fl.COOKIE_MASK)
         return state
+
+    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
+                 ) -> dict[str, dict]:
+        """Egress: the Interface's ingress policing; ingress: the max-rate of queue 0 of
+        the port's QoS row, both as OVSDB holds them now."""
+        state = actual if isinstance(actual, OvsState) else self.observe(ports)
+        return {p.port_id: _enforced(state, p) for p in ports}
 
     def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object] | OvsState
              ) -> list[Change]:
@@ -252,6 +261,21 @@ class _OvsdbWatcher:
     def stop(self) -> None:
         self.db.unwatch(self.on_change)
         self.flows.stop()
+
+
+def _enforced(state: OvsState, port: PortQos) -> dict:
+    out: dict = {"ingress": None, "egress": None, "dscp_mark": None, "packet_rate": {},
+                 "min_egress_kbps": None}
+    iface = state.ifaces.get(port.port_id)
+    if iface is not None and iface.policing_kbps:
+        out["egress"] = {"rate_kbps": iface.policing_kbps,
+                         "burst_bytes": iface.policing_burst_kbit * 125, "queue_bytes": 0}
+    for qos in state.qos_of_port(port.port_id):
+        queue = qos.queues.get(0)
+        if queue is not None and queue.max_rate_bps:
+            out["ingress"] = {"rate_kbps": round(queue.max_rate_bps / 1000),
+                              "burst_bytes": (queue.burst_bits or 0) // 8, "queue_bytes": 0}
+    return out
 
 
 def _default_datapath() -> str:

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change
+from netqos.agent.backends.base import ApplyResult, Change, PortBackend
 from netqos.wire import PortQos
 from netqos.agent.sriov.netlink import VfNetlink
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
@@ -37,9 +37,10 @@ class VfChange:
     mbps: int
 
 
-class SriovBackend(Backend):
+class SriovBackend(PortBackend):
     support = SRIOV
     link_devices = False        # VFs are set through their PF
+    device_kind = "vf"
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
                  sysfs_root: str = "/sys", netlink: VfNetlink | None = None):
@@ -56,7 +57,7 @@ class SriovBackend(Backend):
     # ---- discovery ----
     def ref_of(self, port: PortQos) -> VfRef | None:
         slot = (port.profile or {}).get("pci_slot")
-        if port.vnic_type not in self.support.vnic_types or not slot:
+        if not self.owns(port) or not slot:
             return None
         return self.sysfs.vf(slot)
 
@@ -116,6 +117,24 @@ class SriovBackend(Backend):
                 changes.append(Change(port_id, "delete", f"{attr} of {ref}",
                                       "port no longer here", False, VfChange(ref, attr, 0)))
         return changes
+
+    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
+                 ) -> dict[str, dict]:
+        """The VF's max_tx_rate (egress limit) and min_tx_rate (egress guarantee), as
+        the PF reports them now."""
+        rates = actual if actual is not None else self.observe(ports)
+        out = {}
+        for port in ports:
+            ref = self._ref(port)
+            if ref is None:
+                continue
+            max_mbps, min_mbps = rates.get(ref.pf, {}).get(ref.vf, (0, 0))
+            out[port.port_id] = {
+                "ingress": None, "dscp_mark": None, "packet_rate": {},
+                "egress": {"rate_kbps": max_mbps * 1000, "burst_bytes": 0,
+                           "queue_bytes": 0} if max_mbps else None,
+                "min_egress_kbps": min_mbps * 1000 or None}
+        return out
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         result = ApplyResult()

@@ -29,9 +29,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Backend, Change, record_outcome
+from netqos.agent.backends.base import ApplyResult, Change, PortBackend, record_outcome
 from netqos.agent.quiet import OwnEvents
-from netqos.agent.tc import bpf
+from netqos.agent.tc import bpf, nft
 from netqos.agent.tc.observe import observe, read_block
 from netqos.wire import PortQos
 from netqos.agent.tc.plan import HOST, P_TREE, Planner
@@ -43,7 +43,7 @@ from netqos.agent.tc.watch import TcWatcher
 from netqos.qos.backends import LINUX_TC
 
 
-class TcBackend(Backend):
+class TcBackend(PortBackend):
     support = LINUX_TC
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
@@ -76,6 +76,11 @@ class TcBackend(Backend):
             managed.add(self.uplink[0])
         self._owned = {state.links[d] for d in managed if d in state.links}
         return state
+
+    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
+                 ) -> dict[str, dict]:
+        state = actual if isinstance(actual, HostState) else self.observe(ports)
+        return {p.port_id: port_enforced(state, p) for p in ports}
 
     def watcher(self, netns: str | None, on_change) -> TcWatcher:
         """What the agent's loop runs: wakes it on drift of what we own (tc/watch.py)."""
@@ -196,3 +201,34 @@ class TcBackend(Backend):
 def _phase_min(change: Change, tool: str) -> int:
     phases = [c.phase for c in change.payload.commands if c.tool == tool]
     return min(phases) if phases else -1
+
+
+def _shaper(s) -> dict | None:
+    return None if s is None else {"rate_kbps": round(s.rate_bytes_per_s * 8 / 1000),
+                                   "burst_bytes": s.burst_bytes, "queue_bytes": s.queue_bytes}
+
+
+def port_enforced(state: HostState, port: PortQos) -> dict:
+    """What the kernel holds for one port, in the API's units (PortBackend.enforced)."""
+    out: dict = {"ingress": _shaper(state.root_tbf.get(port.device)), "egress": None,
+                 "dscp_mark": None, "packet_rate": {}, "min_egress_kbps": None}
+    cls = state.egress_class(port.device)
+    if cls is not None:
+        out["egress"] = _shaper(cls.shaper())
+    if port.device not in state.redirected and out["egress"] is not None:
+        out["egress"] = {**out["egress"], "redirected": False}
+    family = state.nft.get("inet")
+    if family is not None:
+        for direction in ("egress", "ingress"):
+            chain = family.chains.get(nft.chain_name(port.port_id, direction))
+            if chain is None:
+                continue
+            if chain.limit is not None:
+                out["packet_rate"][direction] = {"pps": chain.limit.rate_pps,
+                                                 "burst_packets": chain.limit.burst_packets}
+            if direction == "egress" and chain.dscp4 is not None:
+                out["dscp_mark"] = chain.dscp4
+    cls = state.uplink_class(port.device)
+    if cls is not None:
+        out["min_egress_kbps"] = round(cls.rate_bytes_per_s * 8 / 1000)
+    return out
