@@ -34,6 +34,13 @@ async def context(request: Request) -> Context:
     return ctx
 
 
+async def caller_and_body(request: Request) -> tuple[Context, bytes]:
+    """The caller (as `context`), then the body bytes: a credential the route refuses is
+    refused before a byte of the body is read."""
+    ctx = await context(request)
+    return ctx, await request.body()
+
+
 async def agent_context(request: Request) -> Context:
     """The caller of the agent endpoints (/v2.0/netqos/hosts/{host}/…); the service
     checks that it acts for that host (service/hosts.py authorize)."""
