@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from netqos.db import repo
 from netqos.db.listing import Attr
-from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry
+from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry, Tag, utcnow
 from netqos.qos.attributes import Boolean, Schema, String
 from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized, PolicyRemoveAuthorizationError,
                                QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
@@ -60,13 +61,15 @@ def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
     return policy
 
 
-def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
-    """The policy whose rules the caller changes. Neutron authorizes a rule action before
-    it looks the policy up (as if on the caller's own project): a caller without the
-    manager role gets 403 even for a policy it cannot see; a manager gets 404 for an
-    invisible policy, 403 for a foreign one."""
+def find_for_rule_change(txn: Txn, policy_id: str, action: str,
+                         row: bool = False) -> QosPolicy:
+    """The policy whose rules the caller changes (with `row`, as a plain row: see
+    find_row). Neutron authorizes a rule action before it looks the policy up (as if on
+    the caller's own project): a caller without the manager role gets 403 even for a
+    policy it cannot see; a manager gets 404 for an invisible policy, 403 for a foreign
+    one."""
     txn.ctx.enforce(action, _target(txn.ctx.project_id))
-    policy = find(txn, policy_id)
+    policy = find_row(txn, policy_id) if row else find(txn, policy_id)
     txn.ctx.enforce(action, _target(policy.project_id))
     return policy
 
@@ -113,9 +116,42 @@ def _rules_by_policy(txn: Txn, ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
+# GET of one policy: three statements built once (building and cache-keying a statement
+# cost more CPU than running it), each with one bound id, on the session's connection.
+_ID, _VIEWER = bindparam("policy_id"), bindparam("viewer")
+_SHOWN = select(*QosPolicy.__table__.c,
+                repo.shared_with(OBJECT_TYPE, QosPolicy.id, _VIEWER).label("shared"),
+                _default.label("is_default")).where(QosPolicy.id == _ID)
+# Visible to a project: its own, or shared with everyone or with it (Kind.visible).
+_SHOWN_TO_PROJECT = _SHOWN.where(or_(QosPolicy.project_id == _VIEWER,
+                                     repo.shared_with(OBJECT_TYPE, QosPolicy.id, _VIEWER)))
+_RULES_OF_ONE = (select(*QosRule.__table__.c).where(QosRule.qos_policy_id == _ID)
+                 .order_by(QosRule.type, QosRule.direction))
+_TAGS_OF_ONE = select(Tag.tag).where(Tag.resource_id == _ID)
+
+
+def find_row(txn: Txn, policy_id: str):
+    """find(), as a plain row of the policy's columns with `shared` as this caller sees it
+    (render_rows) and `is_default`: for a read, or a write that changes it with plain SQL."""
+    row = txn.session.connection().execute(
+        _SHOWN if txn.ctx.is_admin else _SHOWN_TO_PROJECT,
+        {"policy_id": policy_id, "viewer": txn.ctx.project_id}).first()
+    if row is None:
+        raise KIND.not_found(policy_id)
+    return row
+
+
+def rule_rows(txn: Txn, policy_id: str) -> list:
+    """The policy's rules as plain rows, in the order of QosPolicy.rules."""
+    return txn.session.connection().execute(_RULES_OF_ONE, {"policy_id": policy_id}).all()
+
+
 def show_policy(txn: Txn, policy_id: str) -> dict:
-    """GET of one policy: three queries of plain rows (policy, rules, tags)."""
-    return render_rows(txn, [resources.find_plain(txn, KIND, policy_id)])[0]
+    """GET of one policy: its row, its rules, its tags."""
+    row = find_row(txn, policy_id)
+    rules = [views.rule_in_policy_view(r) for r in rule_rows(txn, policy_id)]
+    tags = list(txn.session.connection().scalars(_TAGS_OF_ONE, {"policy_id": policy_id}))
+    return views.policy_view(row, bool(row.shared), tags, rules, bool(row.is_default))
 
 
 def list_policies(txn: Txn, q: ListQuery) -> Page:
@@ -176,12 +212,35 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
     port it governs can still enforce it, then tell their agents."""
     repo.bump_revision(policy)
     txn.session.flush()
-    if not usage.is_bound(txn.session, policy.id):
+    _enforce_change(txn, policy.id)
+
+
+_REVISE = (update(QosPolicy.__table__)
+           .where(QosPolicy.id == _ID, QosPolicy.revision_number == bindparam("revision"))
+           .values(revision_number=bindparam("revision") + 1, updated_at=bindparam("now")))
+
+
+def changed_row(txn: Txn, policy) -> None:
+    """changed(), for a policy read as a plain row (find_row) whose rules were changed
+    with plain SQL: the same new revision, checked against a concurrent writer the way
+    the ORM's version column checks it."""
+    result = txn.session.connection().execute(_REVISE, {
+        "policy_id": policy.id, "revision": policy.revision_number, "now": utcnow()})
+    if result.rowcount != 1:
+        raise StaleDataError(f"qos_policies {policy.id}: revision {policy.revision_number} "
+                             f"changed under this transaction")
+    _enforce_change(txn, policy.id)
+
+
+def _enforce_change(txn: Txn, policy_id: str) -> None:
+    """Check that every port a changed policy governs can still enforce it, then tell
+    their agents."""
+    if not usage.is_bound(txn.session, policy_id):
         return   # bound to nothing: no port to check, no agent to tell
-    ports = bindings.ports_governed_by(txn.session, policy.id)
+    ports = bindings.ports_governed_by(txn.session, policy_id)
     bindings.check_ports(txn.session, ports)
-    gateways = usage.gateway_ports_using(txn.session, policy.id)
-    changes.touch(txn, "qos_policy", policy.id, [*ports, *gateways])
+    gateways = usage.gateway_ports_using(txn.session, policy_id)
+    changes.touch(txn, "qos_policy", policy_id, [*ports, *gateways])
 
 
 def delete_policy(txn: Txn, policy_id: str) -> None:
