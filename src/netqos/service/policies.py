@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
-from sqlalchemy import bindparam, delete, exists, or_, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -49,11 +50,12 @@ def find(txn: Txn, policy_id: str) -> QosPolicy:
     return resources.find(txn, KIND, policy_id)
 
 
-def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
-    """The policy, for the caller to update or delete, refused as Neutron refuses it:
-    invisible → 404 QosPolicyNotFound; another project's shared one → 404 HTTPNotFound;
-    its own project's without the manager role → 403."""
-    policy = find(txn, policy_id)
+def find_managed(txn: Txn, policy_id: str, action: str, row: bool = False) -> QosPolicy:
+    """The policy (with `row`, as a plain row: see find_row), for the caller to update or
+    delete, refused as Neutron refuses it: invisible → 404 QosPolicyNotFound; another
+    project's shared one → 404 HTTPNotFound; its own project's without the manager role
+    → 403."""
+    policy = find_row(txn, policy_id) if row else find(txn, policy_id)
     if not txn.ctx.allowed(action, _target(policy.project_id)):
         if not txn.ctx.owns(policy.project_id):
             raise HTTPNotFound()
@@ -158,25 +160,28 @@ def list_policies(txn: Txn, q: ListQuery) -> Page:
     return resources.page(txn, KIND, q, render_rows, plain=True)
 
 
+_INSERT = insert(QosPolicy.__table__)
+
+
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     txn.ctx.enforce("create_policy", _target(project_id))
-    # A new policy has no rules, tags or default row yet: saying so spares the queries
-    # that would look for them.
-    policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=0, rules=[],
-                       default_of=None)
-    txn.session.add(policy)
-    txn.session.flush()
+    # One plain INSERT: a new policy has no rules, tags or default row to look for.
+    now = utcnow()
+    policy = SimpleNamespace(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
+                             description=values["description"], revision_number=0,
+                             created_at=now, updated_at=now)
+    txn.session.connection().execute(_INSERT, vars(policy))
     if values["shared"]:
         _share(txn, policy)
     if values["is_default"]:
+        policy = txn.session.get(QosPolicy, policy.id)   # its default row is an ORM child
         _make_default(txn, policy)
         repo.bump_revision(policy)  # as Neutron numbers a policy created as the default
     txn.session.flush()
     return views.policy_view(policy, shared=values["shared"], tags=[], rules=[],
-                             is_default=policy.default_of is not None)
+                             is_default=values["is_default"])
 
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
@@ -226,9 +231,7 @@ def changed_row(txn: Txn, policy) -> None:
     the ORM's version column checks it."""
     result = txn.session.connection().execute(_REVISE, {
         "policy_id": policy.id, "revision": policy.revision_number, "now": utcnow()})
-    if result.rowcount != 1:
-        raise StaleDataError(f"qos_policies {policy.id}: revision {policy.revision_number} "
-                             f"changed under this transaction")
+    _check_one(result.rowcount, policy)
     _enforce_change(txn, policy.id)
 
 
@@ -243,13 +246,30 @@ def _enforce_change(txn: Txn, policy_id: str) -> None:
     changes.touch(txn, "qos_policy", policy_id, [*ports, *gateways])
 
 
+_UNSHARE_ALL = delete(RbacEntry.__table__).where(RbacEntry.object_type == OBJECT_TYPE,
+                                                 RbacEntry.object_id == _ID)
+# Its rules and default row go with it (ON DELETE CASCADE); the revision is checked as the
+# ORM's version column checks it.
+_DELETE = delete(QosPolicy.__table__).where(QosPolicy.id == _ID,
+                                            QosPolicy.revision_number == bindparam("revision"))
+
+
 def delete_policy(txn: Txn, policy_id: str) -> None:
-    policy = find_managed(txn, policy_id, "delete_policy")
+    """Plain SQL: the policy's row, the bound-anything check, two DELETEs."""
+    policy = find_managed(txn, policy_id, "delete_policy", row=True)
     usage.check_unused(txn.session, policy.id)
-    txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
-                                                RbacEntry.object_id == policy.id))
-    txn.session.delete(policy)
-    txn.session.flush()
+    conn = txn.session.connection()
+    params = {"policy_id": policy.id, "revision": policy.revision_number}
+    conn.execute(_UNSHARE_ALL, params)
+    _check_one(conn.execute(_DELETE, params).rowcount, policy)
+
+
+def _check_one(rowcount: int, policy) -> None:
+    """A plain-SQL write of the policy's row at the revision read: 0 rows means a
+    concurrent writer changed it first (StaleDataError: transact runs the request again)."""
+    if rowcount != 1:
+        raise StaleDataError(f"qos_policies {policy.id}: revision {policy.revision_number} "
+                             f"changed under this transaction")
 
 
 def _share(txn: Txn, policy: QosPolicy) -> None:
