@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 
 from netqos.api import body as bodies
 from netqos.api.fastpath import direct
-from netqos.api.deps import caller_and_body, context, transact
+from netqos.api.deps import caller_and_body, context, run
 from netqos.api.respond import fields_of, list_query, no_content, ok, page
 from netqos.service import tags, views
 from netqos.service.resources import Kind
@@ -40,18 +40,18 @@ def register(router: APIRouter, c: Crud) -> None:
         ctx = await context(request)
         q = list_query(request)
         return page(request, c.collection, q,
-                    transact(request, ctx, lambda t: c.list(t, q), write=False))
+                    await run(request, ctx, lambda t: c.list(t, q), write=False))
 
     @direct
     async def create(request: Request):
         ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, c.member)
-        return ok({c.member: transact(request, ctx, lambda t: c.create(t, body))}, 201)
+        return ok({c.member: await run(request, ctx, lambda t: c.create(t, body))}, 201)
 
     @direct
     async def show(obj_id: str, request: Request):
         ctx = await context(request)
-        found = transact(request, ctx, lambda t: c.show(t, obj_id), write=False)
+        found = await run(request, ctx, lambda t: c.show(t, obj_id), write=False)
         return ok({c.member: views.only_fields(found, fields_of(request))})
 
     @direct
@@ -59,13 +59,13 @@ def register(router: APIRouter, c: Crud) -> None:
         ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, c.member)
         expected = bodies.if_match(request)
-        return ok({c.member: transact(request, ctx,
+        return ok({c.member: await run(request, ctx,
                                       lambda t: c.update(t, obj_id, body, expected))})
 
     @direct
     async def delete(obj_id: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: c.delete(t, obj_id))
+        await run(request, ctx, lambda t: c.delete(t, obj_id))
         return no_content()
 
     router.add_api_route(c.path, list_, methods=["GET"], name=f"list_{c.collection}")
@@ -85,38 +85,38 @@ def register_tags(router: APIRouter, item: str, kind: Kind, name: str | None = N
     @direct
     async def get_all(obj_id: str, request: Request):
         ctx = await context(request)
-        return ok({"tags": transact(request, ctx, lambda t: tags.get_all(t, kind, obj_id),
+        return ok({"tags": await run(request, ctx, lambda t: tags.get_all(t, kind, obj_id),
                                     write=False)})
 
     @direct
     async def check(obj_id: str, tag: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: tags.check(t, kind, obj_id, tag), write=False)
+        await run(request, ctx, lambda t: tags.check(t, kind, obj_id, tag), write=False)
         return no_content()
 
     @direct
     async def replace(obj_id: str, request: Request):
         ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, "tags", expect=list)
-        return ok({"tags": transact(request, ctx, lambda t: tags.replace(t, kind, obj_id,
+        return ok({"tags": await run(request, ctx, lambda t: tags.replace(t, kind, obj_id,
                                                                           body))})
 
     @direct
     async def add(obj_id: str, tag: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: tags.add(t, kind, obj_id, tag))
+        await run(request, ctx, lambda t: tags.add(t, kind, obj_id, tag))
         return ok({}, 201)
 
     @direct
     async def remove_all(obj_id: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, None))
+        await run(request, ctx, lambda t: tags.remove(t, kind, obj_id, None))
         return no_content()
 
     @direct
     async def remove(obj_id: str, tag: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, tag))
+        await run(request, ctx, lambda t: tags.remove(t, kind, obj_id, tag))
         return no_content()
 
     name = name or kind.name

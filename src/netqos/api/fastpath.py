@@ -60,17 +60,16 @@ def build_tree(routes: Iterable[Any]) -> dict:
         segs = _segments(path)
         simple = all(s is PARAM or "{" not in s for s in segs) and \
             all(":" not in n for n in _param_names(path))
-        shadowed = any(ms & methods and _overlap(segs, s) for s, ms in earlier)
+        shadowed = {m for s, ms in earlier if _overlap(segs, s) for m in ms}
         earlier.append((segs, set(methods)))
-        if not getattr(getattr(route, "endpoint", None), "direct", False) or shadowed \
-                or not simple:
+        if not getattr(getattr(route, "endpoint", None), "direct", False) or not simple:
             continue
         node = tree
         for s in segs:
             node = node.setdefault(s, {})
         leaf = node.setdefault(LEAF, {})
-        for m in methods:
-            leaf.setdefault(m, (route, _param_names(path)))
+        for m in set(methods) - shadowed:
+            leaf[m] = (route, _param_names(path))
     return tree
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from netqos.api import body as bodies
 from netqos.api.fastpath import direct
-from netqos.api.deps import caller_and_body, context, transact
+from netqos.api.deps import caller_and_body, context, run
 from netqos.api.respond import fields_of, list_query, no_content, ok
 from netqos.qos.rules import RULE_TYPES, RuleType
 from netqos.service import rules, views
@@ -26,20 +26,20 @@ def _register(rt: RuleType) -> None:
     async def list_(policy_id: str, request: Request):
         ctx = await context(request)
         q = list_query(request)
-        found = transact(request, ctx, lambda t: rules.list_rules(t, policy_id, rt, q), False)
+        found = await run(request, ctx, lambda t: rules.list_rules(t, policy_id, rt, q), False)
         return ok({rt.collection: found})
 
     @direct
     async def create(policy_id: str, request: Request):
         ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, rt.member)
-        return ok({rt.member: transact(
+        return ok({rt.member: await run(
             request, ctx, lambda t: rules.create_rule(t, policy_id, rt, body))}, 201)
 
     @direct
     async def show(policy_id: str, rule_id: str, request: Request):
         ctx = await context(request)
-        rule = transact(request, ctx, lambda t: rules.get_rule(t, policy_id, rt, rule_id), False)
+        rule = await run(request, ctx, lambda t: rules.get_rule(t, policy_id, rt, rule_id), False)
         return ok({rt.member: views.only_fields(rule, fields_of(request))})
 
     @direct
@@ -47,19 +47,19 @@ def _register(rt: RuleType) -> None:
         ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, rt.member)
         expected = bodies.if_match(request)
-        return ok({rt.member: transact(request, ctx, lambda t: rules.update_rule(
+        return ok({rt.member: await run(request, ctx, lambda t: rules.update_rule(
             t, policy_id, rt, rule_id, body, expected))})
 
     @direct
     async def delete(policy_id: str, rule_id: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: rules.delete_rule(t, policy_id, rt, rule_id))
+        await run(request, ctx, lambda t: rules.delete_rule(t, policy_id, rt, rule_id))
         return no_content()
 
     @direct
     async def alias_show(rule_id: str, request: Request):
         ctx = await context(request)
-        rule = transact(request, ctx, lambda t: rules.get_rule(
+        rule = await run(request, ctx, lambda t: rules.get_rule(
             t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id), False)
         return ok({alias_member: views.only_fields(rule, fields_of(request))})
 
@@ -67,13 +67,13 @@ def _register(rt: RuleType) -> None:
     async def alias_update(rule_id: str, request: Request):
         ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, alias_member)
-        return ok({alias_member: transact(request, ctx, lambda t: rules.update_rule(
+        return ok({alias_member: await run(request, ctx, lambda t: rules.update_rule(
             t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id, body))})
 
     @direct
     async def alias_delete(rule_id: str, request: Request):
         ctx = await context(request)
-        transact(request, ctx, lambda t: rules.delete_rule(
+        await run(request, ctx, lambda t: rules.delete_rule(
             t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id))
         return no_content()
 
