@@ -201,6 +201,10 @@ def table(rows: list[tuple[str, Result]], n: int) -> str:
     return "\n".join(lines)
 
 
+def _load(avg: tuple[float, float, float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in avg)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=500, help="policies (500)")
@@ -213,6 +217,7 @@ def main() -> int:
     args = ap.parse_args()
 
     rows: list[tuple[str, Result]] = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="nq-bench-") as tmp:
         if args.only != "postgresql":
             for w in (int(x) for x in args.sqlite_workers.split(",")):
@@ -229,7 +234,10 @@ def main() -> int:
                                              url, w, args)
     print(f"N = {args.n} policies, one bandwidth-limit rule each; a new TCP connection per "
           f"request; list = GET of all {args.n} policies with their rules.\n"
-          f"Neutron: {NEUTRON_SOURCE}.\n")
+          f"Neutron: {NEUTRON_SOURCE}.\n"
+          f"Load average (1, 5, 15 min) before: {_load(load_before)}; after: "
+          f"{_load(os.getloadavg())} (on a shared machine the rates follow the "
+          f"neighbours' load; the CPU per request much less).\n")
     print(table(rows, args.n))
     return 0
 

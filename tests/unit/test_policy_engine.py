@@ -130,3 +130,23 @@ def test_keystone_settings_from_the_authtoken_section(tmp_path):
         "keystone", "http://ks:5000/v3", "netqos", "s3cret")
     assert (s.keystone_token_cache_time, s.keystone_agent_users) == (60, "a:h1")
     assert s.keystone_project_name == "svc"   # the environment over the file
+
+
+def test_remembered_decisions_follow_the_policy_file(tmp_path):
+    """Decisions are remembered per (rule, caller, target), and forgotten when the
+    operator's file changes on disk, as oslo.policy reloads it."""
+    path = tmp_path / "policy.yaml"
+    path.write_text('"create_policy": "role:member and project_id:%(project_id)s"\n')
+    engine = PolicyEngine(str(path))
+    member, target = creds("p", "member"), {"project_id": "p"}
+    assert engine.allowed(member, "create_policy", target)
+    assert engine.allowed(member, "create_policy", target)   # remembered
+    path.write_text('"create_policy": "rule:admin_only"\n# a longer file: a new size\n')
+    assert not engine.allowed(member, "create_policy", target)
+    assert engine.allowed(creds("p", "admin"), "create_policy", target)
+
+
+def test_unhashable_targets_are_decided_afresh(engine):
+    target = {"project_id": "p", "fixed_ips": [{"subnet_id": "s"}]}
+    assert engine.allowed(creds("p", "admin"), "create_policy", target)
+    assert not engine.allowed(creds("p", "member"), "create_policy", target)

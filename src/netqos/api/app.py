@@ -9,6 +9,7 @@ from netqos import __version__
 from netqos.api import (core, errors, extensions, hosts, live, metrics, policies, rule_types,
                         rules, versions)
 from netqos.api.auth import Authenticate, make_authenticator
+from netqos.api.fastpath import DirectRoutes
 from netqos.api.limits import BodyLimit
 from netqos.api.sanitize import RefuseNul
 from netqos.bus.base import Bus
@@ -50,7 +51,9 @@ def create_app(settings: Settings, bus: Bus | None = None,
         app.router.on_shutdown.append(app.state.live.fanout.stop)
     errors.install(app)
     # Added innermost first: a request meets RefuseNul, then Authenticate (headers only),
-    # then BodyLimit, and only then a route that may read its body.
+    # then BodyLimit, and only then a route that may read its body: a direct one
+    # (api/fastpath.py) or, for every other request, FastAPI's router.
+    app.add_middleware(DirectRoutes, routers=[module.router for module in ROUTERS])
     app.add_middleware(BodyLimit, limit=settings.max_body_size)
     app.add_middleware(Authenticate)
     app.add_middleware(RefuseNul)

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from netqos.api import body as bodies
-from netqos.api.deps import context, transact
+from netqos.api.fastpath import direct
+from netqos.api.deps import caller_and_body, context, run
 from netqos.api.respond import fields_of, list_query, no_content, ok, page
 from netqos.service import tags, views
-from netqos.service.context import Context
 from netqos.service.resources import Kind
 
 
@@ -35,29 +35,37 @@ class Crud:
 def register(router: APIRouter, c: Crud) -> None:
     item = c.path + "/{obj_id}"
 
-    def list_(request: Request, ctx: Context = Depends(context)):
+    @direct
+    async def list_(request: Request):
+        ctx = await context(request)
         q = list_query(request)
         return page(request, c.collection, q,
-                    transact(request, ctx, lambda t: c.list(t, q), write=False))
+                    await run(request, ctx, lambda t: c.list(t, q), write=False))
 
-    def create(request: Request, raw: bytes = Depends(bodies.raw_body),
-               ctx: Context = Depends(context)):
+    @direct
+    async def create(request: Request):
+        ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, c.member)
-        return ok({c.member: transact(request, ctx, lambda t: c.create(t, body))}, 201)
+        return ok({c.member: await run(request, ctx, lambda t: c.create(t, body))}, 201)
 
-    def show(obj_id: str, request: Request, ctx: Context = Depends(context)):
-        found = transact(request, ctx, lambda t: c.show(t, obj_id), write=False)
+    @direct
+    async def show(obj_id: str, request: Request):
+        ctx = await context(request)
+        found = await run(request, ctx, lambda t: c.show(t, obj_id), write=False)
         return ok({c.member: views.only_fields(found, fields_of(request))})
 
-    def update(obj_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
-               ctx: Context = Depends(context)):
+    @direct
+    async def update(obj_id: str, request: Request):
+        ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, c.member)
         expected = bodies.if_match(request)
-        return ok({c.member: transact(request, ctx,
+        return ok({c.member: await run(request, ctx,
                                       lambda t: c.update(t, obj_id, body, expected))})
 
-    def delete(obj_id: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: c.delete(t, obj_id))
+    @direct
+    async def delete(obj_id: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: c.delete(t, obj_id))
         return no_content()
 
     router.add_api_route(c.path, list_, methods=["GET"], name=f"list_{c.collection}")
@@ -74,30 +82,41 @@ def register(router: APIRouter, c: Crud) -> None:
 def register_tags(router: APIRouter, item: str, kind: Kind, name: str | None = None) -> None:
     """Tag routes under `item` ("/v2.0/networks/{obj_id}"); `name` tells apart a second
     path to the same resource's tags."""
-    def get_all(obj_id: str, request: Request, ctx: Context = Depends(context)):
-        return ok({"tags": transact(request, ctx, lambda t: tags.get_all(t, kind, obj_id),
+    @direct
+    async def get_all(obj_id: str, request: Request):
+        ctx = await context(request)
+        return ok({"tags": await run(request, ctx, lambda t: tags.get_all(t, kind, obj_id),
                                     write=False)})
 
-    def check(obj_id: str, tag: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: tags.check(t, kind, obj_id, tag), write=False)
+    @direct
+    async def check(obj_id: str, tag: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: tags.check(t, kind, obj_id, tag), write=False)
         return no_content()
 
-    def replace(obj_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
-                ctx: Context = Depends(context)):
+    @direct
+    async def replace(obj_id: str, request: Request):
+        ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, "tags", expect=list)
-        return ok({"tags": transact(request, ctx, lambda t: tags.replace(t, kind, obj_id,
+        return ok({"tags": await run(request, ctx, lambda t: tags.replace(t, kind, obj_id,
                                                                           body))})
 
-    def add(obj_id: str, tag: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: tags.add(t, kind, obj_id, tag))
+    @direct
+    async def add(obj_id: str, tag: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: tags.add(t, kind, obj_id, tag))
         return ok({}, 201)
 
-    def remove_all(obj_id: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, None))
+    @direct
+    async def remove_all(obj_id: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: tags.remove(t, kind, obj_id, None))
         return no_content()
 
-    def remove(obj_id: str, tag: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: tags.remove(t, kind, obj_id, tag))
+    @direct
+    async def remove(obj_id: str, tag: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: tags.remove(t, kind, obj_id, tag))
         return no_content()
 
     name = name or kind.name

@@ -5,14 +5,14 @@ from the registry, with the type bound in, so there is no name-building dispatch
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from netqos.api import body as bodies
-from netqos.api.deps import context, transact
+from netqos.api.fastpath import direct
+from netqos.api.deps import caller_and_body, context, run
 from netqos.api.respond import fields_of, list_query, no_content, ok
 from netqos.qos.rules import RULE_TYPES, RuleType
 from netqos.service import rules, views
-from netqos.service.context import Context
 
 router = APIRouter(tags=["qos rules"])
 
@@ -22,45 +22,58 @@ def _register(rt: RuleType) -> None:
     alias = f"/v2.0/qos/alias_{rt.collection}/{{rule_id}}"
     alias_member = f"alias_{rt.member}"
 
-    def list_(policy_id: str, request: Request, ctx: Context = Depends(context)):
+    @direct
+    async def list_(policy_id: str, request: Request):
+        ctx = await context(request)
         q = list_query(request)
-        found = transact(request, ctx, lambda t: rules.list_rules(t, policy_id, rt, q), False)
+        found = await run(request, ctx, lambda t: rules.list_rules(t, policy_id, rt, q), False)
         return ok({rt.collection: found})
 
-    def create(policy_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
-               ctx: Context = Depends(context)):
+    @direct
+    async def create(policy_id: str, request: Request):
+        ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, rt.member)
-        return ok({rt.member: transact(
+        return ok({rt.member: await run(
             request, ctx, lambda t: rules.create_rule(t, policy_id, rt, body))}, 201)
 
-    def show(policy_id: str, rule_id: str, request: Request, ctx: Context = Depends(context)):
-        rule = transact(request, ctx, lambda t: rules.get_rule(t, policy_id, rt, rule_id), False)
+    @direct
+    async def show(policy_id: str, rule_id: str, request: Request):
+        ctx = await context(request)
+        rule = await run(request, ctx, lambda t: rules.get_rule(t, policy_id, rt, rule_id), False)
         return ok({rt.member: views.only_fields(rule, fields_of(request))})
 
-    def update(policy_id: str, rule_id: str, request: Request,
-               raw: bytes = Depends(bodies.raw_body), ctx: Context = Depends(context)):
+    @direct
+    async def update(policy_id: str, rule_id: str, request: Request):
+        ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, rt.member)
         expected = bodies.if_match(request)
-        return ok({rt.member: transact(request, ctx, lambda t: rules.update_rule(
+        return ok({rt.member: await run(request, ctx, lambda t: rules.update_rule(
             t, policy_id, rt, rule_id, body, expected))})
 
-    def delete(policy_id: str, rule_id: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: rules.delete_rule(t, policy_id, rt, rule_id))
+    @direct
+    async def delete(policy_id: str, rule_id: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: rules.delete_rule(t, policy_id, rt, rule_id))
         return no_content()
 
-    def alias_show(rule_id: str, request: Request, ctx: Context = Depends(context)):
-        rule = transact(request, ctx, lambda t: rules.get_rule(
+    @direct
+    async def alias_show(rule_id: str, request: Request):
+        ctx = await context(request)
+        rule = await run(request, ctx, lambda t: rules.get_rule(
             t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id), False)
         return ok({alias_member: views.only_fields(rule, fields_of(request))})
 
-    def alias_update(rule_id: str, request: Request, raw: bytes = Depends(bodies.raw_body),
-                     ctx: Context = Depends(context)):
+    @direct
+    async def alias_update(rule_id: str, request: Request):
+        ctx, raw = await caller_and_body(request)
         body = bodies.parse(raw, alias_member)
-        return ok({alias_member: transact(request, ctx, lambda t: rules.update_rule(
+        return ok({alias_member: await run(request, ctx, lambda t: rules.update_rule(
             t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id, body))})
 
-    def alias_delete(rule_id: str, request: Request, ctx: Context = Depends(context)):
-        transact(request, ctx, lambda t: rules.delete_rule(
+    @direct
+    async def alias_delete(rule_id: str, request: Request):
+        ctx = await context(request)
+        await run(request, ctx, lambda t: rules.delete_rule(
             t, rules.find_policy_of_rule(t, rt, rule_id), rt, rule_id))
         return no_content()
 

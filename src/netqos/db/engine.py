@@ -16,7 +16,11 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pool_pre_ping: its SELECT 1 before every checkout was a round trip per request.
+    # A connection that the server dropped (a PostgreSQL restart) fails its first
+    # statement instead; SQLAlchemy then invalidates the pool, and api/deps.py's transact
+    # runs the transaction again on a fresh connection.
+    return create_engine(url, pool_size=10, max_overflow=20)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

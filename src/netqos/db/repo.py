@@ -26,6 +26,16 @@ def rbac_grants(object_type: str, object_id_col, project_id: str | None):
                           RbacEntry.target_project.in_(targets))
 
 
+def shared_with(object_type: str, object_id_col, viewer):
+    """EXISTS an access_as_shared entry for the object, for everyone or the project bound
+    to `viewer` (a bindparam): a prepared statement's form of rbac_grants."""
+    return exists().where(RbacEntry.object_type == object_type,
+                          RbacEntry.object_id == object_id_col,
+                          RbacEntry.action == SHARED,
+                          or_(RbacEntry.target_project == EVERYONE,
+                              RbacEntry.target_project == viewer))
+
+
 def shared_ids(session: Session, object_type: str, ids: Iterable[str],
                viewer: str | None = None) -> set[str]:
     """Which of these objects are shared: with everyone, or (as Neutron shows `shared` to

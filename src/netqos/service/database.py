@@ -57,5 +57,7 @@ class Database:
 def _retriable(exc: Exception) -> bool:
     if isinstance(exc, StaleDataError):
         return True
+    if getattr(exc, "connection_invalidated", False):   # the database dropped it (restart)
+        return True
     text = str(getattr(exc, "orig", exc)).lower()
     return any(s in text for s in ("deadlock", "could not serialize", "database is locked"))

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from netqos.db import repo
 from netqos.db.listing import Attr
-from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry
+from netqos.db.models import QosPolicy, QosPolicyDefault, QosRule, RbacEntry, Tag, utcnow
 from netqos.qos.attributes import Boolean, Schema, String
 from netqos.qos.errors import (HTTPNotFound, PolicyNotAuthorized, PolicyRemoveAuthorizationError,
                                QoSPolicyDefaultAlreadyExists, QosPolicyNotFound)
@@ -48,11 +50,12 @@ def find(txn: Txn, policy_id: str) -> QosPolicy:
     return resources.find(txn, KIND, policy_id)
 
 
-def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
-    """The policy, for the caller to update or delete, refused as Neutron refuses it:
-    invisible → 404 QosPolicyNotFound; another project's shared one → 404 HTTPNotFound;
-    its own project's without the manager role → 403."""
-    policy = find(txn, policy_id)
+def find_managed(txn: Txn, policy_id: str, action: str, row: bool = False) -> QosPolicy:
+    """The policy (with `row`, as a plain row: see find_row), for the caller to update or
+    delete, refused as Neutron refuses it: invisible → 404 QosPolicyNotFound; another
+    project's shared one → 404 HTTPNotFound; its own project's without the manager role
+    → 403."""
+    policy = find_row(txn, policy_id) if row else find(txn, policy_id)
     if not txn.ctx.allowed(action, _target(policy.project_id)):
         if not txn.ctx.owns(policy.project_id):
             raise HTTPNotFound()
@@ -60,13 +63,15 @@ def find_managed(txn: Txn, policy_id: str, action: str) -> QosPolicy:
     return policy
 
 
-def find_for_rule_change(txn: Txn, policy_id: str, action: str) -> QosPolicy:
-    """The policy whose rules the caller changes. Neutron authorizes a rule action before
-    it looks the policy up (as if on the caller's own project): a caller without the
-    manager role gets 403 even for a policy it cannot see; a manager gets 404 for an
-    invisible policy, 403 for a foreign one."""
+def find_for_rule_change(txn: Txn, policy_id: str, action: str,
+                         row: bool = False) -> QosPolicy:
+    """The policy whose rules the caller changes (with `row`, as a plain row: see
+    find_row). Neutron authorizes a rule action before it looks the policy up (as if on
+    the caller's own project): a caller without the manager role gets 403 even for a
+    policy it cannot see; a manager gets 404 for an invisible policy, 403 for a foreign
+    one."""
     txn.ctx.enforce(action, _target(txn.ctx.project_id))
-    policy = find(txn, policy_id)
+    policy = find_row(txn, policy_id) if row else find(txn, policy_id)
     txn.ctx.enforce(action, _target(policy.project_id))
     return policy
 
@@ -113,34 +118,70 @@ def _rules_by_policy(txn: Txn, ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
+# GET of one policy: three statements built once (building and cache-keying a statement
+# cost more CPU than running it), each with one bound id, on the session's connection.
+_ID, _VIEWER = bindparam("policy_id"), bindparam("viewer")
+_SHOWN = select(*QosPolicy.__table__.c,
+                repo.shared_with(OBJECT_TYPE, QosPolicy.id, _VIEWER).label("shared"),
+                _default.label("is_default")).where(QosPolicy.id == _ID)
+# Visible to a project: its own, or shared with everyone or with it (Kind.visible).
+_SHOWN_TO_PROJECT = _SHOWN.where(or_(QosPolicy.project_id == _VIEWER,
+                                     repo.shared_with(OBJECT_TYPE, QosPolicy.id, _VIEWER)))
+_RULES_OF_ONE = (select(*QosRule.__table__.c).where(QosRule.qos_policy_id == _ID)
+                 .order_by(QosRule.type, QosRule.direction))
+_TAGS_OF_ONE = select(Tag.tag).where(Tag.resource_id == _ID)
+
+
+def find_row(txn: Txn, policy_id: str):
+    """find(), as a plain row of the policy's columns with `shared` as this caller sees it
+    (render_rows) and `is_default`: for a read, or a write that changes it with plain SQL."""
+    row = txn.session.connection().execute(
+        _SHOWN if txn.ctx.is_admin else _SHOWN_TO_PROJECT,
+        {"policy_id": policy_id, "viewer": txn.ctx.project_id}).first()
+    if row is None:
+        raise KIND.not_found(policy_id)
+    return row
+
+
+def rule_rows(txn: Txn, policy_id: str) -> list:
+    """The policy's rules as plain rows, in the order of QosPolicy.rules."""
+    return txn.session.connection().execute(_RULES_OF_ONE, {"policy_id": policy_id}).all()
+
+
 def show_policy(txn: Txn, policy_id: str) -> dict:
-    """GET of one policy: three queries of plain rows (policy, rules, tags)."""
-    return render_rows(txn, [resources.find_plain(txn, KIND, policy_id)])[0]
+    """GET of one policy: its row, its rules, its tags."""
+    row = find_row(txn, policy_id)
+    rules = [views.rule_in_policy_view(r) for r in rule_rows(txn, policy_id)]
+    tags = list(txn.session.connection().scalars(_TAGS_OF_ONE, {"policy_id": policy_id}))
+    return views.policy_view(row, bool(row.shared), tags, rules, bool(row.is_default))
 
 
 def list_policies(txn: Txn, q: ListQuery) -> Page:
     return resources.page(txn, KIND, q, render_rows, plain=True)
 
 
+_INSERT = insert(QosPolicy.__table__)
+
+
 def create_policy(txn: Txn, body: dict) -> dict:
     values = SCHEMA.for_create(body)
     project_id = common.owner_project(txn.ctx, values.pop("project_id"), values.pop("tenant_id"))
     txn.ctx.enforce("create_policy", _target(project_id))
-    # A new policy has no rules, tags or default row yet: saying so spares the queries
-    # that would look for them.
-    policy = QosPolicy(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
-                       description=values["description"], revision_number=0, rules=[],
-                       default_of=None)
-    txn.session.add(policy)
-    txn.session.flush()
+    # One plain INSERT: a new policy has no rules, tags or default row to look for.
+    now = utcnow()
+    policy = SimpleNamespace(id=str(uuid.uuid4()), project_id=project_id, name=values["name"],
+                             description=values["description"], revision_number=0,
+                             created_at=now, updated_at=now)
+    txn.session.connection().execute(_INSERT, vars(policy))
     if values["shared"]:
         _share(txn, policy)
     if values["is_default"]:
+        policy = txn.session.get(QosPolicy, policy.id)   # its default row is an ORM child
         _make_default(txn, policy)
         repo.bump_revision(policy)  # as Neutron numbers a policy created as the default
     txn.session.flush()
     return views.policy_view(policy, shared=values["shared"], tags=[], rules=[],
-                             is_default=policy.default_of is not None)
+                             is_default=values["is_default"])
 
 
 def update_policy(txn: Txn, policy_id: str, body: dict, if_match: int | None) -> dict:
@@ -176,21 +217,59 @@ def changed(txn: Txn, policy: QosPolicy) -> None:
     port it governs can still enforce it, then tell their agents."""
     repo.bump_revision(policy)
     txn.session.flush()
-    if not usage.is_bound(txn.session, policy.id):
+    _enforce_change(txn, policy.id)
+
+
+_REVISE = (update(QosPolicy.__table__)
+           .where(QosPolicy.id == _ID, QosPolicy.revision_number == bindparam("revision"))
+           .values(revision_number=bindparam("revision") + 1, updated_at=bindparam("now")))
+
+
+def changed_row(txn: Txn, policy) -> None:
+    """changed(), for a policy read as a plain row (find_row) whose rules were changed
+    with plain SQL: the same new revision, checked against a concurrent writer the way
+    the ORM's version column checks it."""
+    result = txn.session.connection().execute(_REVISE, {
+        "policy_id": policy.id, "revision": policy.revision_number, "now": utcnow()})
+    _check_one(result.rowcount, policy)
+    _enforce_change(txn, policy.id)
+
+
+def _enforce_change(txn: Txn, policy_id: str) -> None:
+    """Check that every port a changed policy governs can still enforce it, then tell
+    their agents."""
+    if not usage.is_bound(txn.session, policy_id):
         return   # bound to nothing: no port to check, no agent to tell
-    ports = bindings.ports_governed_by(txn.session, policy.id)
+    ports = bindings.ports_governed_by(txn.session, policy_id)
     bindings.check_ports(txn.session, ports)
-    gateways = usage.gateway_ports_using(txn.session, policy.id)
-    changes.touch(txn, "qos_policy", policy.id, [*ports, *gateways])
+    gateways = usage.gateway_ports_using(txn.session, policy_id)
+    changes.touch(txn, "qos_policy", policy_id, [*ports, *gateways])
+
+
+_UNSHARE_ALL = delete(RbacEntry.__table__).where(RbacEntry.object_type == OBJECT_TYPE,
+                                                 RbacEntry.object_id == _ID)
+# Its rules and default row go with it (ON DELETE CASCADE); the revision is checked as the
+# ORM's version column checks it.
+_DELETE = delete(QosPolicy.__table__).where(QosPolicy.id == _ID,
+                                            QosPolicy.revision_number == bindparam("revision"))
 
 
 def delete_policy(txn: Txn, policy_id: str) -> None:
-    policy = find_managed(txn, policy_id, "delete_policy")
+    """Plain SQL: the policy's row, the bound-anything check, two DELETEs."""
+    policy = find_managed(txn, policy_id, "delete_policy", row=True)
     usage.check_unused(txn.session, policy.id)
-    txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
-                                                RbacEntry.object_id == policy.id))
-    txn.session.delete(policy)
-    txn.session.flush()
+    conn = txn.session.connection()
+    params = {"policy_id": policy.id, "revision": policy.revision_number}
+    conn.execute(_UNSHARE_ALL, params)
+    _check_one(conn.execute(_DELETE, params).rowcount, policy)
+
+
+def _check_one(rowcount: int, policy) -> None:
+    """A plain-SQL write of the policy's row at the revision read: 0 rows means a
+    concurrent writer changed it first (StaleDataError: transact runs the request again)."""
+    if rowcount != 1:
+        raise StaleDataError(f"qos_policies {policy.id}: revision {policy.revision_number} "
+                             f"changed under this transaction")
 
 
 def _share(txn: Txn, policy: QosPolicy) -> None:

@@ -71,15 +71,6 @@ def find(txn: Txn, kind: Kind, obj_id: str):
     return row
 
 
-def find_plain(txn: Txn, kind: Kind, obj_id: str):
-    """find(), as a plain row (Kind.select): for a read that changes nothing."""
-    row = txn.session.execute(kind.select(txn.ctx, plain=True)
-                              .where(kind.model.id == obj_id)).first()
-    if row is None:
-        raise kind.not_found(obj_id)
-    return row
-
-
 def find_owned(txn: Txn, kind: Kind, obj_id: str, rule: str | None = None):
     """The row, for the caller to change: it must own it (or be admin; another project's
     shared one is 404), and the policy rule (update_<kind> unless named: delete_port,

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from netqos.db import listing
@@ -42,15 +43,28 @@ def get_rule(txn: Txn, policy_id: str, rule_type: RuleType, rule_id: str) -> dic
     return views.rule_view(_find_rule(policy, rule_type, rule_id))
 
 
+_INSERT = insert(QosRule.__table__)
+
+
 def create_rule(txn: Txn, policy_id: str, rule_type: RuleType, body: dict) -> dict:
+    """Plain SQL (no ORM objects): the policy's row and rules, one INSERT, the policy's
+    new revision."""
     values = rule_type.schema().for_create(body)
-    policy = policies.find_for_rule_change(txn, policy_id, f"create_policy_{rule_type.member}")
-    rule = QosRule(id=str(uuid.uuid4()), qos_policy_id=policy.id, type=rule_type.name,
-                   **values)
-    rule.direction = rule_type.direction_of(values)
-    _admit(policy, views.rule_values(rule))
-    policy.rules.append(rule)
-    _save(txn, policy, rule)
+    policy = policies.find_for_rule_change(txn, policy_id, f"create_policy_{rule_type.member}",
+                                           row=True)
+    columns = {f: values.get(f) for f in rule_type.field_names}
+    columns["direction"] = rule_type.direction_of(values)
+    rule = SimpleNamespace(id=str(uuid.uuid4()), qos_policy_id=policy.id, type=rule_type.name,
+                           **columns)
+    conflicts.check_rule_fits(policy.id, [views.rule_values(r)
+                                          for r in policies.rule_rows(txn, policy.id)],
+                              views.rule_values(rule))
+    try:
+        txn.session.connection().execute(_INSERT, vars(rule))
+    except IntegrityError:  # a concurrent request added the same type and direction
+        raise QoSRulesConflict(new_rule_type=rule.type, rule_id="(concurrent)",
+                               policy_id=policy.id) from None
+    policies.changed_row(txn, policy)
     return views.rule_view(rule)
 
 

@@ -8,13 +8,22 @@ from netqos.qos.rules import RULE_TYPES
 
 
 def timestamp(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    if not value:
+        return None
+    if value.tzinfo is None:   # as stored: isoformat is several times cheaper than strftime
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Each rule type's value fields, computed once: a list of 500 policies asks for them
+# 500 times.
+_FIELDS = {name: rule_type.field_names for name, rule_type in RULE_TYPES.items()}
 
 
 def rule_values(rule: QosRule) -> dict:
     """id, type and the rule type's own fields: the domain's view of a stored rule (a
     QosRule or a plain row of its table)."""
-    values = {f: getattr(rule, f) for f in RULE_TYPES[rule.type].field_names}
+    values = {f: getattr(rule, f) for f in _FIELDS[rule.type]}
     return {"id": rule.id, "type": rule.type, **values}
 
 
