@@ -311,3 +311,26 @@ def test_put_without_json_content_type_still_parsed(api, new_policy):
     resp = api.put(f"{POLICIES}/{policy['id']}", content=b'{"policy": {"name": "plain"}}',
                    headers={"Content-Type": "text/plain"})
     assert resp.status_code == 200 and resp.json()["policy"]["name"] == "plain"
+
+
+@pytest.mark.parametrize("kind", ["qos/policies", "networks"])
+def test_a_deleted_resource_takes_its_tags_with_it(api, api_server, kind):
+    """Tags are keyed by the resource's id with no foreign key: deleting the resource must
+    delete them too, or the table only grows."""
+    import sqlalchemy
+
+    key = "policy" if kind == "qos/policies" else "network"
+    body = {"name": f"tagged-{uuid.uuid4().hex[:6]}"}
+    obj = api.post(f"/v2.0/{kind}", json={key: body}).json()[key]
+    path = f"/v2.0/{'policies' if key == 'policy' else kind}/{obj['id']}/tags"
+    assert api.put(path, json={"tags": ["red", "blue"]}).status_code == 200
+    engine = sqlalchemy.create_engine(api_server.database_url)
+    count = sqlalchemy.text("SELECT count(*) FROM tags WHERE resource_id = :id")
+    try:
+        with engine.connect() as db:
+            assert db.execute(count, {"id": obj["id"]}).scalar() == 2
+        assert api.delete(f"/v2.0/{kind}/{obj['id']}").status_code == 204
+        with engine.connect() as db:
+            assert db.execute(count, {"id": obj["id"]}).scalar() == 0
+    finally:
+        engine.dispose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from netqos.db.models import RbacEntry, Tag, utcnow
@@ -57,6 +57,11 @@ def tags_by_id(session: Session, ids: Iterable[str]) -> dict[str, list[str]]:
                                         .where(Tag.resource_id.in_(ids))):
             out[rid].append(tag)
     return out
+
+
+def untag(session: Session, resource_id: str) -> None:
+    """A deleted resource's tags go with it (tags are keyed by id, with no foreign key)."""
+    session.execute(delete(Tag).where(Tag.resource_id == resource_id))
 
 
 def tag_filter(column, q_filters: dict[str, list[str]]):

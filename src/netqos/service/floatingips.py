@@ -189,6 +189,7 @@ def delete_floatingip(txn: Txn, fip_id: str) -> None:
     fip = resources.find_owned(txn, KIND, fip_id, "delete_floatingip")
     _announce(txn, fip, [fip.router_id])
     floating_port = txn.session.get(Port, fip.floating_port_id)
+    repo.untag(txn.session, fip.id)
     txn.session.delete(fip)
     txn.session.flush()
     if floating_port is not None:

@@ -212,6 +212,7 @@ def delete_network(txn: Txn, net_id: str) -> None:
     txn.session.execute(delete(RbacEntry).where(RbacEntry.object_type == OBJECT_TYPE,
                                                 RbacEntry.object_id == net.id))
     segments.release(txn, net.id)
+    repo.untag(txn.session, net.id)
     txn.session.delete(net)
     txn.session.flush()
 

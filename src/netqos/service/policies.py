@@ -248,6 +248,7 @@ def _enforce_change(txn: Txn, policy_id: str) -> None:
 
 _UNSHARE_ALL = delete(RbacEntry.__table__).where(RbacEntry.object_type == OBJECT_TYPE,
                                                  RbacEntry.object_id == _ID)
+_UNTAG = delete(Tag.__table__).where(Tag.resource_id == _ID)
 # Its rules and default row go with it (ON DELETE CASCADE); the revision is checked as the
 # ORM's version column checks it.
 _DELETE = delete(QosPolicy.__table__).where(QosPolicy.id == _ID,
@@ -261,6 +262,7 @@ def delete_policy(txn: Txn, policy_id: str) -> None:
     conn = txn.session.connection()
     params = {"policy_id": policy.id, "revision": policy.revision_number}
     conn.execute(_UNSHARE_ALL, params)
+    conn.execute(_UNTAG, params)
     _check_one(conn.execute(_DELETE, params).rowcount, policy)
 
 

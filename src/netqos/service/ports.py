@@ -245,6 +245,7 @@ def delete_port(txn: Txn, port_id: str) -> None:
     _check_not_service_port(txn, port)
     _disassociate_floating_ips(txn, port)
     changes.touch(txn, "port", port.id, [], hosts=[port.host, *_l2_peers(txn, port)])
+    repo.untag(txn.session, port.id)
     txn.session.delete(port)
     txn.session.flush()
 

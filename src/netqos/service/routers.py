@@ -184,6 +184,7 @@ def delete_router(txn: Txn, router_id: str) -> None:
     if _interfaces(txn, router):
         raise RouterInUse(router_id=router.id, reason="still has ports")
     _clear_gateway(txn, router)
+    repo.untag(txn.session, router.id)
     txn.session.delete(router)
     txn.session.flush()
 

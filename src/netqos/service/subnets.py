@@ -133,5 +133,6 @@ def delete_subnet(txn: Txn, subnet_id: str) -> None:
     if txn.session.scalar(select(IpAllocation.port_id)
                           .where(IpAllocation.subnet_id == subnet.id).limit(1)):
         raise SubnetInUse(subnet_id=subnet.id)
+    repo.untag(txn.session, subnet.id)
     txn.session.delete(subnet)
     txn.session.flush()
