@@ -30,7 +30,7 @@ from netqos.agent.backends.tc import TcBackend
 from netqos.agent.libvirt import native
 from netqos.agent.libvirt.domains import Domains, Nic, match
 from netqos.agent.libvirt.probe import libvirt_bandwidth_works, probe_libvirt_bandwidth
-from netqos.wire import PortQos
+from netqos.wire import BandwidthLimit, PortQos
 from netqos.qos.backends import LIBVIRT
 
 LOG = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class LibvirtBackend(Backend):
         native_ids = {p.port_id for p, _ in found}
         # On a libvirt-enforcing host, libvirt owns the bandwidth limits of domain NICs.
         to_tc = [dataclasses.replace(p, rules=tuple(r for r in p.rules
-                                                    if r["type"] != "bandwidth_limit"))
+                                                    if not isinstance(r, BandwidthLimit)))
                  if p.port_id in native_ids else p for p in desired]
         changes = self.tc.plan(to_tc, actual["tc"])
         if found:

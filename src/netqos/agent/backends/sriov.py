@@ -20,14 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from netqos.agent.backends.base import ApplyResult, Backend, Change
-from netqos.wire import PortQos
+from netqos.wire import BandwidthLimit, MinimumBandwidth, PortQos
 from netqos.agent.sriov.netlink import VfNetlink
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
 from netqos.agent.sriov.sysfs import Sysfs, VfRef
 from netqos.qos.backends import SRIOV
 
-ATTRS = {"max_tx_rate": ("bandwidth_limit", "max_kbps"),
-         "min_tx_rate": ("minimum_bandwidth", "min_kbps")}
+ATTRS: dict[str, type[BandwidthLimit] | type[MinimumBandwidth]] = {
+    "max_tx_rate": BandwidthLimit, "min_tx_rate": MinimumBandwidth}
 
 
 @dataclass(frozen=True)
@@ -88,18 +88,18 @@ class SriovBackend(Backend):
             if ref is None:
                 changes.append(Change(port.port_id, "skip", "no VF for the port here"))
                 continue
-            refused = self.support.first_refused(port.rules)
+            refused = self.support.first_refused(r.to_wire() for r in port.rules)
             if refused is not None:
                 changes.append(Change(port.port_id, "skip",
                                       f"SR-IOV cannot enforce {_describe(refused)}"))
                 continue
             have = actual.get(ref.pf, {}).get(ref.vf, (0, 0))
-            for i, (attr, (rule_type, field)) in enumerate(ATTRS.items()):
-                rule = port.rule(rule_type, "egress")
+            for i, (attr, kind) in enumerate(ATTRS.items()):
+                rule = port.rule(kind, "egress")
                 key = (port.port_id, attr)
                 if rule is None and key not in self._memo:
                     continue               # not ours: left as the kernel holds it
-                want = kbps_to_vf_mbps(int(rule[field])) if rule else 0
+                want = kbps_to_vf_mbps(_kbps(rule)) if rule else 0
                 wanted_keys.add(key)
                 if have[i] == want:
                     continue
@@ -153,6 +153,10 @@ class SriovBackend(Backend):
                 if change.drift:
                     result.drift_repaired.setdefault(change.port_id, []).append(change.what)
         return result
+
+
+def _kbps(rule: BandwidthLimit | MinimumBandwidth) -> int:
+    return rule.max_kbps if isinstance(rule, BandwidthLimit) else rule.min_kbps
 
 
 def _describe(rule: dict) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from netqos.agent.backends.base import Change
 from netqos.agent.libvirt import units
 from netqos.agent.libvirt.domains import Nic
-from netqos.wire import PortQos
+from netqos.wire import BandwidthLimit, PortQos
 
 AFFECT_LIVE, AFFECT_CONFIG = 1, 2
 KEYS = ("inbound.average", "inbound.peak", "inbound.burst",
@@ -29,10 +29,10 @@ def wanted_params(port: PortQos) -> dict[str, int]:
     """The six libvirt keys for a port's bandwidth_limit rules (0 = no limit)."""
     params = {k: 0 for k in KEYS}
     for direction, prefix in LIBVIRT_DIRECTION.items():
-        rule = port.rule("bandwidth_limit", direction)
+        rule = port.rule(BandwidthLimit, direction)
         if rule:
-            params[f"{prefix}.average"] = units.kbit_per_s_to_kilobytes_per_s(rule["max_kbps"])
-            params[f"{prefix}.burst"] = units.kbit_to_kib(rule.get("max_burst_kbps") or 0)
+            params[f"{prefix}.average"] = units.kbit_per_s_to_kilobytes_per_s(rule.max_kbps)
+            params[f"{prefix}.burst"] = units.kbit_to_kib(rule.max_burst_kbps)
     return params
 
 
