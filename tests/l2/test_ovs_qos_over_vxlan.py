@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from netqos.agent.backends.ovs import OvsBackend
-from netqos.agent.model import PortQos
+from netqos.wire import PortQos
 from tests.harness.l2hosts import L2Lab
 from tests.harness.util import wait_for
 from tests.l2.test_qos_over_vxlan import DSCP, LIMIT_KBPS, limit_ratio
