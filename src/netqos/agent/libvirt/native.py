@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import Change
+from netqos.agent.backends.changes import Action, Change
 from netqos.agent.libvirt import units
 from netqos.agent.libvirt.domains import Nic
 from netqos.wire import BandwidthLimit, PortQos
@@ -91,7 +91,7 @@ def plan(found: Sequence[tuple[PortQos, Nic]], actual: dict[str, NicActual],
         detail = " ".join(f"{k}={v}" for k, v in want.items() if v) or "no limit"
         if missing_in_kernel:
             detail += " (libvirt reports it, the kernel lost it)"
-        changes.append(Change(port.port_id, "update", f"libvirt bandwidth on {nic.tap}",
+        changes.append(Change(port.port_id, Action.UPDATE, f"libvirt bandwidth on {nic.tap}",
                               detail, drift, NativePayload(nic.uuid, nic.tap, nic.mac, want)))
     return changes
 
