@@ -6,77 +6,31 @@ the server builds them (service/hosts.py) and the agent decodes them, checking e
 it will format (netqos.trust). `Event` is the hint the bus carries after a commit
 (service/txn.py publishes, bus/ delivers, the agent re-pulls).
 
-Rules cross as dicts and are decoded once, here, into one frozen dataclass per rule type
-(`BandwidthLimit`, ...): what the agent's specs read are attributes. Each class has exactly
-the fields of its rule type in the registry (qos/rules.py), in the same order, and the same
-defaults; tests/unit/test_wire_rules.py holds them to it.
+Rules cross as dicts and are decoded once, here, into the frozen dataclass of their rule
+type (`BandwidthLimit`, ...; each defined beside its `RuleType` in the registry,
+qos/rules.py, with exactly its fields, order and defaults: tests/unit/test_wire_rules.py
+holds them to it): what the agent's specs read are attributes, not dict keys.
 
-Neither side's internals are imported here: only the domain (qos/) through netqos.trust.
+Neither side's internals are imported here: only the domain (qos/), also through netqos.trust.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from netqos import trust
+from netqos.qos.rules import (RULE_TYPES, BandwidthLimit, DscpMarking, MinimumBandwidth,
+                              MinimumPacketRate, PacketRateLimit, Rule)
+
+__all__ = ["BandwidthLimit", "DscpMarking", "Event", "MinimumBandwidth", "MinimumPacketRate",
+           "PacketRateLimit", "PortQos", "RULE_CLASSES", "Rule", "decode_rules", "find_rule",
+           "rule_of", "typed_rules"]
 
 
-# ---- rules, typed ----
-class _Rule:
-    """What every rule type's class shares: its registry name and its wire form."""
-
-    __slots__ = ()
-    type: ClassVar[str]
-
-    def to_wire(self) -> dict[str, Any]:
-        """The rule as it crosses (and as the registry names its fields), with its type."""
-        return {"type": self.type, **{f.name: getattr(self, f.name)
-                                      for f in fields(self)}}  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True, slots=True)
-class BandwidthLimit(_Rule):
-    type: ClassVar[str] = "bandwidth_limit"
-    max_kbps: int
-    max_burst_kbps: int = 0
-    direction: str = "egress"
-
-
-@dataclass(frozen=True, slots=True)
-class DscpMarking(_Rule):
-    type: ClassVar[str] = "dscp_marking"
-    dscp_mark: int
-
-
-@dataclass(frozen=True, slots=True)
-class MinimumBandwidth(_Rule):
-    type: ClassVar[str] = "minimum_bandwidth"
-    min_kbps: int
-    direction: str = "egress"
-
-
-@dataclass(frozen=True, slots=True)
-class MinimumPacketRate(_Rule):
-    type: ClassVar[str] = "minimum_packet_rate"
-    min_kpps: int
-    direction: str = "egress"
-
-
-@dataclass(frozen=True, slots=True)
-class PacketRateLimit(_Rule):
-    type: ClassVar[str] = "packet_rate_limit"
-    max_kpps: int
-    max_burst_kpps: int = 0
-    direction: str = "egress"
-
-
-Rule = Union[BandwidthLimit, DscpMarking, MinimumBandwidth, MinimumPacketRate,
-             PacketRateLimit]
-RULE_CLASSES: dict[str, type[Rule]] = {cls.type: cls for cls in (
-    BandwidthLimit, DscpMarking, MinimumBandwidth, MinimumPacketRate, PacketRateLimit)}
-R = TypeVar("R", BandwidthLimit, DscpMarking, MinimumBandwidth, MinimumPacketRate,
-            PacketRateLimit)
+# ---- rules, typed: the classes live with their rule types in the registry ----
+RULE_CLASSES: dict[str, type[Rule]] = {rt.name: rt.value for rt in RULE_TYPES.values()}
+R = TypeVar("R", bound=Rule)
 
 
 def rule_of(value: Rule | Mapping[str, Any]) -> Rule:
@@ -84,11 +38,11 @@ def rule_of(value: Rule | Mapping[str, Any]) -> Rule:
     "id" are dropped, None takes the default); a typed rule as it is. Checks nothing:
     `decode_rules` is the agent's checked path, this one serves the server's own rows
     and tests."""
-    if isinstance(value, _Rule):
+    if isinstance(value, Rule):
         return value
     cls = RULE_CLASSES[value["type"]]
-    return cls(**{f.name: value[f.name] for f in fields(cls)
-                  if value.get(f.name) is not None})   # None: the type's default
+    return cls(**{name: value[name] for name in cls.names()
+                  if value.get(name) is not None})   # None: the type's default
 
 
 def typed_rules(values: Iterable[Rule | Mapping[str, Any]]) -> tuple[Rule, ...]:
@@ -130,7 +84,7 @@ class PortQos:
 
     def __post_init__(self) -> None:
         # Rules given as wire dicts (the server's rows, tests, benches) are typed once here.
-        if any(not isinstance(r, _Rule) for r in self.rules):
+        if any(not isinstance(r, Rule) for r in self.rules):
             object.__setattr__(self, "rules", typed_rules(self.rules))
 
     def rule(self, kind: type[R], direction: str | None = None) -> R | None:
