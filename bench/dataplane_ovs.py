@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netqos.agent.backends.ovs import OvsBackend  # noqa: E402
 from tests.harness.traffic import iperf3  # noqa: E402
-from netqos.wire import PortQos  # noqa: E402
+from netqos.wire import PortQos, rule_of  # noqa: E402
 from netqos.agent.ovs import spec as ovs_spec  # noqa: E402
 from tests.harness.ovslab import OvsLab  # noqa: E402
 from tests.harness.ovs import OvsServer  # noqa: E402
@@ -82,7 +82,7 @@ def accuracy(lab: OvsLab) -> tuple[list[str], list[str]]:
                 bw(kbps, "egress", burst),)), PortQos(peer.port_id, 1, peer.mac)])
             g = goodput(vm, peer, "egress", kbps)
             tag = " (default)" if ms == ovs_spec.METER_BURST_MS else ""
-            used = ovs_spec.kbps_meter(bw(kbps, "egress", burst)).burst
+            used = ovs_spec.kbps_meter(rule_of(bw(kbps, "egress", burst))).burst
             tag += " (floor)" if used != burst else ""
             bursts.append(f"| {kbps // 1000} Mbit/s | {ms} ms = {used} kbit{tag} | {g:.3f} |")
             print(bursts[-1], file=sys.stderr, flush=True)

@@ -10,7 +10,7 @@ import pytest
 from netqos import trust
 from netqos.agent import discover
 from netqos.agent.l3.model import RouterQos
-from netqos.wire import PortQos
+from netqos.wire import BandwidthLimit, PortQos
 from netqos.agent.tc.runner import BatchResult
 
 PID = "0b3b2a41-7d7a-4f7e-9c59-3d4e1e6f0a11"
@@ -31,8 +31,8 @@ def test_a_good_port_is_decoded_canonical():
     p = PortQos.from_wire(port(profile={"pci_slot": "0000:3B:10.1", "other": "x\n"}))
     assert p.mac_address == "fa:16:3e:00:00:01"
     assert p.fixed_ips == ("10.0.0.5", "2001:db8::5")
-    assert p.rules == ({"type": "bandwidth_limit", "max_kbps": 1000, "max_burst_kbps": 0,
-                        "direction": "egress"},)          # nothing the agent does not use
+    assert p.rules == (BandwidthLimit(max_kbps=1000, max_burst_kbps=0,
+                                      direction="egress"),)   # typed; nothing it does not use
     assert p.profile == {"pci_slot": "0000:3b:10.1"}     # unknown keys dropped
     assert PortQos.from_wire(p.to_wire()) == p
     # empty optional names are absent, as before: the port's own tap is its device

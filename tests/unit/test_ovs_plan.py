@@ -13,6 +13,7 @@ from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import MeterOp, parse_flow_cookies, parse_meter_configs
 from netqos.agent.ovs.plan import Mechanisms, Planner
 from netqos.agent.ovs.spec import METER_MIN_BURST_KBIT, kbps_meter, port_spec
+from netqos.wire import rule_of
 from netqos.agent.ovs.state import Iface, Meter, OvsState, QosRow, QueueRow
 
 PID = "11111111-2222-4333-8444-555555555555"
@@ -40,9 +41,9 @@ def plan(rules, st=None, mech=NETDEV, memo=None, uplink=None):
 
 
 def test_meter_burst_defaults_and_floor():
-    assert kbps_meter(bw(10_000, "egress")).burst == 4000
-    assert kbps_meter(bw(10_000, "egress", 50)).burst == METER_MIN_BURST_KBIT
-    assert kbps_meter(bw(100_000, "egress", 20_000)).burst == 20_000
+    assert kbps_meter(rule_of(bw(10_000, "egress"))).burst == 4000
+    assert kbps_meter(rule_of(bw(10_000, "egress", 50))).burst == METER_MIN_BURST_KBIT
+    assert kbps_meter(rule_of(bw(100_000, "egress", 20_000))).burst == 20_000
 
 
 def test_netdev_egress_limit_is_a_meter_and_its_flows():

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from netqos.wire import BandwidthLimit, PacketRateLimit, Rule, typed_rules
 
 SAMPLE_SECONDS = 0.5
 
@@ -74,15 +76,15 @@ def sample_rates(netns: str | None, devices: Sequence[str], seconds: float = 1.0
     return rates(before, after, t1 - t0)
 
 
-def limits(rules: Iterable[dict]) -> dict[str, dict[str, int]]:
-    """{"ingress"|"egress": {"bps": …, "pps": …}} of a port's limit rules."""
+def limits(rules: Iterable[Rule | Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """{"ingress"|"egress": {"bps": …, "pps": …}} of a port's limit rules (typed, or
+    their wire dicts)."""
     out: dict[str, dict[str, int]] = {}
-    for rule in rules:
-        direction = rule.get("direction") or "egress"
-        if rule["type"] == "bandwidth_limit":
-            out.setdefault(direction, {})["bps"] = int(rule["max_kbps"]) * 1000
-        elif rule["type"] == "packet_rate_limit":
-            out.setdefault(direction, {})["pps"] = int(rule["max_kpps"]) * 1000
+    for rule in typed_rules(rules):
+        if isinstance(rule, BandwidthLimit):
+            out.setdefault(rule.direction, {})["bps"] = rule.max_kbps * 1000
+        elif isinstance(rule, PacketRateLimit):
+            out.setdefault(rule.direction, {})["pps"] = rule.max_kpps * 1000
     return out
 
 

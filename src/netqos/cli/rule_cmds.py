@@ -207,8 +207,8 @@ def run_set(args: argparse.Namespace) -> int:
                 raise UsageError(f"{SHORT_TYPE[rule['type']]} rules have no direction")
             body["direction"] = new_direction
         if not body:
-            raise UsageError("nothing to change: give --max, --burst, --min, --dscp or a "
-                             "direction")
+            raise UsageError(f"nothing to change: give {', '.join('--' + f for f in FLAGS)} "
+                             f"or a direction")
         done = api.put(f"{rules_path(policy['id'], rule['type'])}/{rule['id']}",
                        {f"{rule['type']}_rule": body})[f"{rule['type']}_rule"]
         updated.append({**done, "type": rule["type"], "qos_policy_id": policy["id"]})

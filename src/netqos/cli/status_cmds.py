@@ -134,7 +134,7 @@ def port_status(port, view: dict, names: dict, kernel: dict | None) -> dict:
         "desired_revision": port.revision, "applied_revision": state.get("applied_revision"),
         "drift_repaired": state.get("drift_repaired") or [],
         "drift_repaired_at": state.get("drift_repaired_at"),
-        "rules": list(port.rules),
+        "rules": [r.to_wire() for r in port.rules],
         "enforced": (kernel or {}).get("enforced", {}).get(port.port_id),
         "in_sync": (port.port_id not in kernel["pending"]) if here is not None
         and kernel and not kernel.get("error") and "plan_error" not in kernel else None,

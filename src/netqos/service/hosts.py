@@ -14,7 +14,7 @@ from netqos.qos.attributes import Dict, IntRange, ListOf, Schema, String
 from netqos.qos.errors import PolicyNotAuthorized
 from netqos.service import agents, bindings, changes, l2, views
 from netqos.service.txn import Txn
-from netqos.wire import PortQos
+from netqos.wire import PortQos, typed_rules
 
 REPORT_SCHEMA = Schema("report", (
     Dict("agent", default=None, nullable=True),
@@ -69,7 +69,7 @@ def port_qos(port: Port, rules: dict[str, list[dict]]) -> PortQos:
                    fixed_ips=tuple(a.ip_address for a in port.fixed_ips),
                    vnic_type=port.vnic_type, device=(port.profile or {}).get("device"),
                    policy_id=policy_id,
-                   rules=tuple({k: v for k, v in r.items() if k != "id"} for r in enforce),
+                   rules=typed_rules(enforce),
                    profile=port.profile or {}, admin_state_up=port.admin_state_up,
                    network=network_segment(port.network))
 

@@ -2,59 +2,20 @@
 
 A backend is level-triggered: `observe` reads what the host holds now, `plan` derives the
 minimal list of changes from desired and actual state (pure: it changes nothing, so
-`netqos plan` can print it), and `apply` performs one plan as a batch.
+`netqos plan` can print it), and `apply` performs one plan as a batch, through the one
+apply driver (backends/driver.py).
 """
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from netqos.agent.backends.changes import ApplyResult, Change
 from netqos.wire import PortQos
 from netqos.qos.backends import BackendSupport
 
-
-@dataclass(frozen=True)
-class Change:
-    """One step of a plan, printable for operators."""
-
-    port_id: str
-    action: str          # "create" | "update" | "delete"
-    what: str            # e.g. "egress shaper on ifb-3f2a…", "dscp mark"
-    detail: str = ""     # e.g. "rate 10000kbit -> 20000kbit"
-    drift: bool = False  # True when the change repairs state someone altered by hand
-    # What the backend needs to carry the change out (e.g. its tc / nft lines); not printed.
-    payload: object = field(default=None, compare=False, repr=False)
-
-    def __str__(self) -> str:
-        tag = " (drift)" if self.drift else ""
-        return f"{self.action:<6} {self.port_id[:13]:<13} {self.what}{tag} {self.detail}".rstrip()
-
-
-@dataclass
-class ApplyResult:
-    applied: list[str] = field(default_factory=list)        # port ids now at desired state
-    errors: dict[str, str] = field(default_factory=dict)    # port id -> reason
-    drift_repaired: dict[str, list[str]] = field(default_factory=dict)
-
-
-def record_outcome(changes: Sequence[Change], failed: Mapping[int, str], result: ApplyResult,
-                   memo: dict, is_port: Callable[[str], bool] = lambda port_id: True) -> None:
-    """Fold an apply's outcome into `result`: errors per port (`failed` maps a change's
-    index to its reason), ports now at the desired state, drift repaired; and remember in
-    `memo` what was written, which is how a backend later tells drift from its own work."""
-    for i, reason in failed.items():
-        result.errors.setdefault(changes[i].port_id, reason)
-    for i, change in enumerate(changes):
-        if change.action == "skip" or i in failed:
-            continue
-        memo.update(change.payload.memo)
-        if is_port(change.port_id) and change.port_id not in result.errors \
-                and change.port_id not in result.applied:
-            result.applied.append(change.port_id)
-        if change.drift:
-            result.drift_repaired.setdefault(change.port_id, []).append(change.what)
+__all__ = ["ApplyResult", "Backend", "Change"]   # the plan's types live in changes.py
 
 
 class Backend(abc.ABC):

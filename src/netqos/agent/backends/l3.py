@@ -17,10 +17,11 @@ create) or after it (IFB delete) only when the IFB comes or goes.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Change, RouterBackend, record_outcome
+from netqos.agent.backends import driver
+from netqos.agent.backends.base import ApplyResult, RouterBackend
+from netqos.agent.backends.changes import Action, Change
 from netqos.agent.l3 import discover
 from netqos.agent.l3.model import RouterQos
 from netqos.agent.l3.observe import RouterState, observe
@@ -84,34 +85,27 @@ class L3Backend(RouterBackend):
         return changes, result
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        result = ApplyResult()
-        by_ns: dict[str, list[int]] = defaultdict(list)
-        for i, c in enumerate(changes):
-            if c.action == "skip":
-                result.errors[c.port_id] = c.what
-            else:
-                by_ns[c.payload.namespace].append(i)
-        failed: dict[int, str] = {}
-        with self._own.applying(bool(by_ns)):
-            for ns, indexes in by_ns.items():
-                runner = self.runner_factory(ns)
-                self._batch(runner, "ip", changes, indexes, lambda p: p < P_TREE, failed)
-                self._batch(runner, "tc", changes, indexes, lambda p: True, failed)
-                self._batch(runner, "ip", changes, indexes, lambda p: p >= P_TREE, failed)
-        record_outcome(changes, failed, result, self._memo)
-        return result
+        namespaces = list(dict.fromkeys(c.payload.namespace for c in changes   # type: ignore
+                                        if c.action != Action.SKIP))
+        with self._own.applying(bool(namespaces)):
+            return driver.apply(changes, [step for ns in namespaces
+                                          for step in self._steps(ns)],
+                                driver.remember_payload(self._memo))
 
-    @staticmethod
-    def _batch(runner: Runner, tool: str, changes, indexes, phase_ok, failed) -> None:
-        # by phase, then in plan order (a change's own lines keep their order)
-        rows = sorted((cmd.phase, n, k, i, cmd.line) for n, i in enumerate(indexes)
-                      for k, cmd in enumerate(changes[i].payload.commands)
-                      if cmd.tool == tool and phase_ok(cmd.phase))
-        if not rows:
-            return
-        res = runner.batch(tool, [r[4] for r in rows])
-        for owner, reason in res.blame([r[3] for r in rows]).items():
-            failed.setdefault(owner, reason)
+    def _steps(self, ns: str) -> list[driver.Step]:
+        """A router namespace's batches: `ip` (IFB create), `tc`, `ip` (IFB delete)."""
+        runner = self.runner_factory(ns)
+
+        def step(tool: str, phase_ok: Callable[[int], bool]) -> driver.Step:
+            def run(cmds: list) -> dict[int, str]:
+                return runner.batch(tool, [c.line for c in cmds]).blame(range(len(cmds)))
+            # by phase, then in plan order (a change's own lines keep their order)
+            return driver.Step(tool, lambda c: [cmd for cmd in c.payload.commands
+                                                if cmd.tool == tool and phase_ok(cmd.phase)]
+                               if c.payload.namespace == ns else [],
+                               run, key=lambda cmd: cmd.phase)
+        return [step("ip", lambda p: p < P_TREE), step("tc", lambda p: True),
+                step("ip", lambda p: p >= P_TREE)]
 
     @property
     def capabilities(self) -> dict[str, bool]:

@@ -25,12 +25,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from netqos.agent import discover
+from netqos.agent.backends import driver
 from netqos.agent.backends.base import ApplyResult, Change, PortBackend
 from netqos.agent.backends.tc import TcBackend
 from netqos.agent.libvirt import native
 from netqos.agent.libvirt.domains import Domains, Nic, match
 from netqos.agent.libvirt.probe import libvirt_bandwidth_works, probe_libvirt_bandwidth
-from netqos.wire import PortQos
+from netqos.wire import BandwidthLimit, PortQos
 from netqos.qos.backends import LIBVIRT
 
 LOG = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class LibvirtBackend(PortBackend):
         native_ids = {p.port_id for p, _ in found}
         # On a libvirt-enforcing host, libvirt owns the bandwidth limits of domain NICs.
         to_tc = [dataclasses.replace(p, rules=tuple(r for r in p.rules
-                                                    if r["type"] != "bandwidth_limit"))
+                                                    if not isinstance(r, BandwidthLimit)))
                  if p.port_id in native_ids else p for p in desired]
         changes = self.tc.plan(to_tc, actual["tc"])
         if found:
@@ -143,28 +144,37 @@ class LibvirtBackend(PortBackend):
         return self.tc.enforced(ports, actual["tc"])
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        tc_changes = [c for c in changes if not isinstance(c.payload, native.NativePayload)]
-        result = self.tc.apply(tc_changes)
-        for change in changes:
-            if not isinstance(change.payload, native.NativePayload):
-                continue
+        """The tc backend's batches, then libvirt's calls (one per NIC), in one driver
+        run: one outcome per port whichever enforces what."""
+        native_step = driver.Step("libvirt", _native, self._set_native,
+                                  describe=lambda exc: f"libvirt: {exc}")
+        with self.tc.applying(changes):
+            return driver.apply(changes, [*self.tc.steps(), native_step], self._remember)
+
+    def _set_native(self, payloads: list[native.NativePayload]) -> dict[int, str]:
+        errors = {}
+        for n, payload in enumerate(payloads):
             try:
-                native.apply_one(self.domains, change.payload)
+                native.apply_one(self.domains, payload)
             except Exception as exc:
-                result.errors[change.port_id] = f"libvirt: {exc}"
-                continue
+                errors[n] = f"libvirt: {exc}"
+        return errors
+
+    def _remember(self, change: Change) -> None:
+        if isinstance(change.payload, native.NativePayload):
             self._native_memo[change.port_id] = change.payload.params
-            if change.port_id not in result.applied:
-                result.applied.append(change.port_id)
-            if change.drift:
-                result.drift_repaired.setdefault(change.port_id, []).append(change.what)
-        return result
+        else:
+            self.tc.remember(change)
 
     def sync(self, desired: Sequence[PortQos]) -> tuple[list[Change], ApplyResult]:
         changes = self.plan(desired, self.observe(desired))
         result = self.apply(changes)
         self.tc.forget({p.port_id for p in desired})
         return changes, result
+
+
+def _native(change: Change) -> list[native.NativePayload]:
+    return [change.payload] if isinstance(change.payload, native.NativePayload) else []
 
 
 class _Watchers:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Change, PortBackend, record_outcome
+from netqos.agent.backends import driver
+from netqos.agent.backends.base import ApplyResult, PortBackend
+from netqos.agent.backends.changes import Action, Change
 from netqos.wire import PortQos
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import Switch, failed_cookies
@@ -177,77 +178,46 @@ class OvsBackend(PortBackend):
         return changes, result
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        result = ApplyResult()
-        failed: dict[int, str] = {}
-        for c in changes:
-            if c.action == "skip":
-                result.errors[c.port_id] = c.what
-        work = [(i, c) for i, c in enumerate(changes) if c.action != "skip"]
         self.timings = {}
-        with self._own.applying(bool(work)):
-            for phase, run in (("ovsdb", lambda: self._transact(work, "db", failed)),
-                               ("meters", lambda: self._meters(work, "meters", failed)),
-                               ("flows", lambda: self._flows(work, failed)),
-                               ("meters", lambda: self._meters(work, "meters_late", failed)),
-                               ("ovsdb", lambda: self._transact(work, "db_late", failed))):
-                started = time.perf_counter()
-                run()
-                self.timings[phase] = self.timings.get(phase, 0.0) \
-                    + time.perf_counter() - started
-        self._record(changes, failed, result)
-        return result
+        with self._own.applying(any(c.action != Action.SKIP for c in changes)):
+            return driver.apply(changes, self.steps(), driver.remember_payload(self._memo),
+                                self.timings)
 
-    def _transact(self, work, field: str, failed: dict[int, str]) -> None:
-        items = [(i, getattr(c.payload, field)) for i, c in work
-                 if i not in failed and getattr(c.payload, field)]
-        if not items:
-            return
-        try:
-            self.db.transact([op for _, ops in items for op in ops])
-            return
-        except Exception as exc:
-            LOG.warning("OVSDB transaction of %d change(s) failed (%s); retrying one by one",
-                        len(items), exc)
-        for i, ops in items:   # pin the failure on its change; the others still land
-            try:
-                self.db.transact(list(ops))
-            except Exception as exc:
-                failed[i] = f"OVSDB: {exc}"
+    # ---- the batches of an apply, in order; a change that failed goes no further ----
+    def steps(self) -> list[driver.Step]:
+        def payload(field: str) -> Callable[[Change], Sequence]:
+            return lambda change: getattr(change.payload, field)
+        def transaction(field: str) -> driver.Step:   # one; atomic: retried change by change
+            return driver.Step("ovsdb", payload(field), self._transact, after_failure=False,
+                               isolate=True, describe=lambda exc: f"OVSDB: {exc}")
+        return [transaction("db"),
+                driver.Step("meters", payload("meters"), self._meters, after_failure=False,
+                            describe=lambda exc: f"OpenFlow: {exc}"),
+                # A bundle stops at its first bad flow: pinned on its change by cookie, the
+                # rest is sent again (three times at most).
+                driver.Step("flows", payload("flows"), self._flows, after_failure=False,
+                            attempts=3),
+                driver.Step("meters", payload("meters_late"), self._meters,
+                            after_failure=False, describe=lambda exc: f"OpenFlow: {exc}"),
+                transaction("db_late")]
 
-    def _meters(self, work, field: str, failed: dict[int, str]) -> None:
-        rows = [(i, op) for i, c in work if i not in failed for op in getattr(c.payload, field)]
-        if not rows:
-            return
-        try:
-            errors = self.switch.meter_ops([op for _, op in rows])
-        except Exception as exc:
-            for i, _ in rows:
-                failed.setdefault(i, f"OpenFlow: {exc}")
-            return
-        for n, reason in errors.items():
-            failed.setdefault(rows[n][0], f"{rows[n][1]}: {reason}")
+    def _transact(self, ops: list[Op]) -> dict[int, str]:
+        self.db.transact(ops)    # raises: the driver retries change by change
+        return {}
 
-    def _flows(self, work, failed: dict[int, str]) -> None:
-        for _attempt in range(3):
-            rows = [(i, ln) for i, c in work if i not in failed for ln in c.payload.flows]
-            if not rows:
-                return
-            err = self.switch.flow_bundle([ln for _, ln in rows])
-            if err is None:
-                return
-            bad = failed_cookies(err)
-            owners = {i for i, ln in rows if any(f"cookie={c:#x}," in ln for c in bad)}
-            if not owners:   # not pinned on a line: the whole bundle failed
-                for i, _ in rows:
-                    failed.setdefault(i, f"flows: {err}")
-                return
-            for i in owners:
-                failed[i] = f"flows: {err.splitlines()[0]}"
+    def _meters(self, ops: list) -> dict[int, str]:
+        errors = self.switch.meter_ops(ops)
+        return {n: f"{ops[n]}: {reason}" for n, reason in errors.items()}
 
-    def _record(self, changes: Sequence[Change], failed: dict[int, str],
-                result: ApplyResult) -> None:
-        record_outcome(changes, failed, result, self._memo,
-                       is_port=lambda port_id: not port_id.startswith("("))
+    def _flows(self, lines: list[str]) -> dict[int, str]:
+        err = self.switch.flow_bundle(lines)
+        if err is None:
+            return {}
+        bad = failed_cookies(err)
+        pinned = {n: f"flows: {err.splitlines()[0]}" for n, line in enumerate(lines)
+                  if any(f"cookie={c:#x}," in line for c in bad)}
+        # not pinned on a line: the whole bundle failed
+        return pinned or {n: f"flows: {err}" for n in range(len(lines))}
 
 
 class _OvsdbWatcher:

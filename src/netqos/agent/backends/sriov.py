@@ -19,15 +19,17 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import ApplyResult, Change, PortBackend
-from netqos.wire import PortQos
+from netqos.agent.backends import driver
+from netqos.agent.backends.base import ApplyResult, PortBackend
+from netqos.agent.backends.changes import Action, Change
+from netqos.wire import BandwidthLimit, MinimumBandwidth, PortQos
 from netqos.agent.sriov.netlink import VfNetlink
 from netqos.agent.sriov.rates import kbps_to_vf_mbps
 from netqos.agent.sriov.sysfs import Sysfs, VfRef
 from netqos.qos.backends import SRIOV
 
-ATTRS = {"max_tx_rate": ("bandwidth_limit", "max_kbps"),
-         "min_tx_rate": ("minimum_bandwidth", "min_kbps")}
+ATTRS: dict[str, type[BandwidthLimit] | type[MinimumBandwidth]] = {
+    "max_tx_rate": BandwidthLimit, "min_tx_rate": MinimumBandwidth}
 
 
 @dataclass(frozen=True)
@@ -87,25 +89,25 @@ class SriovBackend(PortBackend):
         for port in sorted(desired, key=lambda p: p.port_id):
             ref = self._ref(port)
             if ref is None:
-                changes.append(Change(port.port_id, "skip", "no VF for the port here"))
+                changes.append(Change(port.port_id, Action.SKIP, "no VF for the port here"))
                 continue
-            refused = self.support.first_refused(port.rules)
+            refused = self.support.first_refused(r.to_wire() for r in port.rules)
             if refused is not None:
-                changes.append(Change(port.port_id, "skip",
+                changes.append(Change(port.port_id, Action.SKIP,
                                       f"SR-IOV cannot enforce {_describe(refused)}"))
                 continue
             have = actual.get(ref.pf, {}).get(ref.vf, (0, 0))
-            for i, (attr, (rule_type, field)) in enumerate(ATTRS.items()):
-                rule = port.rule(rule_type, "egress")
+            for i, (attr, kind) in enumerate(ATTRS.items()):
+                rule = port.rule(kind, "egress")
                 key = (port.port_id, attr)
                 if rule is None and key not in self._memo:
                     continue               # not ours: left as the kernel holds it
-                want = kbps_to_vf_mbps(int(rule[field])) if rule else 0
+                want = kbps_to_vf_mbps(_kbps(rule)) if rule else 0
                 wanted_keys.add(key)
                 if have[i] == want:
                     continue
                 drift = self._memo.get(key) == (ref, want)
-                changes.append(Change(port.port_id, "update" if want else "delete",
+                changes.append(Change(port.port_id, Action.UPDATE if want else Action.DELETE,
                                       f"{attr} of {ref}", f"{have[i]} -> {want} Mbit/s",
                                       drift, VfChange(ref, attr, want)))
         # ports gone from this host's desired state: clear what we set on their VFs
@@ -114,7 +116,7 @@ class SriovBackend(PortBackend):
                 continue
             have = actual.get(ref.pf, {}).get(ref.vf)
             if have is not None and have[0 if attr == "max_tx_rate" else 1]:
-                changes.append(Change(port_id, "delete", f"{attr} of {ref}",
+                changes.append(Change(port_id, Action.DELETE, f"{attr} of {ref}",
                                       "port no longer here", False, VfChange(ref, attr, 0)))
         return changes
 
@@ -137,41 +139,51 @@ class SriovBackend(PortBackend):
         return out
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        result = ApplyResult()
-        per_vf: dict[VfRef, list[Change]] = {}
-        for change in changes:
-            if change.action == "skip":
-                result.errors[change.port_id] = change.what
-            elif isinstance(change.payload, VfChange):
-                per_vf.setdefault(change.payload.ref, []).append(change)
+        return driver.apply(changes, [driver.Step("vf rates", _vf_change, self._set_rates)],
+                            self._remember)
+
+    def _set_rates(self, vf_changes: list[VfChange]) -> dict[int, str]:
+        """One netlink request per VF, carrying both its rates: the one not changed is read
+        back from the PF right before. {index of a failed VfChange: reason}."""
+        per_vf: dict[VfRef, list[int]] = {}
+        for n, vc in enumerate(vf_changes):
+            per_vf.setdefault(vc.ref, []).append(n)
         current: dict[str, dict[int, tuple[int, int]]] = {}
+        errors: dict[int, str] = {}
         for ref, group in per_vf.items():
             if ref.pf not in current:   # read back right before setting: the other rate
                 current[ref.pf] = self.netlink.rates(ref.pf)
             max_rate, min_rate = current[ref.pf].get(ref.vf, (0, 0))
-            for change in group:
-                if change.payload.attr == "max_tx_rate":
-                    max_rate = change.payload.mbps
+            for n in group:
+                if vf_changes[n].attr == "max_tx_rate":
+                    max_rate = vf_changes[n].mbps
                 else:
-                    min_rate = change.payload.mbps
+                    min_rate = vf_changes[n].mbps
             try:
                 self.netlink.set_rate(ref.pf, ref.vf, max_rate, min_rate)
             except Exception as exc:
-                for change in group:
-                    result.errors[change.port_id] = f"{ref}: {exc}"
+                errors.update({n: f"{ref}: {exc}" for n in group})
                 continue
             current[ref.pf][ref.vf] = (max_rate, min_rate)
-            for change in group:
-                key = (change.port_id, change.payload.attr)
-                if change.payload.mbps:
-                    self._memo[key] = (ref, change.payload.mbps)
-                else:
-                    self._memo.pop(key, None)
-                if change.port_id not in result.applied:
-                    result.applied.append(change.port_id)
-                if change.drift:
-                    result.drift_repaired.setdefault(change.port_id, []).append(change.what)
-        return result
+        return errors
+
+    def _remember(self, change: Change) -> None:
+        vc = change.payload
+        if not isinstance(vc, VfChange):
+            return
+        key = (change.port_id, vc.attr)
+        if vc.mbps:
+            self._memo[key] = (vc.ref, vc.mbps)
+        else:
+            self._memo.pop(key, None)
+
+
+def _vf_change(change: Change) -> list[VfChange]:
+    return [change.payload] if isinstance(change.payload, VfChange) else []
+
+
+def _kbps(rule: BandwidthLimit | MinimumBandwidth) -> int:
+    return rule.max_kbps if isinstance(rule, BandwidthLimit) else rule.min_kbps
 
 
 def _describe(rule: dict) -> str:

@@ -29,12 +29,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from netqos.agent.backends.base import ApplyResult, Change, PortBackend, record_outcome
+from netqos.agent.backends import driver
+from netqos.agent.backends.base import ApplyResult, Change, PortBackend
 from netqos.agent.quiet import OwnEvents
 from netqos.agent.tc import bpf, nft
 from netqos.agent.tc.observe import observe, read_block
 from netqos.wire import PortQos
-from netqos.agent.tc.plan import HOST, P_TREE, Planner
+from netqos.agent.tc.plan import HOST, P_TREE, Payload, Planner
 from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.spec import port_spec
@@ -100,49 +101,48 @@ class TcBackend(PortBackend):
         return changes, result
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        result = ApplyResult()
-        with self._own.applying(any(c.payload.commands for c in changes)):
-            self._apply(changes, result)
-        return result
+        with self.applying(changes):
+            return driver.apply(changes, self.steps(), self.remember)
 
-    def _apply(self, changes: Sequence[Change], result: ApplyResult) -> None:
-        failed: dict[int, str] = {}   # index of change -> reason
-        work = [(i, c) for i, c in enumerate(changes) if c.action != "skip"]
-        for i, c in enumerate(changes):
-            if c.action == "skip":
-                result.errors[c.port_id] = c.what
-        self._run_ip([w for w in work if _phase_min(w[1], "ip") < P_TREE], failed)
-        self._run_bpf([w for w in work if _phase_min(w[1], "bpf") < P_TREE], failed)
-        try:
-            self._run_tc(work, failed)
-        finally:
-            bpf.unpin(self._pin)   # attached (the filter holds it now) or not, it goes
-        self._run_ip([w for w in work if _phase_min(w[1], "ip") >= P_TREE], failed)
-        self._run_bpf([w for w in work if _phase_min(w[1], "bpf") >= P_TREE], failed)
-        self._run_nft(work, failed)
-        self._record(changes, failed, result)
+    def applying(self, changes: Sequence[Change]):
+        """While our own apply runs, its tc events are not drift (the watcher's quiet)."""
+        return self._own.applying(any(_commands(c) for c in changes))
 
-    # ---- runners: one process per tool ----
-    def _lines(self, work, tool: str, phase_filter=lambda p: True):
-        rows = [(cmd.phase, n, i, cmd.line) for n, (i, c) in enumerate(work)
-                for cmd in c.payload.commands if cmd.tool == tool and phase_filter(cmd.phase)]
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return [r[3] for r in rows], [r[2] for r in rows]
+    def remember(self, change: Change) -> None:
+        self._memo.update(change.payload.memo)   # type: ignore[attr-defined]
 
-    def _run_ip(self, work, failed: dict[int, str]) -> None:
-        lines, owners = self._lines(work, "ip")
-        for owner, reason in self.runner.batch("ip", lines).blame(owners).items():
-            failed.setdefault(owner, reason)
+    # ---- the batches of an apply, in order: one process (or transaction) per tool ----
+    def steps(self) -> list[driver.Step]:
+        early, late = (lambda p: p < P_TREE), (lambda p: p >= P_TREE)
+        return [self._step("ip", _first_phase("ip", early), self._batch("ip")),
+                self._step("bpf", _first_phase("bpf", early), self.run_bpf),
+                self._step("tc", lambda c: True, self._batch("tc"),
+                           cleanup=lambda: bpf.unpin(self._pin)),   # attached or not, it goes
+                self._step("ip", _first_phase("ip", late), self._batch("ip")),
+                self._step("bpf", _first_phase("bpf", late), self.run_bpf),
+                # The nft transaction is atomic and fails as a whole: retried change by
+                # change to pin the failure on its port, so one bad port can't block the rest.
+                self._step("nft", lambda c: True, self._transaction, isolate=True)]
 
-    def _run_tc(self, work, failed: dict[int, str]) -> None:
-        lines, owners = self._lines(work, "tc")
-        for owner, reason in self.runner.batch("tc", lines).blame(owners).items():
-            failed.setdefault(owner, reason)
+    @staticmethod
+    def _step(tool: str, takes, run, **options) -> driver.Step:
+        """A batch of the `tool` lines of the changes `takes` selects, by phase, then in
+        plan order (a change's own lines keep their order)."""
+        return driver.Step(tool, lambda c: [cmd for cmd in _commands(c) if cmd.tool == tool]
+                           if takes(c) else [],
+                           lambda cmds: run([cmd.line for cmd in cmds]),
+                           key=lambda cmd: cmd.phase, **options)
 
-    def _run_bpf(self, work, failed: dict[int, str]) -> None:
-        lines, owners = self._lines(work, "bpf")
-        for n, reason in self.run_bpf(lines).items():
-            failed.setdefault(owners[n], reason)
+    def _batch(self, tool: str):
+        def run(lines: list[str]) -> dict[int, str]:
+            return self.runner.batch(tool, lines).blame(range(len(lines)))
+        return run
+
+    def _transaction(self, lines: list[str]) -> dict[int, str]:
+        err = self.runner.nft(lines)
+        if err is not None:
+            raise driver.BatchFailed(err)
+        return {}
 
     def run_bpf(self, lines: Sequence[str]) -> dict[int, str]:
         """`pin` loads a new classifier for the tc batch to attach; `set|del IFINDEX
@@ -176,31 +176,10 @@ class TcBackend(PortBackend):
             raise LookupError("no port classifier on the block")
         return state.classifier_prog
 
-    def _run_nft(self, work, failed: dict[int, str]) -> None:
-        lines, owners = self._lines(work, "nft")
-        if not lines or self.runner.nft(lines) is None:
-            return
-        # The transaction is atomic and failed as a whole: retry change by change to pin the
-        # failure on its port (host skeleton first), so one bad port can't block the others.
-        for i in dict.fromkeys(owners):
-            one = [ln for ln, o in zip(lines, owners) if o == i]
-            if err := self.runner.nft(one):
-                failed[i] = err
-
-    def _record(self, changes: Sequence[Change], failed: dict[int, str],
-                result: ApplyResult) -> None:
-        record_outcome(changes, failed, result, self._memo,
-                       is_port=lambda port_id: port_id != HOST and not port_id.startswith("("))
-
     def forget(self, keep_ports: set[str]) -> None:
         """Drop what we remember of ports no longer desired (so a return is not 'drift')."""
         self._memo = {k: v for k, v in self._memo.items()
                       if k[0] == HOST or k[0] in keep_ports}
-
-
-def _phase_min(change: Change, tool: str) -> int:
-    phases = [c.phase for c in change.payload.commands if c.tool == tool]
-    return min(phases) if phases else -1
 
 
 def _shaper(s) -> dict | None:
@@ -232,3 +211,15 @@ def port_enforced(state: HostState, port: PortQos) -> dict:
     if cls is not None:
         out["min_egress_kbps"] = round(cls.rate_bytes_per_s * 8 / 1000)
     return out
+def _commands(change: Change) -> tuple:
+    """The tc backend's commands of a change (none for another backend's payload)."""
+    return change.payload.commands if isinstance(change.payload, Payload) else ()
+
+
+def _first_phase(tool: str, test):
+    """Whether the first `tool` command of a change is in the phases `test` accepts: all of
+    a change's ip (or bpf) lines go before the tc batch or all after it."""
+    def takes(change: Change) -> bool:
+        phases = [c.phase for c in _commands(change) if c.tool == tool]
+        return test(min(phases) if phases else -1)
+    return takes

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netqos import trust
+from netqos.wire import Rule, decode_rules, typed_rules
 
 
 @dataclass(frozen=True)
@@ -16,8 +17,11 @@ class FipQos:
     address: str                     # the floating IP (IPv4 or IPv6)
     fixed_ip: str | None = None
     policy_id: str | None = None
-    rules: tuple[dict, ...] = ()     # bandwidth_limit rules only (the others are ignored)
+    rules: tuple[Rule, ...] = ()     # bandwidth_limit rules only (the others are ignored)
     revision: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", typed_rules(self.rules))   # dicts typed once
 
     @classmethod
     def from_wire(cls, d: dict) -> "FipQos":
@@ -29,7 +33,7 @@ class FipQos:
                                            "fixed_ip_address"),
                    policy_id=trust.optional(trust.identifier, d.get("policy_id"),
                                             "floatingip.policy_id"),
-                   rules=trust.rules(d.get("rules", ()), "floatingip.rules"),
+                   rules=decode_rules(d.get("rules", ()), "floatingip.rules"),
                    revision=trust.integer(d.get("revision", 0), "floatingip.revision",
                                           maximum=trust.MAX_REVISION))
 
@@ -43,8 +47,11 @@ class RouterQos:
     namespace: str                   # qrouter-<router_id>
     gw_ips: tuple[str, ...] = ()
     gw_policy_id: str | None = None
-    gw_rules: tuple[dict, ...] = ()
+    gw_rules: tuple[Rule, ...] = ()
     floatingips: tuple[FipQos, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gw_rules", typed_rules(self.gw_rules))   # dicts typed once
 
     # The agent loop reports per port: a router reports as its gateway port.
     @property
@@ -56,7 +63,7 @@ class RouterQos:
         return self.gw_device
 
     @property
-    def rules(self) -> tuple[dict, ...]:
+    def rules(self) -> tuple[Rule, ...]:
         return self.gw_rules
 
     @classmethod
@@ -73,6 +80,6 @@ class RouterQos:
                    gw_ips=trust.each(d.get("gw_ips", ()), trust.ip_address, "gw_ips"),
                    gw_policy_id=trust.optional(trust.identifier, d.get("gw_policy_id"),
                                                "gw_policy_id"),
-                   gw_rules=trust.rules(d.get("gw_rules", ()), "gw_rules"),
+                   gw_rules=decode_rules(d.get("gw_rules", ()), "gw_rules"),
                    floatingips=tuple(FipQos.from_wire(trust.record(f, "floatingip"))
                                      for f in fips))

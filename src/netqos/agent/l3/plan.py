@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import Change
+from netqos.agent.backends.changes import Action, Change
 from netqos.agent.l3 import u32
 from netqos.agent.l3.observe import RouterState, Tree
 from netqos.agent.l3.spec import GATEWAY, IFB_NAME, Flow, RouterSpec
@@ -50,7 +50,7 @@ class RouterPlanner:
         self.ns = actual.namespace
         self.changes: list[Change] = []
 
-    def _emit(self, action: str, what: str, detail: str, commands: list[Cmd],
+    def _emit(self, action: Action, what: str, detail: str, commands: list[Cmd],
               key: tuple[str, str] | None = None, value: object = None) -> None:
         drift = key is not None and key in self.memo and self.memo[key] == value
         memo = ((key, value),) if key else ()
@@ -60,7 +60,7 @@ class RouterPlanner:
     def plan(self) -> list[Change]:
         if not self.actual.device_present:
             if self.spec is not None and (self.spec.egress or self.spec.ingress):
-                self.changes.append(Change(self.port_id, "skip",
+                self.changes.append(Change(self.port_id, Action.SKIP,
                                            f"device {self.actual.device} absent in {self.ns}",
                                            "", False, Work(self.ns)))
             return self.changes
@@ -77,7 +77,7 @@ class RouterPlanner:
         dev = tree.device
         if not flows:
             if tree.present:
-                self._emit("delete", f"{direction} tree on {dev}", "no limit left",
+                self._emit(Action.DELETE, f"{direction} tree on {dev}", "no limit left",
                            _tc(P_DEL_ROOT, f"qdisc del dev {dev} root handle {ROOT}"))
             return
         if fresh:
@@ -89,7 +89,7 @@ class RouterPlanner:
             cmds += _tc(P_TREE, *u32.skeleton(dev, tree.field))
         if cmds:
             before = tree.foreign_root or ("ours, incomplete" if tree.present else "none")
-            self._emit("create", f"{direction} tree on {dev}", f"{before} -> htb {ROOT}",
+            self._emit(Action.CREATE, f"{direction} tree on {dev}", f"{before} -> htb {ROOT}",
                        cmds, (self.port_id, f"{direction}:tree"), True)
         minors = self._allocate(tree, flows)
         wanted = {a: (minors[f.key], node) for f in flows
@@ -98,12 +98,12 @@ class RouterPlanner:
             want = wanted.get(f.address)
             if want is None or want[0] != f.minor \
                     or not u32.same_handle(f.handle, u32.handle_of(f.address, want[1])):
-                self._emit("delete", f"{direction} filter on {dev}", f.address or f.handle,
+                self._emit(Action.DELETE, f"{direction} filter on {dev}", f.address or f.handle,
                            _tc(P_DEL_FILTER, u32.delete(dev, f.handle)))
         keep = set(minors.values())
         for minor in sorted(tree.classes):
             if minor not in keep:
-                self._emit("delete", f"{direction} class {OUR_MAJOR:x}:{minor:x} on {dev}", "",
+                self._emit(Action.DELETE, f"{direction} class {OUR_MAJOR:x}:{minor:x} on {dev}", "",
                            _tc(P_DEL_CLASS, f"class del dev {dev} classid "
                                             f"{OUR_MAJOR:x}:{minor:x}"))
         for flow in flows:
@@ -149,7 +149,7 @@ class RouterPlanner:
                 cmds += _tc(P_FILTER, u32.add(dev, tree.field, address, node, minor))
         if cmds:
             before = "new" if have is None else str(have.shaper())
-            self._emit("create" if have is None else "update",
+            self._emit(Action.CREATE if have is None else Action.UPDATE,
                        f"{flow.label} {direction} class {OUR_MAJOR:x}:{minor:x} on {dev}",
                        f"{before} -> {s}", cmds, (self.port_id, f"{direction}:{flow.key}"), s)
 
@@ -159,18 +159,18 @@ class RouterPlanner:
         ours = a.redirect_to == IFB_NAME
         if not flows:
             if a.clsact and ours:
-                self._emit("delete", f"ingress redirect of {dev}", f"-> {IFB_NAME}",
+                self._emit(Action.DELETE, f"ingress redirect of {dev}", f"-> {IFB_NAME}",
                            _tc(P_UNREDIRECT, f"qdisc del dev {dev} clsact"))
             if IFB_NAME in a.links:
-                self._emit("delete", f"IFB {IFB_NAME}", "no ingress limit left",
+                self._emit(Action.DELETE, f"IFB {IFB_NAME}", "no ingress limit left",
                            [Cmd("ip", P_IP_DELETE, f"link del {IFB_NAME}")])
             return
         exists = IFB_NAME in a.links
         if not exists or IFB_NAME in a.down:
             cmds = [] if exists else [Cmd("ip", P_IP_CREATE, f"link add {IFB_NAME} type ifb")]
             cmds.append(Cmd("ip", P_IP_CREATE, f"link set {IFB_NAME} up"))
-            self._emit("create" if not exists else "update", f"IFB {IFB_NAME}", "up", cmds,
-                       (self.port_id, "ifb"), True)
+            self._emit(Action.CREATE if not exists else Action.UPDATE, f"IFB {IFB_NAME}", "up",
+                       cmds, (self.port_id, "ifb"), True)
         assert a.ifb is not None                # observe() reads it when the device is here
         self._tree(a.ifb, flows, "ingress", fresh=not exists)
         if not ours:
@@ -178,7 +178,7 @@ class RouterPlanner:
             cmds += _tc(P_REDIRECT, f"filter replace dev {dev} ingress prio 1 handle 800::800 "
                                     f"protocol all u32 match u32 0 0 action mirred egress "
                                     f"redirect dev {IFB_NAME}")
-            self._emit("create", f"ingress redirect of {dev}", f"-> {IFB_NAME}", cmds,
+            self._emit(Action.CREATE, f"ingress redirect of {dev}", f"-> {IFB_NAME}", cmds,
                        (self.port_id, "redirect"), True)
 
 

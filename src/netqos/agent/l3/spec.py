@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from netqos.agent.l3.model import RouterQos
 from netqos.agent.tc.spec import Shaper, shaper_of
+from netqos.wire import BandwidthLimit, find_rule
 
 GATEWAY = "gateway"
 IFB_NAME = "nq-l3-ifb"
@@ -45,18 +46,13 @@ def normal(address: str) -> str:
     return str(ipaddress.ip_address(address))
 
 
-def _rule(rules, direction: str) -> dict | None:
-    return next((r for r in rules if r.get("type") == "bandwidth_limit"
-                 and r.get("direction", "egress") == direction), None)
-
-
 def _flows(router: RouterQos, direction: str) -> tuple[Flow, ...]:
     flows = []
-    gw = shaper_of(_rule(router.gw_rules, direction))
+    gw = shaper_of(find_rule(router.gw_rules, BandwidthLimit, direction))
     if gw is not None and router.gw_ips:
         flows.append(Flow(GATEWAY, tuple(normal(a) for a in router.gw_ips), gw))
     for fip in router.floatingips:
-        shaper = shaper_of(_rule(fip.rules, direction))
+        shaper = shaper_of(find_rule(fip.rules, BandwidthLimit, direction))
         if shaper is not None:
             flows.append(Flow(fip.fip_id, (normal(fip.address),), shaper))
     return tuple(flows)

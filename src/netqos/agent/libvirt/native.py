@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import Change
+from netqos.agent.backends.changes import Action, Change
 from netqos.agent.libvirt import units
 from netqos.agent.libvirt.domains import Nic
-from netqos.wire import PortQos
+from netqos.wire import BandwidthLimit, PortQos
 
 AFFECT_LIVE, AFFECT_CONFIG = 1, 2
 KEYS = ("inbound.average", "inbound.peak", "inbound.burst",
@@ -29,10 +29,10 @@ def wanted_params(port: PortQos) -> dict[str, int]:
     """The six libvirt keys for a port's bandwidth_limit rules (0 = no limit)."""
     params = {k: 0 for k in KEYS}
     for direction, prefix in LIBVIRT_DIRECTION.items():
-        rule = port.rule("bandwidth_limit", direction)
+        rule = port.rule(BandwidthLimit, direction)
         if rule:
-            params[f"{prefix}.average"] = units.kbit_per_s_to_kilobytes_per_s(rule["max_kbps"])
-            params[f"{prefix}.burst"] = units.kbit_to_kib(rule.get("max_burst_kbps") or 0)
+            params[f"{prefix}.average"] = units.kbit_per_s_to_kilobytes_per_s(rule.max_kbps)
+            params[f"{prefix}.burst"] = units.kbit_to_kib(rule.max_burst_kbps)
     return params
 
 
@@ -91,7 +91,7 @@ def plan(found: Sequence[tuple[PortQos, Nic]], actual: dict[str, NicActual],
         detail = " ".join(f"{k}={v}" for k, v in want.items() if v) or "no limit"
         if missing_in_kernel:
             detail += " (libvirt reports it, the kernel lost it)"
-        changes.append(Change(port.port_id, "update", f"libvirt bandwidth on {nic.tap}",
+        changes.append(Change(port.port_id, Action.UPDATE, f"libvirt bandwidth on {nic.tap}",
                               detail, drift, NativePayload(nic.uuid, nic.tap, nic.mac, want)))
     return changes
 

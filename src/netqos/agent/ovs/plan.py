@@ -16,14 +16,13 @@ from collections.abc import Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import Change
+from netqos.agent.backends.changes import HOST, Action, Change, leftover
 from netqos.agent.ovs import flows as fl
 from netqos.agent.ovs.openflow import MeterOp
 from netqos.agent.ovs.ovsdb import Op
 from netqos.agent.ovs.spec import MeterSpec, PortSpec, QueueSpec
 from netqos.agent.ovs.state import Iface, OvsState, QosRow
 
-HOST = "(host)"
 TCP_PAYLOAD_PER_FRAME = 1448 / 1514
 KINDS = ("egress-kbps", "egress-pktps", "ingress-pktps")
 
@@ -84,7 +83,7 @@ class Planner:
         self._into_macs: Counter = Counter()           # into-VM MAC -> ports present
 
     # ---- helpers ----
-    def _emit(self, port: str, action: str, what: str, detail: str, key=None, value=None,
+    def _emit(self, port: str, action: Action, what: str, detail: str, key=None, value=None,
               present: bool = False, **payload) -> None:
         """`present`: the thing exists but differs; a create or a differing thing is drift
         when it is exactly what we last wrote."""
@@ -94,7 +93,7 @@ class Planner:
                                    Payload(memo=memo, **payload)))
 
     def _skip(self, port_id: str, reason: str) -> None:
-        self.changes.append(Change(port_id, "skip", reason, "", False, Payload()))
+        self.changes.append(Change(port_id, Action.SKIP, reason, "", False, Payload()))
 
     # ---- entry ----
     def plan(self) -> list[Change]:
@@ -192,7 +191,7 @@ class Planner:
                                                           f"{spec.port_id}/{kind}")),)
                 before = "none" if have is None else str(MeterSpec(have.unit, have.rate,
                                                                    have.burst))
-                self._emit(spec.port_id, "create" if have is None else "update",
+                self._emit(spec.port_id, Action.CREATE if have is None else Action.UPDATE,
                            f"{_meter_purpose(kind)}: OpenFlow meter {meter_id}",
                            f"{before} -> {want}{_scaled(kind, self.mech)}",
                            (spec.port_id, f"meter-{kind}"), want, db=db, meters=(op,))
@@ -200,7 +199,7 @@ class Planner:
             if owner in wanted_owners:
                 continue
             exists = meter_id in self.actual.meters
-            self._emit(owner[0], "delete", f"{_meter_purpose(owner[1])}: OpenFlow meter "
+            self._emit(owner[0], Action.DELETE, f"{_meter_purpose(owner[1])}: OpenFlow meter "
                        f"{meter_id}", "" if exists else "(record only)",
                        meters_late=(MeterOp("del", meter_id),) if exists else (),
                        db_late=(Op("register", (meter_id, None)),))
@@ -221,7 +220,7 @@ class Planner:
             return
         queues = {0: (want.max_rate_bps, None, want.burst_bits, spec.port_id)}
         before = "none" if keep is None else _qos_text(keep)
-        self._emit(spec.port_id, "create" if keep is None else "update",
+        self._emit(spec.port_id, Action.CREATE if keep is None else Action.UPDATE,
                    f"into-VM shaper: linux-htb QoS on {iface.port_name}, queue 0",
                    f"{before} -> {want}", (spec.port_id, "qos"), want,
                    db=(Op("qos", (iface.port_name, spec.port_id, want.max_rate_bps, queues,
@@ -229,14 +228,15 @@ class Planner:
 
     def _unqos(self, owner: str, row: QosRow, what: str) -> None:
         port = row.attached[0] if row.attached else ""
-        self._emit(owner, "delete", f"{what}: QoS {row.uuid[:8]}"
+        self._emit(owner, Action.DELETE, f"{what}: QoS {row.uuid[:8]}"
                    + (f" on {port}" if port else ""), _qos_text(row),
                    db=(Op("unqos", (row.uuid, port)),))
 
     def _stale_qos(self, present_ports: set[str]) -> None:
         for row in self.actual.qos.values():
             if not row.uplink and row.port_id not in present_ports:
-                self._unqos(row.port_id or "(unowned)", row, "into-VM shaper of a gone port")
+                self._unqos(row.port_id or leftover("unowned"), row,
+                            "into-VM shaper of a gone port")
 
     # ---- out of the VM on the kernel datapath: ingress policing ----
     def _policing(self, spec: PortSpec, iface: Iface) -> None:
@@ -247,7 +247,8 @@ class Planner:
         have = (iface.policing_kbps, iface.policing_burst_kbit)
         if have == want:
             return
-        action = "delete" if want == (0, 0) else "create" if have == (0, 0) else "update"
+        action = Action.DELETE if want == (0, 0) \
+            else Action.CREATE if have == (0, 0) else Action.UPDATE
         self._emit(spec.port_id, action, f"egress limit: ingress_policing on {iface.name}",
                    f"{have[0]}kbit/s burst {have[1]}kbit -> {want[0]}kbit/s burst "
                    f"{want[1]}kbit", (spec.port_id, "policing"), want,
@@ -283,7 +284,7 @@ class Planner:
                 (have[k].max_rate_bps, have[k].min_rate_bps, have[k].port_id)
                 == (v[0], v[1], v[3]) for k, v in queues.items())
         if not same:
-            self._emit(HOST, "create" if row is None else "update",
+            self._emit(HOST, Action.CREATE if row is None else Action.UPDATE,
                        f"uplink guarantees: linux-htb QoS on {name}",
                        f"{len(guaranteed)} queue(s) with min-rate, capacity "
                        f"{capacity_kbps}kbit/s", (HOST, "uplink"), tuple(sorted(
@@ -315,8 +316,8 @@ class Planner:
             stale = sorted(c for c in old if c in have and c not in cookies)
             if not missing and not stale:
                 continue
-            action = "delete" if not flows else "create" if len(missing) == len(flows) \
-                and not (old & have) else "update"
+            action = Action.DELETE if not flows else Action.CREATE if len(missing) == len(flows) \
+                and not (old & have) else Action.UPDATE
             self._emit(owner, action, f"flows ({len(flows)})", text, (owner, "flows"),
                        cookies, flows=tuple([fl.delete_line(c) for c in stale]
                                             + [f.add_line() for f in missing]))
@@ -324,7 +325,7 @@ class Planner:
                    for c in self.memo.get((owner, "flows"), frozenset())}
         leftovers = sorted(have - wanted - claimed)
         if leftovers:
-            self._emit("(flows)", "delete", f"{len(leftovers)} stale flow(s)",
+            self._emit(leftover("flows"), Action.DELETE, f"{len(leftovers)} stale flow(s)",
                        "of ports gone or changed", flows=tuple(fl.delete_line(c)
                                                                for c in leftovers))
 

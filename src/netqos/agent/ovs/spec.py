@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netqos.wire import PortQos
+from netqos.wire import (BandwidthLimit, DscpMarking, MinimumBandwidth, PacketRateLimit,
+                         PortQos)
 
 METER_BURST_MS = 400
 METER_MIN_BURST_KBIT = 1049          # two 64 KB TSO segments
@@ -62,39 +63,39 @@ class PortSpec:
     min_egress_kbps: int | None = None      # guarantee: queue min-rate on the uplink
 
 
-def kbps_meter(rule: dict | None) -> MeterSpec | None:
+def kbps_meter(rule: BandwidthLimit | None) -> MeterSpec | None:
     if rule is None:
         return None
-    rate = int(rule["max_kbps"])
-    asked = int(rule.get("max_burst_kbps") or 0)
+    rate = rule.max_kbps
+    asked = rule.max_burst_kbps
     burst = asked if asked > 0 else rate * METER_BURST_MS // 1000
     return MeterSpec("kbps", rate, max(burst, METER_MIN_BURST_KBIT))
 
 
-def pps_meter(rule: dict | None) -> MeterSpec | None:
+def pps_meter(rule: PacketRateLimit | None) -> MeterSpec | None:
     if rule is None:
         return None
-    pps = int(rule["max_kpps"]) * 1000
-    asked = int(rule.get("max_burst_kpps") or 0) * 1000
+    pps = rule.max_kpps * 1000
+    asked = rule.max_burst_kpps * 1000
     return MeterSpec("pktps", pps, asked or max(pps * PPS_BURST_MS // 1000,
                                                 PPS_MIN_BURST_PACKETS))
 
 
-def queue(rule: dict | None) -> QueueSpec | None:
+def queue(rule: BandwidthLimit | None) -> QueueSpec | None:
     if rule is None:
         return None
-    burst = int(rule.get("max_burst_kbps") or 0) * 1000
-    return QueueSpec(int(rule["max_kbps"]) * 1000, burst or None)
+    burst = rule.max_burst_kbps * 1000
+    return QueueSpec(rule.max_kbps * 1000, burst or None)
 
 
 def port_spec(port: PortQos) -> PortSpec:
-    dscp = port.rule("dscp_marking")
-    minimum = port.rule("minimum_bandwidth", "egress")
+    dscp = port.rule(DscpMarking)
+    minimum = port.rule(MinimumBandwidth, "egress")
     return PortSpec(
         port_id=port.port_id, mac=port.mac_address.lower(),
-        egress_bw=kbps_meter(port.rule("bandwidth_limit", "egress")),
-        ingress_bw=queue(port.rule("bandwidth_limit", "ingress")),
-        dscp=int(dscp["dscp_mark"]) if dscp else None,
-        egress_pps=pps_meter(port.rule("packet_rate_limit", "egress")),
-        ingress_pps=pps_meter(port.rule("packet_rate_limit", "ingress")),
-        min_egress_kbps=int(minimum["min_kbps"]) if minimum else None)
+        egress_bw=kbps_meter(port.rule(BandwidthLimit, "egress")),
+        ingress_bw=queue(port.rule(BandwidthLimit, "ingress")),
+        dscp=dscp.dscp_mark if dscp else None,
+        egress_pps=pps_meter(port.rule(PacketRateLimit, "egress")),
+        ingress_pps=pps_meter(port.rule(PacketRateLimit, "ingress")),
+        min_egress_kbps=minimum.min_kbps if minimum else None)

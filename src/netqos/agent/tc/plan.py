@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from netqos.agent.backends.base import Change
+from netqos.agent.backends.changes import HOST, Action, Change, leftover
 from netqos.agent.tc import bpf, maths, nft
 from netqos.agent.tc.spec import PortSpec, Shaper
 from netqos.agent.tc.state import (CLASSIFIER_PREF, FIRST_PORT_MINOR, IFB_NAME,
@@ -20,7 +20,6 @@ from netqos.agent.tc.state import (CLASSIFIER_PREF, FIRST_PORT_MINOR, IFB_NAME,
                                    UNMATCHED_MINOR, UPLINK_DEFAULT_MINOR, UPLINK_ROOT_MINOR,
                                    HostState, HtbTree)
 
-HOST = "(host)"
 UNMATCHED_RATE_BYTES_PER_S = maths.kbit_to_bytes_per_s(1000)   # a tap not in the map yet
 
 # phases: ip before tc before ip (link deletions), nft in its own transaction
@@ -87,7 +86,7 @@ class Planner:
         self.changes: list[Change] = []
 
     # ---- helpers ----
-    def _emit(self, port: str, action: str, what: str, detail: str, commands: list[Cmd],
+    def _emit(self, port: str, action: Action, what: str, detail: str, commands: list[Cmd],
               key: tuple[str, str] | None = None, value: object = None,
               differs: bool = True) -> None:
         drift = bool(key) and differs and key in self.memo and self.memo[key] == value
@@ -102,11 +101,11 @@ class Planner:
             else None
 
     def _skip(self, spec: PortSpec, reason: str) -> None:
-        self.changes.append(Change(spec.port_id, "skip", reason, "", False, Payload()))
+        self.changes.append(Change(spec.port_id, Action.SKIP, reason, "", False, Payload()))
 
     @staticmethod
-    def _action(before: object, after: object) -> str:
-        return "create" if before is None else "delete" if after is None else "update"
+    def _action(before: object, after: object) -> Action:
+        return Action.CREATE if before is None else Action.DELETE if after is None else Action.UPDATE
 
     # ---- entry ----
     def plan(self) -> list[Change]:
@@ -138,11 +137,11 @@ class Planner:
     def _stale_roots(self, wanted: set[str]) -> None:
         for dev, have in sorted(self.actual.root_tbf.items()):
             if dev not in wanted:
-                self._emit(self._owner(dev), "delete", f"ingress shaper on {dev}", str(have),
+                self._emit(self._owner(dev), Action.DELETE, f"ingress shaper on {dev}", str(have),
                            _tc(P_DEL_ROOT, f"qdisc del dev {dev} root handle {OUR_MAJOR:x}:"))
 
     def _owner(self, dev: str) -> str:
-        return next((s.port_id for s in self.desired if s.device == dev), f"({dev})")
+        return next((s.port_id for s in self.desired if s.device == dev), leftover(dev))
 
     # ---- egress: shared IFB, one HTB class per port, chosen by the tap it came in on ----
     def _egress_ports(self, present: list[PortSpec]) -> list[PortSpec]:
@@ -164,7 +163,7 @@ class Planner:
         if not ports:
             self._unredirect(set())
             if exists:
-                self._emit(HOST, "delete", f"IFB {IFB_NAME}", "no port limits egress",
+                self._emit(HOST, Action.DELETE, f"IFB {IFB_NAME}", "no port limits egress",
                            [Cmd("ip", P_IP_DELETE, f"link del {IFB_NAME}")])
             return
         if not exists or not tree.present or tree.default_minor != UNMATCHED_MINOR:
@@ -191,7 +190,7 @@ class Planner:
                     htb_class_line(IFB_NAME, UNMATCHED_MINOR, f"{OUR_MAJOR:x}:",
                                    UNMATCHED_RATE_BYTES_PER_S, UNMATCHED_RATE_BYTES_PER_S,
                                    maths.default_burst_bytes(UNMATCHED_RATE_BYTES_PER_S)))
-        self._emit(HOST, "create", f"IFB {IFB_NAME} with HTB root", "", cmds,
+        self._emit(HOST, Action.CREATE, f"IFB {IFB_NAME} with HTB root", "", cmds,
                    (HOST, "ifb"), True)
 
     @staticmethod
@@ -216,12 +215,13 @@ class Planner:
         filters an older netqos classified with."""
         dev = tree.device
         if tree.hashed or tree.filters:   # the whole prio: hash table, link and MAC filters
-            self._emit(HOST, "delete", f"MAC classifier on {dev}",
+            self._emit(HOST, Action.DELETE, f"MAC classifier on {dev}",
                        f"{len(tree.filters)} MAC filter(s)",
                        _tc(P_DEL_FILTER, f"filter del dev {dev} parent {OUR_MAJOR:x}: prio 1"))
         for minor in sorted(tree.classes):
             if minor >= FIRST_PORT_MINOR and minor not in kept_minors:
-                self._emit(f"({dev} {minor:x})", "delete", f"class {OUR_MAJOR:x}:{minor:x} "
+                self._emit(leftover(f"{dev} {minor:x}"), Action.DELETE,
+                           f"class {OUR_MAJOR:x}:{minor:x} "
                            f"on {dev}", "", _tc(P_DEL_CLASS, f"class del dev {dev} classid "
                                                              f"{OUR_MAJOR:x}:{minor:x}"))
 
@@ -247,19 +247,19 @@ class Planner:
                                         s.rate_bytes_per_s, s.rate_bytes_per_s, s.burst_bytes,
                                         s.queue_bytes)
         if cmds:
-            self._emit(spec.port_id, "create" if before == "new" else "update",
+            self._emit(spec.port_id, Action.CREATE if before == "new" else Action.UPDATE,
                        f"egress shaper {IFB_NAME} class {OUR_MAJOR:x}:{minor:x}",
                        f"{before} -> {s}", cmds, (spec.port_id, "egress"), s)
 
     def _unredirect(self, keep: set[str]) -> None:
         for dev in sorted(self.actual.redirected - keep):
-            self._emit(self._owner(dev), "delete", f"egress redirect of {dev}", "",
+            self._emit(self._owner(dev), Action.DELETE, f"egress redirect of {dev}", "",
                        _tc(P_UNREDIRECT, f"qdisc del dev {dev} clsact"))
 
     def _redirect(self, ports: list[PortSpec]) -> None:
         for spec in ports:
             if spec.device not in self.actual.redirected:
-                self._emit(spec.port_id, "create", f"egress redirect of {spec.device}",
+                self._emit(spec.port_id, Action.CREATE, f"egress redirect of {spec.device}",
                            f"-> {IFB_NAME}",
                            _tc(P_REDIRECT, f"qdisc replace dev {spec.device} ingress_block "
                                            f"{OUR_BLOCK} clsact"),
@@ -282,7 +282,7 @@ class Planner:
             cmds += _tc(P_DEL_FILTER, f"filter del block {OUR_BLOCK} protocol all pref {pref}")
         cmds += _tc(P_BLOCK, f"filter replace block {OUR_BLOCK} protocol all pref {pref} "
                              f"{spec}")
-        self._emit(HOST, "create", f"{what} of block {OUR_BLOCK}", detail, cmds,
+        self._emit(HOST, Action.CREATE, f"{what} of block {OUR_BLOCK}", detail, cmds,
                    (HOST, f"block-{pref}"), True)
 
     def _classify(self, ports: list[PortSpec], ifindex: dict[str, int],
@@ -292,13 +292,13 @@ class Planner:
         for spec in ports:
             i, minor = ifindex[spec.port_id], minors[spec.port_id]
             if have.get(i) != minor:
-                self._emit(spec.port_id, "create" if i not in have else "update",
+                self._emit(spec.port_id, Action.CREATE if i not in have else Action.UPDATE,
                            f"classifier entry of {spec.device}",
                            f"ifindex {i} -> {OUR_MAJOR:x}:{minor:x}",
                            [Cmd("bpf", P_CLASSIFY, f"set {i} {(OUR_MAJOR << 16) | minor}")],
                            (spec.port_id, "classify"), (spec.device, minor))
         for i in sorted(set(have) - set(ifindex.values())):
-            self._emit(f"(ifindex {i})", "delete", "classifier entry", f"ifindex {i}",
+            self._emit(leftover(f"ifindex {i}"), Action.DELETE, "classifier entry", f"ifindex {i}",
                        [Cmd("bpf", P_CLASSIFY, f"del {i}")])
 
     # ---- minimum bandwidth: HTB tree on the uplink, classes chosen by nftables ----
@@ -319,7 +319,7 @@ class Planner:
             return
         if not ports:
             if tree.present:
-                self._emit(HOST, "delete", f"guarantee tree on {tree.device}", "",
+                self._emit(HOST, Action.DELETE, f"guarantee tree on {tree.device}", "",
                            _tc(P_DEL_TREE, f"qdisc del dev {tree.device} root"))
             return
         if tree.device not in self.actual.links:
@@ -341,7 +341,7 @@ class Planner:
                                             rate, capacity, burst,
                                             maths.queue_limit_bytes(rate))
             if cmds:
-                self._emit(spec.port_id, "create" if before == "new" else "update",
+                self._emit(spec.port_id, Action.CREATE if before == "new" else Action.UPDATE,
                            f"guarantee on {tree.device} class {OUR_MAJOR:x}:{minor:x}",
                            f"{before} -> min {rate * 8 // 1000}kbit", cmds,
                            (spec.port_id, "minimum"), rate)
@@ -366,7 +366,7 @@ class Planner:
             cmds += _tc(P_TREE, leaf_line(dev, UPLINK_DEFAULT_MINOR,
                                           maths.queue_limit_bytes(spare)))
         if cmds:
-            self._emit(HOST, "update" if tree.present else "create",
+            self._emit(HOST, Action.UPDATE if tree.present else Action.CREATE,
                        f"guarantee tree on {dev}", f"capacity {capacity * 8 // 1000}kbit, "
                        f"unguaranteed {spare * 8 // 1000}kbit", cmds, (HOST, "uplink"),
                        (capacity, spare))
@@ -391,11 +391,11 @@ class Planner:
         uplink = self.uplink[0] if self.uplink else None
         if not wanted and not self.uplink_minors:
             if have and have.present:
-                self._emit(HOST, "delete", f"nft table {family} {nft.TABLE}", "",
+                self._emit(HOST, Action.DELETE, f"nft table {family} {nft.TABLE}", "",
                            _nft(N_DEL_TABLE, nft.drop_table(family)))
             return
         if not have or not have.hooks_ok or have.uplink_hook != uplink:
-            self._emit(HOST, "create", f"nft table {family} {nft.TABLE}", "",
+            self._emit(HOST, Action.CREATE, f"nft table {family} {nft.TABLE}", "",
                        _nft(N_SKELETON, nft.skeleton(family, uplink)),
                        (HOST, f"nft-{family}"), uplink or True)
         have = have if have and have.present else None
@@ -410,13 +410,13 @@ class Planner:
         for dev, minor in sorted(self.uplink_minors.items()):
             if got.get(dev) != minor:
                 port = self._owner(dev)
-                self._emit(port, "create" if dev not in got else "update",
+                self._emit(port, Action.CREATE if dev not in got else Action.UPDATE,
                            f"nft {family} uplink class of {dev}",
                            f"-> {OUR_MAJOR:x}:{minor:x}",
                            _nft(N_ADD_ELEM, nft.class_element(family, dev, minor, dev in got)),
                            (port, f"nft-{family}-uplink"), minor)
         for dev in sorted(set(got) - set(self.uplink_minors)):
-            self._emit(self._owner(dev), "delete", f"nft {family} uplink class of {dev}", "",
+            self._emit(self._owner(dev), Action.DELETE, f"nft {family} uplink class of {dev}", "",
                        _nft(N_DEL_ELEM, nft.delete_element(family, nft.UPLINK_MAP, dev)))
 
     def _nft_stale(self, family: str, have, wanted: dict) -> None:
@@ -426,13 +426,13 @@ class Planner:
             for dev, chain in sorted(elements.items()):
                 want = wanted.get(chain)
                 if want is None or want[1] != dev or want[3][0] != map_name:
-                    self._emit(self._owner(dev), "delete", f"nft {family} {map_name} {dev}",
+                    self._emit(self._owner(dev), Action.DELETE, f"nft {family} {map_name} {dev}",
                                chain, _nft(N_DEL_ELEM, nft.delete_element(family, map_name,
                                                                            dev)))
         for chain in sorted(have.chains):
             if chain not in wanted:
                 owner = nft.port_of_chain(chain)[0]
-                self._emit(owner, "delete", f"nft {family} chain {chain}", "",
+                self._emit(owner, Action.DELETE, f"nft {family} chain {chain}", "",
                            _nft(N_DEL_CHAIN, nft.delete_chain(family, chain)))
 
     def _nft_port(self, family, have, chain, port, device, rules, map_name, limit,
@@ -449,7 +449,7 @@ class Planner:
             what = "dscp/pps out of VM" if map_name == "from_vm" else "pps into VM"
             detail = f"{'none' if got is None else _chain_text(got)} -> " \
                      f"{'; '.join(rules)}"
-            self._emit(port, "create" if got is None else "update",
+            self._emit(port, Action.CREATE if got is None else Action.UPDATE,
                        f"nft {family} {what} on {device}", detail, cmds,
                        (port, f"nft-{family}-{map_name}"), (limit, dscp))
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netqos.wire import PortQos
+from netqos.wire import (BandwidthLimit, DscpMarking, MinimumBandwidth, PacketRateLimit,
+                         PortQos)
 from netqos.agent.tc import maths
 
 
@@ -52,33 +53,33 @@ class PortSpec:
     min_egress_bytes_per_s: int | None = None  # guarantee on the uplink
 
 
-def shaper_of(rule: dict | None) -> Shaper | None:
+def shaper_of(rule: BandwidthLimit | None) -> Shaper | None:
     if rule is None:
         return None
-    rate = maths.kbit_to_bytes_per_s(int(rule["max_kbps"]))
-    burst = maths.burst_bytes(rate, int(rule.get("max_burst_kbps") or 0))
+    rate = maths.kbit_to_bytes_per_s(rule.max_kbps)
+    burst = maths.burst_bytes(rate, rule.max_burst_kbps)
     return Shaper(rate, burst, maths.limiter_limit_bytes(rate, burst))
 
 
-def packet_limit_of(rule: dict | None) -> PacketLimit | None:
+def packet_limit_of(rule: PacketRateLimit | None) -> PacketLimit | None:
     if rule is None:
         return None
-    pps = int(rule["max_kpps"]) * 1000
-    return PacketLimit(pps, maths.pps_burst_packets(pps, int(rule.get("max_burst_kpps") or 0)))
+    pps = rule.max_kpps * 1000
+    return PacketLimit(pps, maths.pps_burst_packets(pps, rule.max_burst_kpps))
 
 
 def port_spec(port: PortQos) -> PortSpec:
-    dscp = port.rule("dscp_marking")
-    minimum = port.rule("minimum_bandwidth", "egress")
+    dscp = port.rule(DscpMarking)
+    minimum = port.rule(MinimumBandwidth, "egress")
     return PortSpec(
         port_id=port.port_id,
         device=port.device or port.tap_name,
         mac=port.mac_address.lower(),
-        ingress=shaper_of(port.rule("bandwidth_limit", "ingress")),
-        egress=shaper_of(port.rule("bandwidth_limit", "egress")),
-        dscp=int(dscp["dscp_mark"]) if dscp else None,
-        pps_egress=packet_limit_of(port.rule("packet_rate_limit", "egress")),
-        pps_ingress=packet_limit_of(port.rule("packet_rate_limit", "ingress")),
-        min_egress_bytes_per_s=(maths.kbit_to_bytes_per_s(int(minimum["min_kbps"]))
+        ingress=shaper_of(port.rule(BandwidthLimit, "ingress")),
+        egress=shaper_of(port.rule(BandwidthLimit, "egress")),
+        dscp=dscp.dscp_mark if dscp else None,
+        pps_egress=packet_limit_of(port.rule(PacketRateLimit, "egress")),
+        pps_ingress=packet_limit_of(port.rule(PacketRateLimit, "ingress")),
+        min_egress_bytes_per_s=(maths.kbit_to_bytes_per_s(minimum.min_kbps)
                                 if minimum else None),
     )
