@@ -159,7 +159,7 @@ class MemNic(PortBackend):
         return dict(self.held)
 
     def plan(self, desired, actual):
-        want = {p.port_id: next((r["max_kbps"] for r in p.rules), 0) for p in desired}
+        want = {p.port_id: next((r.max_kbps for r in p.rules), 0) for p in desired}
         return [Change(pid, "update", "limit", f"{actual.get(pid, 0)} -> {kbps}",
                        payload=kbps) for pid, kbps in want.items() if actual.get(pid) != kbps]
 
