@@ -172,10 +172,16 @@ class Ovsdb:
 
     # ---- writes ----
     def transact(self, ops: Sequence[Op]) -> None:
-        """All `ops` in one transaction; raises if OVSDB refuses it (nothing applied)."""
+        """All `ops` in one transaction of ovsdbapp commands; raises if OVSDB refuses it
+        (nothing applied)."""
         if not ops:
             return
-        self.run(_Apply(self.api, self.bridge, list(ops)))
+        with self.conn.lock:     # the commands are chosen from a consistent replica
+            commands = _Commands(self.api, self.idl.tables, self.bridge).of(ops)
+        self.transactions += 1
+        with self.api.transaction(check_error=True, log_errors=False) as txn:
+            for cmd in commands:
+                txn.add(cmd)
 
     def run(self, cmd: command.BaseCommand) -> None:
         """One command in one transaction; raises if OVSDB refuses it."""
@@ -184,95 +190,137 @@ class Ovsdb:
             txn.add(cmd)
 
 
-class _Apply(command.BaseCommand):
-    """Ops on the IDL's rows inside one transaction."""
+class _Commands:
+    """Ops -> ovsdbapp commands of the Open_vSwitch schema (may_exist / if_exists where
+    the op tolerates a row that is already there or already gone), read against the
+    replica as it is now. Meter records of the whole change set go in one db_set and
+    one db_remove of the bridge's external_ids: per record, ovsdbapp rewrites the
+    whole map, which is quadratic on a thousand meters."""
 
-    def __init__(self, api, bridge: str, ops: list[Op]):
-        super().__init__(api)
-        self.bridge_name = bridge
-        self.ops = ops
+    def __init__(self, api, tables, bridge: str):
+        self.api, self.tables, self.bridge = api, tables, bridge
+        self._qos_ports: dict | None = None
+        self._by_name: dict | None = None
 
-    def run_idl(self, txn):
-        tables = self.api.idl.tables
-        bridge = next((b for b in tables["Bridge"].rows.values()
-                       if b.name == self.bridge_name), None)
-        ports = {p.name: p for p in tables["Port"].rows.values()}
-        ifaces = {i.name: i for i in tables["Interface"].rows.values()}
-        for op in self.ops:
-            if op.kind == "bridge":
-                bridge = self._bridge(txn, *op.args)
-            elif op.kind == "register":
+    def of(self, ops: Sequence[Op]) -> list[command.BaseCommand]:
+        by_kind = {"bridge": self._bridge, "policing": self._policing, "qos": self._qos,
+                   "unqos": self._unqos}
+        out: list[command.BaseCommand] = []
+        records: dict[str, str] = {}
+        gone: list[str] = []
+        for op in ops:
+            if op.kind == "register":
                 meter_id, value = op.args
                 key = f"{METER_KEY_PREFIX}{meter_id}"
                 if value is None:
-                    bridge.delkey("external_ids", key)
+                    gone.append(key)
+                    records.pop(key, None)
                 else:
-                    bridge.setkey("external_ids", key, value)
-            elif op.kind == "policing":
-                name, rate, burst = op.args
-                if name in ifaces:
-                    ifaces[name].ingress_policing_rate = rate
-                    ifaces[name].ingress_policing_burst = burst
-            elif op.kind == "qos":
-                self._qos(txn, ports, *op.args)
-            elif op.kind == "unqos":
-                uuid, port_name = op.args
-                self._unqos(tables, ports.get(port_name), uuid)
+                    records[key] = value
+            elif op.kind in by_kind:
+                out += by_kind[op.kind](*op.args)
             else:
                 raise ValueError(f"unknown OVSDB op {op.kind}")
+        if gone:
+            out.append(self.api.db_remove("Bridge", self.bridge, "external_ids", *gone,
+                                          if_exists=True))
+        if records:
+            out.append(self.api.db_set("Bridge", self.bridge, ("external_ids", records)))
+        return out
 
-    def _bridge(self, txn, name: str, datapath_type: str):
-        return insert_bridge(txn, self.api.idl.tables, name, datapath_type, "standalone")
+    def _bridge(self, name: str, datapath_type: str) -> list:
+        return [self.api.add_br(name, may_exist=True, datapath_type=datapath_type),
+                self.api.set_fail_mode(name, "standalone")]
 
-    def _qos(self, txn, ports, port_name: str, port_id: str | None, max_rate: int,
-             queues: dict, uplink: bool, existing: str | None) -> None:
-        tables = self.api.idl.tables
-        qos = tables["QoS"].rows.get(_uuid(existing)) if existing else None
-        fresh = qos is None
-        if fresh:
-            qos = txn.insert(tables["QoS"])
-            qos.type = "linux-htb"
-            qos.external_ids = {UPLINK_KEY: "1"} if uplink else {PORT_KEY: port_id}
-            qos.other_config = {"max-rate": str(max_rate)}
-        elif qos.other_config.get("max-rate") != str(max_rate):
-            qos.setkey("other_config", "max-rate", str(max_rate))
-        old = {} if fresh else dict(qos.queues)
-        current = dict(old)
-        new = {}
-        for key, (max_rate_q, min_rate, burst, owner) in queues.items():
-            queue = old.pop(key, None)
-            if queue is None:
-                queue = txn.insert(tables["Queue"])
-                queue.other_config, queue.external_ids = {}, {}
-            config = {"max-rate": str(max_rate_q)}
-            if min_rate:
-                config["min-rate"] = str(min_rate)
-            if burst:
-                config["burst"] = str(burst)
-            if dict(queue.other_config) != config:
-                queue.other_config = config
-            if owner and queue.external_ids.get(PORT_KEY) != owner:
-                queue.external_ids = {PORT_KEY: owner}
-            new[key] = queue
-        if fresh or set(new) != set(current) or any(current[k].uuid != v.uuid
-                                                    for k, v in new.items() if k in current):
-            qos.queues = new
-        for queue in old.values():
-            queue.delete()
-        port = ports.get(port_name)
-        if port is not None and (not port.qos or port.qos[0].uuid != qos.uuid):
-            port.qos = [qos]
+    def _policing(self, iface: str, rate: int, burst: int) -> list:
+        return [self.api.db_set("Interface", iface, ("ingress_policing_rate", rate),
+                                ("ingress_policing_burst", burst), if_exists=True)]
 
-    def _unqos(self, tables, port, uuid: str) -> None:
-        qos = tables["QoS"].rows.get(_uuid(uuid))
-        if qos is None:
-            return
-        for p in tables["Port"].rows.values():
-            if p.qos and p.qos[0].uuid == qos.uuid:
-                p.qos = []
-        for queue in qos.queues.values():
-            queue.delete()
-        qos.delete()
+    def _qos(self, port_name: str, port_id: str | None, max_rate: int, queues: dict,
+             uplink: bool, existing: str | None) -> list:
+        api = self.api
+        row = self.tables["QoS"].rows.get(_uuid(existing)) if existing else None
+        out: list = []
+        if row is None:
+            created = {key: api.db_create("Queue", other_config=_queue_config(*q[:3]),
+                                          external_ids={PORT_KEY: q[3]} if q[3] else {})
+                       for key, q in queues.items()}
+            qos = api.db_create("QoS", type="linux-htb",
+                                external_ids={UPLINK_KEY: "1"} if uplink else
+                                {PORT_KEY: port_id},
+                                other_config={"max-rate": str(max_rate)}, queues=created)
+            out += [*created.values(), qos]
+        else:
+            qos = row.uuid
+            out += self._update_qos(row, max_rate, queues)
+        port = self._ports().get(port_name)
+        if port is not None and (not port.qos or port.qos[0].uuid != getattr(qos, "uuid",
+                                                                             qos)):
+            out.append(api.db_set("Port", port.uuid, ("qos", qos)))
+        return out
+
+    def _update_qos(self, row, max_rate: int, queues: dict) -> list:
+        """An existing QoS row and its queues edited in place (their uuids stay)."""
+        api, out = self.api, []
+        if row.other_config.get("max-rate") != str(max_rate):
+            out.append(api.db_set("QoS", row.uuid, ("other_config",
+                                                    {"max-rate": str(max_rate)})))
+        old = dict(row.queues)
+        stale = [key for key in old if key not in queues]
+        if stale:
+            out.append(api.db_remove("QoS", row.uuid, "queues", *stale))
+            out += [api.db_destroy("Queue", old[key].uuid) for key in stale]
+        for key, (max_q, min_q, burst, owner) in queues.items():
+            config = _queue_config(max_q, min_q, burst)
+            have = old.get(key)
+            if have is None:
+                new = api.db_create("Queue", other_config=config,
+                                    external_ids={PORT_KEY: owner} if owner else {})
+                out += [new, api.db_add("QoS", row.uuid, "queues", {key: new})]
+                continue
+            if dict(have.other_config) != config:
+                dropped = set(have.other_config) - set(config)
+                if dropped:
+                    out.append(api.db_remove("Queue", have.uuid, "other_config", *dropped))
+                out.append(api.db_set("Queue", have.uuid, ("other_config", config)))
+            if owner and have.external_ids.get(PORT_KEY) != owner:
+                out.append(api.db_set("Queue", have.uuid, ("external_ids",
+                                                          {PORT_KEY: owner})))
+        return out
+
+    def _unqos(self, uuid: str, port_name: str) -> list:
+        """Detach the QoS row from every port that holds it, delete it with its queues
+        (QoS and Queue are root tables: nothing collects them)."""
+        row = self.tables["QoS"].rows.get(_uuid(uuid))
+        if row is None:
+            return []
+        api = self.api
+        out = [api.db_clear("Port", port, "qos") for port in self._ports_of(row.uuid)]
+        out += [api.db_destroy("Queue", queue.uuid) for queue in row.queues.values()]
+        out.append(api.db_destroy("QoS", row.uuid))
+        return out
+
+    def _ports(self) -> dict:
+        if self._by_name is None:      # once per change set, not once per port
+            self._by_name = {p.name: p for p in self.tables["Port"].rows.values()}
+        return self._by_name
+
+    def _ports_of(self, qos_uuid) -> list:
+        if self._qos_ports is None:    # once per change set, not once per QoS row
+            self._qos_ports = {}
+            for port in self.tables["Port"].rows.values():
+                if port.qos:
+                    self._qos_ports.setdefault(port.qos[0].uuid, []).append(port.uuid)
+        return self._qos_ports.get(qos_uuid, [])
+
+
+def _queue_config(max_rate: int, min_rate: int | None, burst: int | None) -> dict[str, str]:
+    config = {"max-rate": str(max_rate)}
+    if min_rate:
+        config["min-rate"] = str(min_rate)
+    if burst:
+        config["burst"] = str(burst)
+    return config
 
 
 def insert_bridge(txn, tables, name: str, datapath_type: str, fail_mode: str):
