@@ -89,6 +89,12 @@ def own_server(request, tmp_path_factory, name: str, extra_args=()):
     server.stop()
 
 
+def own_api(server):
+    """An httpx client of a module's own `server` (fixture: pytest.fixture(name="api"))."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
 BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

@@ -20,7 +20,8 @@ from netqos.agent.client import ServerClient
 from netqos.agent.loop import Agent, AgentConfig
 from netqos.qos.backends import LINUX_TC, SRIOV, BackendSupport, RuleSupport
 from netqos.qos.rules import VALID_DSCP_MARKS
-from tests.api.conftest import BOTH_DATABASES, own_server
+from tests.api.conftest import BOTH_DATABASES, own_api, own_server
+from tests.api.helpers_core import ok
 
 HOSTS = "/v2.0/netqos/hosts"
 # A plug-in NIC backend that can mark DSCP on VF ports and nothing else.
@@ -33,15 +34,7 @@ def server(request, tmp_path_factory):
     yield from own_server(request, tmp_path_factory, "agentbackends")
 
 
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
-
-
-def ok(response: httpx.Response, code: int = 200) -> dict:
-    assert response.status_code == code, response.text
-    return response.json() if response.content else {}
+api = pytest.fixture(name="api")(own_api)
 
 
 def heartbeat(api, host: str, table: BackendSupport | dict, code: int = 200, **extra):

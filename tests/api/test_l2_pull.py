@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
-from tests.api.conftest import own_server
+from tests.api.conftest import own_api, own_server
+from tests.api.helpers_core import ok
 from tests.harness.util import wait_for
 
 
@@ -17,15 +17,7 @@ def server(request, tmp_path_factory):
     yield from own_server(request, tmp_path_factory, "l2pull")
 
 
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
-
-
-def ok(response: httpx.Response, code: int = 200) -> dict:
-    assert response.status_code == code, response.text
-    return response.json() if response.content else {}
+api = pytest.fixture(name="api")(own_api)
 
 
 def vxlan(api, vni: int) -> str:
