@@ -3,7 +3,7 @@ userspace datapath, native tunnelling over the underlay bridge), engines run wit
 --tunnel-types vxlan,gre: two GRE networks and a VXLAN network whose VNI is the first GRE
 network's key, all three on the same CIDR. Reachability within each network across hosts,
 zero replies across networks (the full matrix), real GRE on the wire (IP protocol 47 with
-the key), TCP over GRE, and a removed GRE tunnel port repaired.
+the key), the MTU (underlay - 42), TCP over GRE, and a removed GRE tunnel port repaired.
 
 The tests run in file order on one lab."""
 from __future__ import annotations
@@ -128,9 +128,20 @@ def test_the_gre_mtu_is_the_underlay_minus_42(grelab):
     assert wait_for(lambda: grelab.ping(a, b, count=1) > 0, 5)
 
 
-def test_tcp_over_gre(grelab):
-    a, b = _vm(grelab, "green1"), _vm(grelab, "green3")
-    for vm in (a, b):            # OVS 3.1 does not finish offloaded checksums it tunnels
+def test_tcp_over_gre_and_the_tunnel_checksum_capability(grelab):
+    """With guests that offload TX checksums, TCP over GRE answers exactly when the engine
+    says the datapath finishes them (tunnel_csum_offload, OVS >= 3.3); with guests that
+    finish their own, it answers."""
+    a, b = _vm(grelab, "olive1"), _vm(grelab, "olive3")
+    offloaded = grelab.tcp_pair(a, b) == 1
+    capability = grelab.hosts[0].status()["capabilities"]["tunnel_csum_offload"]
+    print(f"\nTCP over GRE, guests offloading TX checksums: "
+          f"{'answered' if offloaded else 'no answer'}; capability reported: {capability}")
+    assert offloaded == capability
+    if not capability:
+        assert any(m.startswith("gre: ") and "checksums" in m for m in
+                   grelab.hosts[0].status()["configurations"]["missing_capabilities"])
+    for vm in (a, b):
         vm.host.prepare_guest(vm)
     assert grelab.tcp_pair(a, b) == 1
 
