@@ -54,9 +54,10 @@ class Settings:
     # Network segments, named as Neutron's ML2 options (comma-separated lists):
     tenant_network_types: tuple[str, ...] = ("vxlan",)   # tried in order for tenant networks
     vni_ranges: tuple[str, ...] = ("1:16777215",)        # VXLAN ids for tenant networks
+    tunnel_id_ranges: tuple[str, ...] = ()               # GRE keys for tenant networks
     network_vlan_ranges: tuple[str, ...] = ()            # physnet[:first:last]
     flat_networks: tuple[str, ...] = ("*",)              # physnets flat networks may use
-    global_physnet_mtu: int = 1500                       # underlay MTU (VXLAN: minus 50)
+    global_physnet_mtu: int = 1500              # underlay MTU (VXLAN: minus 50, GRE: 42)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -115,7 +116,8 @@ def _from_env(env: dict) -> dict:
 
 _INTEGERS = frozenset({"workers", "global_physnet_mtu", "max_body_size",
                        "keystone_token_cache_time"})
-_LISTS = frozenset({"backends", "tenant_network_types", "vni_ranges", "network_vlan_ranges",
+_LISTS = frozenset({"backends", "tenant_network_types", "vni_ranges", "tunnel_id_ranges",
+                    "network_vlan_ranges",
                     "flat_networks"})
 
 

@@ -3,15 +3,18 @@ netqos.agent.l2.model).
 
 Pure and shared, outside agent/ so the server may import it: service/l2.py calls `compose`
 when it answers a host pull; the multi-host test harness calls it in place of a server.
-Per host: its bound ports, their networks' segments, and per VXLAN network, every other
-host with ports on it — its tunnel IP (the `local_ip` its agent reported) and their MACs,
-which is what Neutron's l2population sends, as a level rather than as deltas. A host whose
-agent has not reported a tunnel IP yet cannot be reached and is left out until it does.
+Per host: its bound ports, their networks' segments, and per tunnelled (VXLAN or GRE)
+network, every other host with ports on it — its tunnel IP (the `local_ip` its agent
+reported) and their MACs, which is what Neutron's l2population sends, as a level rather
+than as deltas. A host whose agent has not reported a tunnel IP yet cannot be reached and
+is left out until it does.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+TUNNELLED = ("vxlan", "gre")     # segment types whose hosts reach each other by local_ip
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ def compose(host: str, ports: Iterable[BoundPort], segments: Mapping[str, dict],
     ports = list(ports)
     mine = [p for p in ports if p.host == host]
     nets = sorted({p.network_id for p in mine if p.network_id in segments})
-    tunnelled = {n for n in nets if segments[n].get("network_type") == "vxlan"}
+    tunnelled = {n for n in nets if segments[n].get("network_type") in TUNNELLED}
     remote: dict[tuple[str, str], list[str]] = {}
     for p in ports:
         if p.host != host and p.network_id in tunnelled and p.host in tunnel_ips:

@@ -150,23 +150,25 @@ def record(value: Any, field: str) -> dict:
     return value
 
 
-NETWORK_TYPES = frozenset({"flat", "vlan", "vxlan", "local"})
+NETWORK_TYPES = frozenset({"flat", "vlan", "vxlan", "gre", "local"})
+_LARGEST_ID = {"gre": 2**32 - 1}    # a GRE key is 32 bits; VLAN ids and VNIs fit in 24
 
 
 def segment(value: Any, field: str = "network") -> dict:
-    """A port's network and its segment (ids become bridge and VXLAN/VLAN device names)."""
+    """A port's network and its segment (ids become bridge and VXLAN/VLAN device names,
+    and tunnel keys in flows: a GRE key is 32 bits)."""
     value = record(value, field)
     network_type = value.get("network_type")
     if network_type not in NETWORK_TYPES:
-        raise _fail(f"{field}.network_type", network_type, "flat, vlan, vxlan or local")
+        raise _fail(f"{field}.network_type", network_type, "flat, vlan, vxlan, gre or local")
     return {"network_id": identifier(value.get("network_id"), f"{field}.network_id"),
             "network_type": network_type,
             "physical_network": optional(
                 lambda v, f: _text(v, f, PHYSNET, "a physical network name"),
                 value.get("physical_network"), f"{field}.physical_network"),
-            "segmentation_id": optional(lambda v, f: integer(v, f, 1, 2**24 - 1),
-                                        value.get("segmentation_id"),
-                                        f"{field}.segmentation_id"),
+            "segmentation_id": optional(
+                lambda v, f: integer(v, f, 1, _LARGEST_ID.get(network_type, 2**24 - 1)),
+                value.get("segmentation_id"), f"{field}.segmentation_id"),
             "mtu": optional(lambda v, f: integer(v, f, 68, 65535), value.get("mtu"),
                             f"{field}.mtu")}
 

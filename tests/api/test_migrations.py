@@ -74,3 +74,34 @@ def test_0003_keys_agent_rows_by_backend_and_keeps_old_ones(database_url):
             conn.execute(text(insert), {"id": "a3", "backend": "linuxtc"})
     finally:
         engine.dispose()
+
+
+def test_0004_widens_segment_ids_to_32_bit_gre_keys_keeping_rows(database_url):
+    """A VXLAN network of 0003 keeps its segment; afterwards a GRE key of 2**32-1 fits
+    (beyond PostgreSQL's INTEGER) in the network and its allocation row."""
+    engine = make_engine(database_url)
+    insert_net = ("INSERT INTO networks (id, project_id, name, description, admin_state_up, "
+                  "router_external, mtu, revision_number, created_at, updated_at, "
+                  "network_type, segmentation_id) VALUES (:id, 'p', '', '', true, false, "
+                  "1450, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :kind, :seg)")
+    insert_alloc = ("INSERT INTO segment_allocations (network_type, physical_network, "
+                    "segmentation_id, network_id) VALUES (:kind, '', :seg, :id)")
+    try:
+        upgrade(engine, "0003_agent_backends")
+        with engine.begin() as conn:
+            row = {"id": "n1", "kind": "vxlan", "seg": 1001}
+            conn.execute(text(insert_net), row)
+            conn.execute(text(insert_alloc), row)
+        upgrade(engine)
+        with engine.begin() as conn:
+            row = {"id": "n2", "kind": "gre", "seg": 2**32 - 1}
+            conn.execute(text(insert_net), row)
+            conn.execute(text(insert_alloc), row)
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text(
+                "SELECT network_id, network_type, segmentation_id FROM segment_allocations"))
+                .all()) == [("n1", "vxlan", 1001), ("n2", "gre", 2**32 - 1)]
+            assert conn.execute(text("SELECT segmentation_id FROM networks WHERE id = 'n2'")
+                                ).scalar() == 2**32 - 1
+    finally:
+        engine.dispose()

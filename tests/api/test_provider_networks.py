@@ -100,7 +100,7 @@ def test_provider_segments_and_their_conflicts(api):
 
 
 @pytest.mark.parametrize("attrs, message", [
-    ({"provider:network_type": "gre"}, "network_type value 'gre' not supported"),
+    ({"provider:network_type": "geneve"}, "network_type value 'geneve' not supported"),
     ({"provider:physical_network": "public"}, "network_type required"),
     ({"provider:network_type": "flat"}, "physical_network required for flat provider network"),
     ({"provider:network_type": "flat", "provider:physical_network": "nowhere"},

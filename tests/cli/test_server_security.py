@@ -122,3 +122,13 @@ def test_plan_with_a_host_token_from_file_or_environment(agent_token_server, tmp
     # No token at all: 401.
     res = run_netqos("plan", "--host", "cli-host-a", *netns, url=url, timeout=60)
     assert res.returncode == 1 and "401" in res.stderr, res
+
+
+@pytest.mark.parametrize("ranges", ["0:5", "1:4294967296", "9:5"])
+def test_bad_gre_key_ranges_are_refused_at_start(tmp_path, ranges):
+    res = run_netqos("server", "--tunnel-id-ranges", ranges, "--bind",
+                     f"127.0.0.1:{free_port()}", "--database",
+                     f"sqlite:///{tmp_path / 'x.sqlite'}", timeout=30)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res   # a CliError
+    assert f"bad segment setting: tunnel_id_ranges: {ranges!r} is not FIRST:LAST" \
+        in res.stderr, res

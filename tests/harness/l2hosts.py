@@ -203,7 +203,7 @@ class L2Lab:
 
     def network(self, network_type: str, segmentation_id: int | None = None,
                 physical_network: str | None = None) -> Network:
-        mtu = 1450 if network_type == "vxlan" else 1500
+        mtu = {"vxlan": 1450, "gre": 1458}.get(network_type, 1500)   # as the server's
         net = Network(str(uuid.uuid4()), network_type, segmentation_id, physical_network, mtu)
         self.networks.append(net)
         return net

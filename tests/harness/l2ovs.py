@@ -46,6 +46,8 @@ def wire_checksums(ns: Netns, dev: str) -> None:
 
 
 class OvsHost(Host):
+    tunnel_types = "vxlan"      # the engine's --tunnel-types (a subclass may add gre)
+
     def __init__(self, index: int, fabric: Netns, workdir: Path):
         super().__init__(index, fabric, workdir)
         for peer in (f"u{index}", f"p{index}"):      # the fabric's side of eth0 / eth1
@@ -67,7 +69,7 @@ class OvsHost(Host):
     def engine_argv(self) -> list[str]:
         return ["-m", "netqos.agent.l2.openvswitch", "--ovsdb", self.ovs.db,
                 "--rundir", self.ovs.rundir, "--bridge-mappings", "physnet1:br-physnet1",
-                "--tunnel-types", "vxlan"]
+                "--tunnel-types", self.tunnel_types]
 
     def plug(self, vm: Vm) -> None:
         self.ns.run("ip", "link", "set", vm.tap, "up")

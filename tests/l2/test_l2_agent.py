@@ -97,7 +97,12 @@ def test_agent_reports_l2_configuration_and_follows_the_servers_l2_block(
             assert c["tunneling_ip"] == "198.18.100.7" and c["tunnel_types"] == ["vxlan"]
             assert c["interface_mappings"] == {"physnet1": "eth1"}
             assert c["l2_population"] is True and c["l2"] == "linuxbridge"
-            assert ("vlan" in c["network_types"]) != bool(c["missing_capabilities"])
+            missing = c["missing_capabilities"]
+            assert ("vlan" in c["network_types"]) != any(m.startswith("vlan:")
+                                                         for m in missing)
+            # No GRE in this role (as in Neutron's Linux-bridge agent): always reported.
+            assert "gre" not in c["network_types"]
+            assert any(m.startswith("gre: GRE networks are not supported") for m in missing)
             assert wait_for(lambda: "brqdeadbeef-00" not in ns.run("ip", "link").stdout,
                             10), tail(log)
             assert proc.poll() is None, tail(log)

@@ -180,6 +180,33 @@ def test_vlan_port_refused_on_a_kernel_without_8021q(l2lab):
         l2lab.push()
 
 
+def test_gre_port_refused_and_reported_never_half_plugged(l2lab):
+    """Neutron's Linux-bridge agent has no GRE, nor does this role: a port on a GRE network
+    is reported ERROR with the reason, no bridge is made for it, its tap stays out of
+    every bridge, and the host says so in its heartbeat."""
+    host = l2lab.hosts[1]
+    assert any(m.startswith("gre: GRE networks are not supported by the Linux-bridge")
+               for m in host.status()["configurations"]["missing_capabilities"])
+    gre = l2lab.network("gre", 1001)
+    vm = l2lab.vm("gre1", host, gre, "198.19.1.51/24")
+    try:
+        l2lab.push()
+        assert wait_for(lambda: l2lab.port_status(vm).get("status") == "ERROR", 5)
+        assert "GRE networks are not supported by the Linux-bridge L2 role" in \
+            l2lab.port_status(vm)["reason"]
+        links = host.links()
+        assert "brq" + gre.network_id[:11] not in links
+        assert not [n for n, link in links.items()
+                    if link.get("linkinfo", {}).get("info_kind") in ("gre", "gretap")]
+        assert "master" not in links[vm.tap]
+        assert _converged(l2lab, but=vm)   # the other ports are untouched
+    finally:
+        l2lab.vms.remove(vm)
+        l2lab.networks.remove(gre)
+        vm.destroy()
+        l2lab.push()
+
+
 def test_port_moved_to_another_network_is_replugged(l2lab):
     vm, blue1 = _vm(l2lab, "red3"), _vm(l2lab, "blue1")
     bridge = "brq" + blue1.network.network_id[:11]

@@ -5,7 +5,8 @@ real `netqos agent` on a private Open vSwitch, its heartbeat read through the AP
   bridge, sharing the L2 role's switch;
 - --backend linuxtc: accepted (it was refused: --ovsdb went to the tc backend), the switch
   options reach the L2 role only.
-Either way the heartbeat reports GRE tunnels as missing, and why."""
+Either way, with --tunnel-types vxlan,gre, the heartbeat reports both tunnel types and both
+network types (OVS's userspace datapath carries GRE here: bench/l2_ovs.py tunnels)."""
 from __future__ import annotations
 
 import subprocess
@@ -40,6 +41,7 @@ def test_qos_backend_beside_the_ovs_l2_role(root, sqlite_server, tmp_path, backe
         log = tmp_path / "agent.log"
         argv = [NETQOS, "agent", "--server", sqlite_server.url, "--host", host, *backend,
                 "--l2", "openvswitch", "--ovsdb", ovs.db, "--ovs-rundir", ovs.rundir,
+                "--local-ip", "198.18.251.1", "--tunnel-types", "vxlan,gre",
                 "--heartbeat-interval", "1", "--poll-interval", "0.3"]
         if expected == "linuxtc":
             argv += ["--netns", ns.name]
@@ -53,10 +55,12 @@ def test_qos_backend_beside_the_ovs_l2_role(root, sqlite_server, tmp_path, backe
             agent = mine()
             assert agent["backends"] == [expected], agent
             assert agent["configurations"]["l2"] == "openvswitch"
-            # GRE: carried by OVS here (bench/l2_ovs.py gre), but no netqos network has a
-            # GRE segment: reported missing, with the reason.
-            assert any(m.startswith("gre: netqos networks have no gre segment type")
-                       for m in agent["configurations"]["missing_capabilities"]), agent
+            conf = agent["configurations"]
+            assert conf["tunnel_types"] == ["vxlan", "gre"], conf
+            assert conf["network_types"] == ["flat", "local", "vlan", "vxlan", "gre"], conf
+            assert conf["local_ip"] == "198.18.251.1"
+            assert not [m for m in conf["missing_capabilities"]
+                        if "no gre segment" in m], conf
             # The L2 role reached the switch the flags name: its pipeline is on br-int.
             # (The heartbeat may come before the role's first pass has made br-int.)
             assert wait_for(lambda: "cookie=0x4e52" in _flows(ovs, "br-int"), 10), tail(log)

@@ -38,11 +38,13 @@ QOS_COOKIE, L2_COOKIE = "cookie=0x4e51", "cookie=0x4e52"
 class OvsApiLab(ApiLab):
     """ApiLab on Open vSwitch hosts: VMs plugged as os-vif does, one agent per host."""
 
+    host_kind: type[OvsHost] = OvsHost      # its tunnel_types go to every agent
+
     def __init__(self, url: str):            # noqa: D107 — ApiLab's, with OVS hosts
         import httpx
 
         self.http = httpx.Client(base_url=url, timeout=30)
-        self.lab = L2Lab(kinds=[OvsHost] * 3)
+        self.lab = L2Lab(kinds=[self.host_kind] * 3)
         tag = uuid.uuid4().hex[:6]
         for host in self.lab.hosts:
             host.name = f"l2ovsapi-{tag}-{host.index}"
@@ -71,7 +73,8 @@ class OvsApiLab(ApiLab):
                 "--poll-interval", "0.3", "--resync-interval", "5",
                 "--heartbeat-interval", "1", "--l2", "openvswitch",
                 "--ovsdb", host.ovs.db, "--ovs-rundir", host.ovs.rundir,
-                "--local-ip", host.local_ip, "--tunnel-types", "vxlan", "--l2-population",
+                "--local-ip", host.local_ip, "--tunnel-types", host.tunnel_types,
+                "--l2-population",
                 "--bridge-mappings", "physnet1:br-physnet1", "--dscp-inherit"]
 
     def start_agents(self, url: str) -> None:

@@ -79,7 +79,7 @@ HOSTILE_PORTS = {
     "policy id injected": {"policy_id": "a b"},
     # The port's network segment (bridge, VXLAN and VLAN device names come from it).
     "network not an object": {"network": "vxlan"},
-    "network type unknown": {"network": {"network_id": "n1", "network_type": "gre"}},
+    "network type unknown": {"network": {"network_id": "n1", "network_type": "geneve"}},
     "network id injected": {"network": {"network_id": "n1\nx", "network_type": "vxlan"}},
     "physnet with a newline": {"network": {"network_id": "n1", "network_type": "flat",
                                            "physical_network": "public\n"}},
@@ -87,6 +87,8 @@ HOSTILE_PORTS = {
                                             "physical_network": "eth0%1"}},
     "vni huge": {"network": {"network_id": "n1", "network_type": "vxlan",
                              "segmentation_id": 2**24}},
+    "gre key huge": {"network": {"network_id": "n1", "network_type": "gre",
+                                 "segmentation_id": 2**32}},
     "vni a string": {"network": {"network_id": "n1", "network_type": "vxlan",
                                  "segmentation_id": "100"}},
     "mtu huge": {"network": {"network_id": "n1", "network_type": "vxlan", "mtu": 2**31}},

@@ -44,3 +44,15 @@ def test_port_on_a_network_without_segment_is_refused_by_the_agent():
     block = compose("h1", [port(8, "no-segment-net", "h1")], SEGMENTS, IPS)
     assert block["networks"] == []
     assert "no segment" in L2Desired.from_wire(block).refused["port-0008"]
+
+
+def test_gre_networks_get_their_remote_endpoints_as_vxlan_ones_do():
+    gre = "gre-net-000001"
+    segments = {**SEGMENTS, gre: {"network_type": "gre", "segmentation_id": 2**32 - 1,
+                                  "mtu": 1458}}
+    ports = [port(11, gre, "h1"), port(12, gre, "h3"), port(13, VX, "h1")]
+    block = compose("h1", ports, segments, IPS)
+    assert block["remote"] == [{"host": "h3", "local_ip": "198.18.100.3", "network_id": gre,
+                                "macs": ["fa:16:3e:00:00:0c"]}]
+    desired = L2Desired.from_wire({"l2": block})
+    assert desired.networks[gre].segmentation_id == 2**32 - 1 and not desired.refused

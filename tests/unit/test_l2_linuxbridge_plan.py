@@ -178,6 +178,19 @@ def test_vlan_on_a_kernel_without_8021q_refuses_without_half_plugging():
     assert "802.1Q" in p.refused[PORT_1] and "not plugged" in p.refused[PORT_1]
 
 
+def test_gre_refused_without_half_plugging_even_with_a_tunnel_endpoint():
+    """Neutron's Linux-bridge agent has no GRE: its port is refused and reported, and no
+    bridge, tunnel device or tap change is made for it, while a VXLAN port plugs."""
+    gre = {"network_id": NET_B, "network_type": "gre", "segmentation_id": 1001}
+    ports = [{"port_id": PORT_2, "mac_address": MAC_2, "network_id": NET_B}]
+    p = plan(desired(gre, ports=ports), state(Link(TAP_2, "tun")), OPTS)
+    assert p.changes == [] and p.wired == {}
+    assert p.refused[PORT_2] == ("GRE networks are not supported by the Linux-bridge L2 role "
+                                 "(as Neutron's linuxbridge agent: VXLAN only); the port is "
+                                 "not plugged")
+    assert plan(desired(vxlan_net(1001)), state(), OPTS).wired == {PORT_1: NET_A}
+
+
 def test_vlan_subinterface_with_another_vid_is_recreated_and_stale_ones_removed():
     net = {"network_id": NET_A, "network_type": "vlan", "physical_network": "physnet1",
            "segmentation_id": 100}
@@ -266,7 +279,9 @@ def test_bad_port_refused_alone(port, reason):
     ({"network_type": "vlan", "physical_network": "physnet1", "segmentation_id": 4095},
      "invalid VLAN id"),
     ({"network_type": "flat"}, "needs a physical network"),
-    ({"network_type": "gre", "segmentation_id": 5}, "unsupported network type"),
+    ({"network_type": "geneve", "segmentation_id": 5}, "unsupported network type"),
+    ({"network_type": "gre", "segmentation_id": 0}, "invalid GRE key"),
+    ({"network_type": "gre", "segmentation_id": 2 ** 32}, "invalid GRE key"),
     ({"network_type": "vxlan", "segmentation_id": 5, "mtu": 10}, "invalid MTU"),
 ])
 def test_bad_segment_refuses_its_ports(net, reason):

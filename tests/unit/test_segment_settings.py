@@ -52,3 +52,37 @@ def test_config_file(tmp_path):
 def test_bad_ranges_are_refused_at_start(env):
     with pytest.raises(ValueError):
         SegmentPools.from_settings(Settings.load({}, env=env))
+
+
+def test_gre_keys_from_the_environment_and_the_config_file(tmp_path):
+    """Neutron's [ml2_type_gre] tunnel_id_ranges: none by default (GRE tenant networks only
+    when configured); keys up to 2**32-1; MTU = underlay - 42 (IPv4 20 + GRE with key 8 +
+    inner Ethernet 14)."""
+    assert SegmentPools.from_settings(Settings.load({}, env={})).tunnel_id_ranges == ()
+    env = {"NETQOS_TENANT_NETWORK_TYPES": "vxlan,gre",
+           "NETQOS_TUNNEL_ID_RANGES": "1:1000, 4294967290:4294967295"}
+    pools = SegmentPools.from_settings(Settings.load({}, env=env))
+    assert pools.tenant_network_types == ("vxlan", "gre")
+    assert pools.tunnel_id_ranges == ((1, 1000), (2**32 - 6, 2**32 - 1))
+    assert pools.tunnel_ranges("gre") == pools.tunnel_id_ranges
+    assert pools.tunnel_ranges("vxlan") == pools.vni_ranges
+    assert pools.mtu(Segment("gre", None, 5)) == 1458
+    pools.check_provider(Segment("gre", None, 2**32 - 1))
+    for bad, message in ((Segment("gre", "physnet1", 5),
+                          "provider:physical_network specified for gre network"),
+                         (Segment("gre", None, 2**32),
+                          r"segmentation_id out of range \(1 through 4294967295\)")):
+        with pytest.raises(InvalidInput, match=message):
+            pools.check_provider(bad)
+    conf = tmp_path / "netqos.conf"
+    conf.write_text("[netqos]\ntunnel_id_ranges = 7:8\n")
+    from_file = Settings.load({"config": str(conf)}, env={})
+    assert SegmentPools.from_settings(from_file).tunnel_id_ranges == ((7, 8),)
+    assert SegmentPools.from_settings(
+        Settings.load({}, env=from_file.to_env())).tunnel_id_ranges == ((7, 8),)
+
+
+@pytest.mark.parametrize("ranges", ["0:5", "5:4294967296", "9:5", "x"])
+def test_bad_gre_key_ranges_are_refused_at_start(ranges):
+    with pytest.raises(ValueError, match="tunnel_id_ranges"):
+        SegmentPools.from_settings(Settings.load({}, env={"NETQOS_TUNNEL_ID_RANGES": ranges}))

@@ -67,16 +67,20 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     segments = p.add_argument_group("network segments (as Neutron's ML2 options)")
     segments.add_argument("--tenant-network-types", metavar="TYPES",
                           help="segment types for tenant networks, tried in order: vxlan, "
-                          "vlan, local (env NETQOS_TENANT_NETWORK_TYPES; vxlan)")
+                          "gre, vlan, local (env NETQOS_TENANT_NETWORK_TYPES; vxlan)")
     segments.add_argument("--vni-ranges", metavar="FIRST:LAST,…",
                           help="VXLAN ids for tenant networks (1:16777215)")
+    segments.add_argument("--tunnel-id-ranges", metavar="FIRST:LAST,…",
+                          help="GRE keys for tenant networks, within 1:4294967295 "
+                          "(env NETQOS_TUNNEL_ID_RANGES; none)")
     segments.add_argument("--network-vlan-ranges", metavar="PHYSNET[:FIRST:LAST],…",
                           help="physical networks for VLANs, with the ids tenant networks "
                           "get (none)")
     segments.add_argument("--flat-networks", metavar="PHYSNET,…",
                           help="physical networks flat networks may use; * for any (*)")
     segments.add_argument("--global-physnet-mtu", type=int, metavar="BYTES",
-                          help="MTU of the underlay; VXLAN networks get 50 less (1500)")
+                          help="MTU of the underlay; VXLAN networks get 50 less, GRE 42 "
+                          "(1500)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -116,6 +116,11 @@ class RbacEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+# A GRE key is 32 bits, beyond PostgreSQL's INTEGER; SQLite's INTEGER holds 64 bits already
+# (and changing its type would rebuild the table, cascading to its subnets and ports).
+SEGMENTATION_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Network(StandardAttrs, Base):
     __tablename__ = "networks"
 
@@ -131,7 +136,7 @@ class Network(StandardAttrs, Base):
     # The segment the network rides on (Neutron's provider attributes).
     network_type: Mapped[str] = mapped_column(String(16), default="local")
     physical_network: Mapped[str | None] = mapped_column(String(64))
-    segmentation_id: Mapped[int | None] = mapped_column(Integer)
+    segmentation_id: Mapped[int | None] = mapped_column(SEGMENTATION_ID)
 
     subnets: Mapped[list["Subnet"]] = relationship(
         back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
@@ -139,15 +144,15 @@ class Network(StandardAttrs, Base):
 
 
 class SegmentAllocation(Base):
-    """A flat physnet, VLAN id or VXLAN id held by a network: the primary key makes a
+    """A flat physnet, VLAN id, VXLAN id or GRE key held by a network: the primary key makes a
     double allocation impossible, even between concurrent creates on PostgreSQL.
-    physical_network is "" for VXLAN (a NULL would not collide); flat holds id 0."""
+    physical_network is "" for VXLAN and GRE (a NULL would not collide); flat holds id 0."""
 
     __tablename__ = "segment_allocations"
 
     network_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
-    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(SEGMENTATION_ID, primary_key=True)
     network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"),
                                             unique=True)
 

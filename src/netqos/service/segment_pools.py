@@ -2,8 +2,8 @@
 provider request (the `provider` extension), without any SQL.
 
 A segment is (network_type, physical_network, segmentation_id): flat and VLAN segments
-live on a physical network, VXLAN ones are tunnels identified by a VNI, local ones stay on
-one host.
+live on a physical network, VXLAN and GRE ones are tunnels identified by a VNI or a GRE key,
+local ones stay on one host.
 """
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 
 from netqos.qos.errors import InvalidInput
 
-NETWORK_TYPES = ("flat", "vlan", "vxlan", "local")
+NETWORK_TYPES = ("flat", "vlan", "vxlan", "gre", "local")
+TUNNEL_TYPES = ("vxlan", "gre")
 VLAN_IDS = (1, 4094)
 VXLAN_IDS = (1, 2**24 - 1)
+GRE_IDS = (1, 2**32 - 1)        # the GRE key field is 32 bits (Neutron: MAX_GRE_ID)
+# Neutron's overheads over IPv4 (VXLAN_ENCAP_OVERHEAD 30 / GRE_ENCAP_OVERHEAD 22, each
+# plus the 20-byte IPv4 header):
 VXLAN_OVERHEAD = 50   # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 bytes
+GRE_OVERHEAD = 42     # outer Ethernet 14 + IPv4 20 + GRE with key 8 bytes
 ANY_PHYSNET = "*"
 
 
@@ -29,6 +34,7 @@ class Segment:
 class SegmentPools:
     tenant_network_types: tuple[str, ...] = ("vxlan",)
     vni_ranges: tuple[tuple[int, int], ...] = (VXLAN_IDS,)
+    tunnel_id_ranges: tuple[tuple[int, int], ...] = ()     # GRE keys (Neutron: none)
     vlan_ranges: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
     flat_networks: frozenset[str] = frozenset({ANY_PHYSNET})
     physnet_mtu: int = 1500
@@ -38,14 +44,22 @@ class SegmentPools:
         return cls(tenant_network_types=tuple(settings.tenant_network_types),
                    vni_ranges=tuple(_range(r, VXLAN_IDS, "vni_ranges")
                                     for r in settings.vni_ranges),
+                   tunnel_id_ranges=tuple(_range(r, GRE_IDS, "tunnel_id_ranges")
+                                          for r in settings.tunnel_id_ranges),
                    vlan_ranges=parse_vlan_ranges(settings.network_vlan_ranges),
                    flat_networks=frozenset(settings.flat_networks),
                    physnet_mtu=int(settings.global_physnet_mtu))
+
+    def tunnel_ranges(self, network_type: str) -> tuple[tuple[int, int], ...]:
+        """The tenant ranges of a tunnel type: VXLAN ids or GRE keys."""
+        return self.vni_ranges if network_type == "vxlan" else self.tunnel_id_ranges
 
     def mtu(self, segment: Segment) -> int:
         """The largest MTU a network on this segment can carry."""
         if segment.network_type == "vxlan":
             return self.physnet_mtu - VXLAN_OVERHEAD
+        if segment.network_type == "gre":
+            return self.physnet_mtu - GRE_OVERHEAD
         return self.physnet_mtu
 
     def check_provider(self, segment: Segment) -> None:
@@ -74,10 +88,12 @@ class SegmentPools:
                 raise _invalid(f"physical_network '{physnet}' unknown for VLAN provider "
                                "network")
             _in_range(seg_id, VLAN_IDS)
-        else:  # vxlan
+        else:  # vxlan, gre: Neutron's tunnel type driver's words (its ML2 GRE driver
+            # names the type as given; the VXLAN message predates this change)
             if physnet is not None:
-                raise _invalid("provider:physical_network specified for VXLAN network")
-            _in_range(seg_id, VXLAN_IDS)
+                shown = "VXLAN" if kind == "vxlan" else kind
+                raise _invalid(f"provider:physical_network specified for {shown} network")
+            _in_range(seg_id, VXLAN_IDS if kind == "vxlan" else GRE_IDS)
 
 
 def parse_vlan_ranges(entries) -> dict[str, tuple[tuple[int, int], ...]]:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from netqos.db.models import Network, SegmentAllocation
 from netqos.qos.errors import Conflict, ServiceUnavailable
-from netqos.service.segment_pools import Segment, SegmentPools
+from netqos.service.segment_pools import TUNNEL_TYPES, Segment, SegmentPools
 from netqos.service.txn import Txn
 
 ATTEMPTS = 64   # concurrent creates that may beat one request to a free id
@@ -44,6 +44,13 @@ def allocate(txn: Txn, pools: SegmentPools, net: Network, wanted: Segment | None
         segment = _from_vlan_pools(txn, pools, net.id, only=wanted.physical_network)
         if segment is None:
             raise NoNetworkAvailable()
+    elif wanted.network_type in TUNNEL_TYPES and wanted.segmentation_id is None:
+        # A partial tunnel segment, as Neutron's tunnel type drivers take it: any free id
+        # of that type's tenant ranges.
+        segment = _first_free(txn, net.id, wanted.network_type, None,
+                              pools.tunnel_ranges(wanted.network_type))
+        if segment is None:
+            raise NoNetworkAvailable()
     else:
         segment = wanted
         if not _claim(txn, net.id, segment):
@@ -62,8 +69,9 @@ def _tenant_segment(txn: Txn, pools: SegmentPools, net_id: str) -> Segment:
     for network_type in pools.tenant_network_types:
         if network_type == "local":
             return Segment("local")
-        if network_type == "vxlan":
-            found = _first_free(txn, net_id, "vxlan", None, pools.vni_ranges)
+        if network_type in TUNNEL_TYPES:
+            found = _first_free(txn, net_id, network_type, None,
+                                pools.tunnel_ranges(network_type))
         elif network_type == "vlan":
             found = _from_vlan_pools(txn, pools, net_id)
         else:

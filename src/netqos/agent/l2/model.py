@@ -4,7 +4,7 @@ The server hands it to each agent in the same host pull as the QoS. The block th
 carries (proposed wire shape; `L2Desired.from_wire` reads it):
 
     {"l2": {
-       "networks": [{"network_id": "<uuid>", "network_type": "vxlan",   # flat|vlan|vxlan|local
+       "networks": [{"network_id": "<uuid>", "network_type": "vxlan",   # flat|vlan|vxlan|gre|local
                      "physical_network": null, "segmentation_id": 1001, "mtu": 1450}],
        "ports":    [{"port_id": "<uuid>", "mac_address": "fa:16:3e:00:00:01",
                      "network_id": "<uuid>", "admin_state_up": true,
@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 
 from netqos.trust import MAC
 
-NETWORK_TYPES = ("flat", "vlan", "vxlan", "local")
+NETWORK_TYPES = ("flat", "vlan", "vxlan", "gre", "local")
+TUNNEL_TYPES = ("vxlan", "gre")     # networks carried by tunnels between hosts' local_ip
 MAX_VNI = 2 ** 24 - 1
+MAX_GRE_KEY = 2 ** 32 - 1
 MAX_VID = 4094
 _UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
 _IFNAME = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,14}")
@@ -71,9 +73,9 @@ def valid_ifname(value) -> str:
 @dataclass(frozen=True)
 class Segment:
     network_id: str
-    network_type: str                   # flat | vlan | vxlan | local
+    network_type: str                   # flat | vlan | vxlan | gre | local
     physical_network: str | None = None
-    segmentation_id: int | None = None  # VLAN id or VNI
+    segmentation_id: int | None = None  # VLAN id, VNI or GRE key
     mtu: int | None = None
 
     def __post_init__(self):
@@ -89,6 +91,8 @@ class Segment:
             raise InvalidL2(f"invalid VLAN id {seg!r} (1-{MAX_VID})")
         if self.network_type == "vxlan" and not _int_in(seg, 1, MAX_VNI):
             raise InvalidL2(f"invalid VNI {seg!r} (1-{MAX_VNI})")
+        if self.network_type == "gre" and not _int_in(seg, 1, MAX_GRE_KEY):
+            raise InvalidL2(f"invalid GRE key {seg!r} (1-{MAX_GRE_KEY})")
         if self.mtu is not None and not _int_in(self.mtu, 68, 65535):
             raise InvalidL2(f"invalid MTU {self.mtu!r}")
 

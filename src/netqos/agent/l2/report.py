@@ -7,6 +7,7 @@ care which engine runs.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,13 +32,14 @@ class L2Report:
     unconverged: list[Change] = field(default_factory=list)   # what CHECK still found
 
 
-def refusal(seg: Segment, tunnel: str | None, mapped: dict[str, str], present,
+def refusal(seg: Segment, untunnelled: Mapping[str, str], mapped: dict[str, str], present,
             thing: str, option: str) -> str | None:
-    """Why a host cannot wire a network of that segment, or None. `tunnel`: why VXLAN
-    cannot be wired here (None: it can); `mapped`: physical network -> its interface or
-    bridge (`thing`, mapped by `option`), which must be in `present`."""
-    if seg.network_type == "vxlan" and tunnel:
-        return tunnel
+    """Why a host cannot wire a network of that segment, or None. `untunnelled`: tunnel
+    type (vxlan, gre) -> why its networks cannot be wired here (absent: they can);
+    `mapped`: physical network -> its interface or bridge (`thing`, mapped by `option`),
+    which must be in `present`."""
+    if seg.network_type in untunnelled:
+        return untunnelled[seg.network_type]
     if seg.network_type in ("flat", "vlan"):
         dev = mapped.get(seg.physical_network)
         if dev is None:

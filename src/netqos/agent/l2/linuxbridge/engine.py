@@ -13,7 +13,7 @@ import os
 
 from netqos.agent.backends.base import Change
 from netqos.agent.l2.linuxbridge import observe as obs
-from netqos.agent.l2.linuxbridge.plan import DELETE, FDB, LINKS, L2Options, Plan, plan
+from netqos.agent.l2.linuxbridge.plan import DELETE, FDB, LINKS, NO_GRE, L2Options, Plan, plan
 from netqos.agent.l2.linuxbridge.state import L2State
 from netqos.agent.l2.linuxbridge.watch import L2Watcher
 from netqos.agent.l2.model import L2Desired
@@ -65,8 +65,9 @@ class LinuxBridgeL2:
                                                   ("vlan", self.opts.vlan_supported),
                                                   ("vxlan", bool(self.opts.local_ip)))
                                   if ok],
-                "missing_capabilities": [] if self.opts.vlan_supported else
-                ["vlan: no 802.1Q (8021q) in this kernel"]}
+                "missing_capabilities": ([] if self.opts.vlan_supported else
+                                         ["vlan: no 802.1Q (8021q) in this kernel"]) +
+                                        [f"gre: {NO_GRE}"]}
         if self.opts.local_ip:
             conf["tunneling_ip"] = conf["local_ip"] = self.opts.local_ip
         return conf

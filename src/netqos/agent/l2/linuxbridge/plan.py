@@ -65,11 +65,18 @@ class Plan:
     facts: set[tuple] = field(default_factory=set)           # what the desired state holds
 
 
+# Neutron's Linux-bridge agent has no GRE either (its tunnel_types: vxlan only).
+NO_GRE = ("GRE networks are not supported by the Linux-bridge L2 role (as Neutron's "
+          "linuxbridge agent: VXLAN only); the port is not plugged")
+
+
 def refusal(seg: Segment, opts: L2Options, links: Collection[str]) -> str | None:
     """Why this host cannot wire a network of that segment, or None."""
-    why = common_refusal(seg, None if opts.local_ip else
-                         "VXLAN network, but this agent has no --local-ip",
-                         opts.mappings, links, "interface", "--physical-interface-mappings")
+    untunnelled = {"gre": NO_GRE}
+    if not opts.local_ip:
+        untunnelled["vxlan"] = "VXLAN network, but this agent has no --local-ip"
+    why = common_refusal(seg, untunnelled, opts.mappings, links, "interface",
+                         "--physical-interface-mappings")
     if why:
         return why
     if seg.network_type == "vlan" and not opts.vlan_supported:

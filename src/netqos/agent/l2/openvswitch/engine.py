@@ -20,7 +20,7 @@ from netqos.agent.l2.model import L2Desired
 from netqos.agent.l2.openvswitch import observe as obs
 from netqos.agent.l2.openvswitch.ovsdb import L2Ovsdb
 from netqos.agent.l2.openvswitch.plan import FLOWS, OVSDB, Plan, plan
-from netqos.agent.l2.openvswitch.options import NOT_YET, OvsL2Options
+from netqos.agent.l2.openvswitch.options import TUNNEL_TYPES, OvsL2Options
 from netqos.agent.l2.openvswitch.state import OvsL2State
 from netqos.agent.l2.openvswitch.watch import OvsL2Watcher
 from netqos.agent.l2.report import L2Report, fill_statuses
@@ -74,30 +74,30 @@ class OvsL2:
 
     @property
     def capabilities(self) -> dict[str, bool]:
-        return {"vlan": True, "flat": True, "vxlan": self.opts.tunneling,
+        return {"vlan": True, "flat": True, "vxlan": self.opts.tunnels("vxlan"),
                 "datapath_netdev": self.opts.datapath_type == "netdev",
                 "native_tunnelling": self.opts.datapath_type == "netdev",
                 "tunnel_csum_offload": self.tunnel_csum_offload,
-                "gre": False,            # OVS carries it here; netqos has no GRE segment
+                "gre": self.opts.tunnels("gre"),   # carried here: bench/l2_ovs.py tunnels
                 "flow_bundles": True}
 
     def configurations(self) -> dict:
         """What Neutron's OVS agent reports in its heartbeat, plus capabilities."""
-        missing = [] if not self.opts.tunneling or self.tunnel_csum_offload else [
-            "vxlan: this OVS userspace datapath does not finish offloaded checksums when it "
-            "encapsulates; guests must not offload TX checksums for TCP/UDP over VXLAN"]
-        missing += [f"{kind}: {why}" for kind, why in NOT_YET.items()]
+        tunnels = [t for t in TUNNEL_TYPES if self.opts.tunnels(t)]
+        missing = [] if not tunnels or self.tunnel_csum_offload else [
+            f"{t}: this OVS userspace datapath does not finish offloaded checksums when it "
+            f"encapsulates; guests must not offload TX checksums for TCP/UDP over "
+            f"{t.upper()}" for t in tunnels]
         conf = {"l2": "openvswitch",
                 "integration_bridge": self.opts.integration_bridge,
                 "tunnel_bridge": self.opts.tunnel_bridge,
                 "bridge_mappings": dict(self.opts.bridge_mappings),
                 "interface_mappings": {},
-                "tunnel_types": list(self.opts.tunnel_types) if self.opts.tunneling else [],
+                "tunnel_types": tunnels,
                 "l2_population": self.opts.l2_population,
                 "dscp_inherit": self.opts.dscp_inherit,
                 "datapath_type": self.opts.datapath_type,
-                "network_types": ["flat", "local", "vlan"] +
-                                 (["vxlan"] if self.opts.tunneling else []),
+                "network_types": ["flat", "local", "vlan"] + tunnels,
                 "missing_capabilities": missing}
         if self.opts.local_ip:
             conf["tunneling_ip"] = conf["local_ip"] = self.opts.local_ip

@@ -8,11 +8,9 @@ from dataclasses import dataclass, field
 from netqos.agent.l2.linuxbridge.options import parse_mappings
 from netqos.agent.l2.model import InvalidL2, valid_ifname
 
-TUNNEL_TYPES = ("vxlan",)
-# OVS's userspace datapath carries GRE here (measured: bench/results/l2_ovs.md), but no
-# netqos network has a GRE segment (the server's types: flat, vlan, vxlan, local), so a GRE
-# tunnel port would carry nothing.
-NOT_YET = {"gre": "netqos networks have no gre segment type (flat, vlan, vxlan, local)"}
+# Both carried by OVS's userspace datapath here (measured: bench/l2_ovs.py tunnels,
+# bench/results/l2_ovs.md).
+TUNNEL_TYPES = ("vxlan", "gre")
 VXLAN_PORT = 4789
 
 
@@ -29,7 +27,12 @@ class OvsL2Options:
 
     @property
     def tunneling(self) -> bool:
-        return bool(self.local_ip) and "vxlan" in self.tunnel_types
+        """Whether this host terminates tunnels at all (br-tun exists)."""
+        return bool(self.local_ip) and bool(self.tunnel_types)
+
+    def tunnels(self, kind: str) -> bool:
+        """Whether networks of tunnel type `kind` (vxlan, gre) can be wired here."""
+        return self.tunneling and kind in self.tunnel_types
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -42,8 +45,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--bridge-mappings", default="", metavar="PHYSNET:BRIDGE,...",
                     help="openvswitch L2: the bridge of each physical network, "
                          "e.g. physnet1:br-physnet1")
-    ap.add_argument("--tunnel-types", default="", metavar="vxlan",
-                    help="openvswitch L2: tunnel types (vxlan)")
+    ap.add_argument("--tunnel-types", default="", metavar="vxlan[,gre]",
+                    help="openvswitch L2: tunnel types, vxlan and/or gre (vxlan when "
+                         "--local-ip is given)")
 
 
 def from_args(args: argparse.Namespace) -> OvsL2Options:
@@ -53,10 +57,8 @@ def from_args(args: argparse.Namespace) -> OvsL2Options:
             ipaddress.ip_address(local_ip)
         except ValueError:
             raise SystemExit(f"netqos: --local-ip {local_ip!r}: not an IP address") from None
-    types = tuple(t for t in (s.strip() for s in args.tunnel_types.split(",")) if t)
-    for t in types:
-        if t in NOT_YET:
-            raise SystemExit(f"netqos: --tunnel-types {t}: not supported: {NOT_YET[t]}")
+    types = tuple(dict.fromkeys(t for t in (s.strip() for s in args.tunnel_types.split(","))
+                                if t))
     bad = [t for t in types if t not in TUNNEL_TYPES]
     if bad:
         raise SystemExit(f"netqos: --tunnel-types: unsupported {', '.join(bad)} "

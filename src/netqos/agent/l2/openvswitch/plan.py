@@ -8,7 +8,8 @@ What the engine keeps true, from the desired L2 state and the OVS it reads:
 - every VM port on br-int (an Interface with external_ids:iface-id): its network's local
   VLAN as `tag` and the allocation in its other_config, or the dead VLAN 4095 (admin down,
   not bound to this host, its network refused);
-- one VXLAN port on br-tun per remote tunnel endpoint of a wired network (l2population);
+- one VXLAN or GRE port on br-tun per remote tunnel endpoint of a wired network of that
+  type (l2population);
   tunnel ports nobody needs are deleted;
 - the flows of flows.py on br-int, br-tun and each physical bridge; flows that are not
   desired are deleted (on br-int only those carrying the L2 cookie).
@@ -24,7 +25,7 @@ from netqos.agent.backends.base import Change
 from netqos.agent.l2.model import L2Desired, Segment
 from netqos.agent.l2.openvswitch import flows as fl
 from netqos.agent.l2.openvswitch import names
-from netqos.agent.l2.openvswitch.options import OvsL2Options
+from netqos.agent.l2.openvswitch.options import TUNNEL_TYPES, OvsL2Options
 from netqos.agent.l2.openvswitch.state import NET_KEY, VLAN_KEY, OvsL2State, PortRow
 from netqos.agent.l2.openvswitch.vlans import VlansExhausted, allocate
 from netqos.agent.l2.report import FactPlanner
@@ -57,10 +58,11 @@ class Plan:
 
 
 def refusal(seg: Segment, opts: OvsL2Options, state: OvsL2State) -> str | None:
-    return common_refusal(
-        seg, None if opts.tunneling else
-        "VXLAN network, but this agent has no --local-ip / --tunnel-types vxlan",
-        opts.bridge_mappings, state.bridges, "bridge", "--bridge-mappings")
+    untunnelled = {kind: f"{kind.upper()} network, but this agent has no --local-ip / "
+                         f"--tunnel-types {kind}"
+                   for kind in TUNNEL_TYPES if not opts.tunnels(kind)}
+    return common_refusal(seg, untunnelled, opts.bridge_mappings, state.bridges, "bridge",
+                          "--bridge-mappings")
 
 
 class Planner(FactPlanner):
@@ -196,53 +198,62 @@ class Planner(FactPlanner):
                  f"tag {row.tag} -> {tag}")
 
     # --- tunnels ------------------------------------------------------------------
-    def _tunnels(self, live: dict[str, Segment]) -> dict[str, str]:
-        """remote IP -> tunnel port name, for every endpoint a wired VXLAN network needs;
-        the tunnel ports nobody needs go."""
+    def _tunnels(self, live: dict[str, Segment]) -> dict[tuple[str, str], str]:
+        """(tunnel type, remote IP) -> tunnel port name, for every endpoint a wired VXLAN
+        or GRE network needs (vxlan-<hex ip>, gre-<hex ip>: one port per type and remote
+        host, as Neutron's agent makes them); the tunnel ports nobody needs go."""
         if not self.opts.tunneling:
             return {}
-        wanted: dict[str, str] = {}
+        wanted: dict[tuple[str, str], str] = {}
         for net_id, seg in live.items():
-            if seg.network_type != "vxlan":
+            if seg.network_type not in TUNNEL_TYPES:
                 continue
             for remote in self.desired.remote_of(net_id):
                 if remote.local_ip != self.opts.local_ip:
-                    wanted[remote.local_ip] = names.tunnel("vxlan", remote.local_ip)
+                    wanted[(seg.network_type, remote.local_ip)] = names.tunnel(
+                        seg.network_type, remote.local_ip)
         br = self.opts.tunnel_bridge
-        for ip, name in sorted(wanted.items()):
+        for (kind, ip), name in sorted(wanted.items()):
+            # in_key/out_key=flow (Neutron's; together the same as key=flow): the key is
+            # set_tunnel's on the way out and tun_id on the way in, per network.
             options = {"remote_ip": ip, "local_ip": self.opts.local_ip, "in_key": "flow",
                        "out_key": "flow", "df_default": "true"}
             if self.opts.dscp_inherit:      # the outer header's TOS copies the inner's
                 options["tos"] = "inherit"
-            self._iface(br, name, "vxlan", options)
+            self._iface(br, name, kind, options)
         for row in sorted(self.actual.ports(br).values(), key=lambda r: r.name):
-            if row.iface_type == "vxlan" and row.name not in wanted.values():
-                self._db(HOST, "delete", f"vxlan port {row.name} on {br}",
+            if row.iface_type in TUNNEL_TYPES and row.name not in wanted.values():
+                self._db(HOST, "delete", f"{row.iface_type} port {row.name} on {br}",
                          ("del_port", br, row.name), (), "no network needs it")
         return wanted
 
-    def _tun_flows(self, live: dict[str, Segment], tunnels: dict[str, str]) -> None:
+    def _tun_flows(self, live: dict[str, Segment], tunnels: dict[tuple[str, str], str]) -> None:
         br = self.opts.tunnel_bridge
         if not self.opts.tunneling or br not in self.actual.bridges:
             return
-        ofport = {ip: self.actual.ofport(br, name) for ip, name in tunnels.items()}
-        ofport = {ip: n for ip, n in ofport.items() if n > 0}
+        ofport = {key: self.actual.ofport(br, name) for key, name in tunnels.items()}
+        ofport = {key: n for key, n in ofport.items() if n > 0}
+        by_type: dict[str, list[int]] = {}
+        for (kind, _), n in ofport.items():
+            by_type.setdefault(kind, []).append(n)
         patch = self.actual.ofport(br, names.PATCH_INT)
-        for f in fl.tun_base(patch, sorted(ofport.values())):
+        for f in fl.tun_base(patch, by_type):
             self._flow(br, HOST, f)
         if patch <= 0:
             return
         for net_id, seg in live.items():
-            if seg.network_type != "vxlan":
+            kind = seg.network_type
+            if kind not in TUNNEL_TYPES:
                 continue
-            remotes = [r for r in self.desired.remote_of(net_id) if r.local_ip in ofport]
+            port_of = {ip: n for (k, ip), n in ofport.items() if k == kind}
+            remotes = [r for r in self.desired.remote_of(net_id) if r.local_ip in port_of]
             unicast: dict[str, str] = {}      # a MAC on two hosts: the lowest IP wins
             if self.opts.l2_population:
                 for r in sorted(remotes, key=lambda r: r.local_ip, reverse=True):
                     unicast.update({mac: r.local_ip for mac in r.macs})
-            for f in fl.tun_network(seg.segmentation_id, self.plan.vlans[net_id], patch,
-                                    sorted({ofport[r.local_ip] for r in remotes}),
-                                    {m: ofport[ip] for m, ip in unicast.items()}):
+            for f in fl.tun_network(kind, seg.segmentation_id, self.plan.vlans[net_id], patch,
+                                    sorted({port_of[r.local_ip] for r in remotes}),
+                                    {m: port_of[ip] for m, ip in unicast.items()}):
                 self._flow(br, net_id, f)
 
     # --- physical bridges ---------------------------------------------------------
@@ -290,10 +301,11 @@ class Planner(FactPlanner):
 
 
 def _segment_key(seg: Segment) -> tuple | None:
-    """What two networks must not share on one host: a VNI, a physical network's VLAN id,
-    or a physical network's untagged traffic (flat)."""
-    if seg.network_type == "vxlan":
-        return ("vxlan", seg.segmentation_id)
+    """What two networks must not share on one host: a VNI, a GRE key, a physical
+    network's VLAN id, or a physical network's untagged traffic (flat). A VNI and a GRE
+    key of the same number are different segments (different tunnels and tables)."""
+    if seg.network_type in TUNNEL_TYPES:
+        return (seg.network_type, seg.segmentation_id)
     if seg.network_type == "vlan":
         return ("vlan", seg.physical_network, seg.segmentation_id)
     if seg.network_type == "flat":
