@@ -92,8 +92,9 @@ class Backend(abc.ABC, Generic[D, A]):
         return changes, self.apply(changes)
 
     @property
-    def capabilities(self) -> dict[str, bool]:
-        """What the host's kernel or switch can do, as reported to the server."""
+    def capabilities(self) -> Mapping[str, bool | str]:
+        """What the host's kernel or switch can do, as reported to the server (flags; the
+        libvirt backend adds its enforcement mode's name)."""
         return {}
 
     # Only the agent changes the host. `prepare` is what it does once before its first pass;
