@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from netqos.agent.backends.base import Enforced
 from netqos.agent.backends.changes import ApplyResult, Change
-from netqos.wire import BandwidthLimit, PacketRateLimit, PortQos, Rule, typed_rules
+from netqos.wire import BandwidthLimit, PacketRateLimit, Rule, typed_rules
 
 if TYPE_CHECKING:   # the loop imports this module
     from netqos.agent.loop import Agent
@@ -121,13 +122,13 @@ class AgentMetrics:
         for kind in ("pass", "port"):
             self.errors.labels(kind)
         self._lock = threading.Lock()
-        self._ports: list[PortQos] = []   # with device, from the last pass
+        self._ports: list[Enforced] = []   # with device, from the last pass
         self._last: tuple[float, Counters] | None = None
         r.register(_PortCollector(self))
         self._server: Any = None     # prometheus_client's WSGIServer once serving
 
     # --- hooks from the loop -------------------------------------------------------------
-    def pass_done(self, here: Sequence[PortQos], missing: Sequence[PortQos],
+    def pass_done(self, here: Sequence[Enforced], missing: Sequence[Enforced],
                   changes: Sequence[Change], result: ApplyResult | None,
                   seconds: float) -> None:
         self.passes.inc()
@@ -147,7 +148,7 @@ class AgentMetrics:
         self.errors.labels("pass").inc()
 
     # --- live rates --------------------------------------------------------------------
-    def port_rates(self) -> tuple[list[PortQos], Rates]:
+    def port_rates(self) -> tuple[list[Enforced], Rates]:
         with self._lock:
             ports = list(self._ports)
         devices = [p.device for p in ports if p.device]

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from netqos.agent import counters
 from netqos.agent.metrics import limits
 from netqos.agent.tc.runner import Runner
-from netqos.wire import PortQos, Rule
+from netqos.agent.backends.base import Enforced
+from netqos.wire import Rule
 
 if TYPE_CHECKING:   # the loop's agent runs this thread
     from netqos.agent.loop import Agent
@@ -78,7 +79,7 @@ class Telemetry:
             self._wait(stop, started, seen)
 
     def _wait(self, stop: threading.Event, started: float,
-              seen: list[PortQos]) -> None:
+              seen: list[Enforced]) -> None:
         """Until the next tick, or until a pass produced new ports (a limit just changed:
         the chart shows it at once, not up to a second later)."""
         while not stop.wait(min(PASS_CHECK, max(0.0, self.interval -
