@@ -11,12 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from netqos import trust
 from netqos.agent import discover
 from netqos.wire import PortQos
+
+if TYPE_CHECKING:   # imported when first used: only the L3 role reads routers
+    from netqos.agent.l3.model import RouterQos
+
+# A JSON document sent to or received from the server's host endpoints.
+Doc = dict[str, Any]
 
 
 TOKEN_ENV = "NETQOS_AUTH_TOKEN"
@@ -63,7 +70,7 @@ class ServerClient:
         self.refused: list[trust.Refused] = []   # of the last pull, reported as ERROR
         self.http = httpx.Client(base_url=url.rstrip("/") + "/v2.0/netqos", headers=headers,
                                  timeout=timeout, auth=auth)
-        self.l2_block: dict | None = None   # the last pull's "l2" block (None: no L2 here)
+        self.l2_block: Doc | None = None   # the last pull's "l2" block (None: no L2 here)
 
     def desired(self, host: str) -> tuple[int, list[PortQos]]:
         """(host revision, the host's ports that pass the agent's checks); the others
@@ -76,7 +83,7 @@ class ServerClient:
         self.refused = refused + shared
         return self._revision(doc), ports
 
-    def routers(self, host: str) -> tuple[int, list]:
+    def routers(self, host: str) -> tuple[int, list[RouterQos]]:
         """The L3 role's desired state: routers whose gateway is bound to `host`."""
         from netqos.agent.l3.model import RouterQos
 
@@ -89,23 +96,24 @@ class ServerClient:
         return self._revision(self._json("GET", f"/hosts/{host}/revision"))
 
     @staticmethod
-    def _revision(doc: dict) -> int:
+    def _revision(doc: Doc) -> int:
         return trust.integer(trust.record(doc, "response").get("revision"), "revision",
                              maximum=trust.MAX_REVISION)
 
-    def report(self, host: str, agent: dict | None, ports: list[dict]) -> None:
+    def report(self, host: str, agent: Doc | None, ports: list[Doc]) -> None:
         self._json("POST", f"/hosts/{host}/report", {"report": {"agent": agent,
                                                                 "ports": ports}})
 
-    def counters(self, host: str, at: float, ports: list[dict]) -> None:
+    def counters(self, host: str, at: float, ports: list[Doc]) -> None:
         """The live per-port counters (agent/telemetry.py)."""
         self._json("POST", f"/hosts/{host}/counters", {"counters": {"at": at, "ports": ports}})
 
-    def _json(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _json(self, method: str, path: str, body: Doc | None = None) -> Doc:
         response = self.http.request(method, path, json=body)
         if response.is_error:
             raise ServerRefused.of(response)
-        return response.json()
+        doc: Doc = response.json()
+        return doc
 
     def close(self) -> None:
         self.http.close()

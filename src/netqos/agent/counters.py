@@ -19,10 +19,11 @@ ingress TBF).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netqos.wire import PortQos
+from netqos.agent.backends.base import Enforced
 from netqos.agent.tc.observe import read_block
 from netqos.agent.tc.runner import Runner
 from netqos.agent.tc.state import IFB_NAME, OUR_BLOCK, OUR_MAJOR, HostState
@@ -40,7 +41,7 @@ class PortCounters:
     objects: tuple[dict[str, Any], ...]   # the qdiscs on those devices, as the kernel reports them
 
 
-def port_devices(port: PortQos) -> tuple[str, ...]:
+def port_devices(port: Enforced) -> tuple[str, ...]:
     return (port.device,) if port.device else ()
 
 
@@ -76,7 +77,7 @@ def egress_leaves(runner: Runner, qdiscs: list[dict[str, Any]]) -> dict[int, dic
             if minor in leaves}
 
 
-def read(runner: Runner, ports: list[PortQos]) -> list[PortCounters]:
+def read(runner: Runner, ports: Sequence[Enforced]) -> list[PortCounters]:
     dumped = runner.ip_json("-s", "link", "show")
     links = {link["ifname"]: link for link in dumped}
     qdiscs: dict[str, list[dict[str, Any]]] = {}

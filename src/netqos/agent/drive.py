@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TypeVar
 
-from netqos.agent.backends.base import Backend
+from netqos.agent.backends.base import PortBackend
 from netqos.wire import PortQos
 
 
@@ -21,7 +22,10 @@ def load_ports(path: str) -> list[PortQos]:
         return [PortQos.from_wire(d) for d in json.load(f)]
 
 
-def drive(backend: Backend, ports: list[PortQos], plan: bool, chunk: int) -> int:
+A = TypeVar("A")   # the backend's actual state, handed from its observe to its plan
+
+
+def drive(backend: PortBackend[A], ports: list[PortQos], plan: bool, chunk: int) -> int:
     """0 when every change applied, 1 otherwise."""
     if plan:
         for change in backend.plan(ports, backend.observe(ports)):

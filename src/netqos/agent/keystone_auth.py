@@ -5,11 +5,16 @@ the agent can read and report for its own host only."""
 from __future__ import annotations
 
 import os
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING
 
 import httpx
 
+if TYPE_CHECKING:   # keystoneauth1 is imported only in a Keystone cloud
+    from keystoneauth1.session import Session
 
-def from_environment(env=None) -> "KeystoneToken | None":
+
+def from_environment(env: Mapping[str, str] | None = None) -> "KeystoneToken | None":
     """A token source if OS_AUTH_URL and OS_USERNAME are set, else None."""
     env = os.environ if env is None else env
     if not (env.get("OS_AUTH_URL") and env.get("OS_USERNAME")):
@@ -29,18 +34,29 @@ def from_environment(env=None) -> "KeystoneToken | None":
 class KeystoneToken(httpx.Auth):
     """httpx auth: every request carries a current Keystone token."""
 
-    def __init__(self, ks_session, region: str | None, interface: str):
+    def __init__(self, ks_session: Session, region: str | None, interface: str):
         self.session, self.region, self.interface = ks_session, region, interface
 
-    def auth_flow(self, request):
-        request.headers["X-Auth-Token"] = self.session.get_token()
+    def auth_flow(self, request: httpx.Request
+                  ) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["X-Auth-Token"] = self._token()
         response = yield request
         if response.status_code == 401:   # revoked early: log in again, once
             self.session.invalidate()
-            request.headers["X-Auth-Token"] = self.session.get_token()
+            request.headers["X-Auth-Token"] = self._token()
             yield request
+
+    def _token(self) -> str:
+        token = self.session.get_token()
+        if token is None:   # the password plugin raises rather than return none
+            raise RuntimeError("Keystone returned no token")
+        return token
 
     def network_endpoint(self) -> str:
         """netqos's URL from the service catalog (service type `network`)."""
-        return self.session.get_endpoint(service_type="network", interface=self.interface,
-                                         region_name=self.region)
+        url = self.session.get_endpoint(service_type="network", interface=self.interface,
+                                        region_name=self.region)
+        if url is None:
+            raise LookupError(f"no {self.interface} `network` endpoint in the Keystone "
+                              f"catalog (region {self.region or 'any'})")
+        return url

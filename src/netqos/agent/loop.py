@@ -26,12 +26,25 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from netqos import trust
 from netqos.agent import links
-from netqos.agent.backends.base import ApplyResult, Backend, Change
-from netqos.agent.client import ServerClient
-from netqos.wire import PortQos
+from netqos.agent.backends.base import ApplyResult, Backend, Change, Enforced
+from netqos.agent.client import Doc, ServerClient
+from netqos.wire import Event, PortQos
 from netqos.agent.tc.runner import Runner
+
+if TYPE_CHECKING:   # both import this module's Agent
+    from netqos.agent.l2.linuxbridge.role import L2Role
+    from netqos.agent.metrics import AgentMetrics
+
+# Any backend: the loop hands each backend its own pull (PortQos or RouterQos items) and its
+# own observe result back; the type parameters of one Backend[D, A] are not expressible
+# for "whichever backend the agent was given", so they are Any here. What the loop reads of
+# the items itself is an Enforced (port_id, revision, device, rules); PortQos-only fields
+# (admin_state_up) are read only on the paths that port backends take (link_devices, l2).
+AnyBackend = Backend[Any, Any]
 
 LOG = logging.getLogger(__name__)
 
@@ -56,13 +69,14 @@ class PassResult:
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, client: ServerClient, backend: Backend):
+    def __init__(self, config: AgentConfig, client: ServerClient, backend: AnyBackend):
         self.config = config
         self.client = client
         self.backend = backend
         self.revision: int | None = None          # host revision of the last full pass
         self._wake = threading.Event()
-        self._reported: dict[str, tuple] = {}     # port -> (revision, status, reason)
+        self._reported: dict[str, tuple[int, str, str]] = {}   # port -> (revision, status,
+                                                               # reason)
         self._last_heartbeat = 0.0
         self._last_pass = 0.0
         self._last_poll = 0.0
@@ -71,18 +85,18 @@ class Agent:
         self._retry_at: float | None = None       # when to retry a failed or short pass
         self._failures = 0
         self.bus_info: str | None = None          # shown in the agent's configurations
-        self.metrics = None                       # netqos.agent.metrics.AgentMetrics
+        self.metrics: AgentMetrics | None = None
         self._links: Runner | None = None         # runs `ip` for the admin state
-        self.ports_here: list[PortQos] = []       # with a device, as of the last pass
-        self.l2 = None                            # L2Role (--l2): wires the ports' networks
+        self.ports_here: list[Enforced] = []      # with a device, as of the last pass
+        self.l2: L2Role | None = None             # (--l2): wires the ports' networks
 
     # --- triggers -------------------------------------------------------------------
-    def wake(self, *_args) -> None:
+    def wake(self, *_args: object) -> None:
         """Ask for a pass as soon as possible (bus event, device event)."""
         self._wake.set()
 
-    def notify(self, event) -> None:
-        """A bus event (netqos.service.txn.Event): wake if it is newer than what we hold."""
+    def notify(self, event: Event) -> None:
+        """A bus event (netqos.wire.Event): wake if it is newer than what we hold."""
         applied = self.revision or 0
         if event.hosts and self.config.host not in event.hosts:
             return
@@ -143,7 +157,7 @@ class Agent:
         _, here, _ = self._pull()
         return self.backend.plan(here, self.backend.observe(here))
 
-    def _pull(self) -> tuple[int, list, list]:
+    def _pull(self) -> tuple[int, list[Any], list[Any]]:   # the backend's items (see above)
         """(host revision, what is here to enforce, what has no device here): the host's
         ports, or what a backend with a desired state of its own pulls (the L3 role)."""
         return self.backend.pull(self.client, self.config.host)
@@ -165,14 +179,15 @@ class Agent:
             entries.append(self._entry(port, "DOWN", "no device for the port on this host",
                                        None))
         # What the pull refused (netqos.trust): left out of the pass, reported.
-        for port in self.client.refused:
-            entries.append(self._entry(port, port.status, port.reason, None))
-        entries = [e for e in entries if e is not None]
+        for refused in self.client.refused:
+            entries.append(self._entry(refused, refused.status, refused.reason, None))
+        reports = [e for e in entries if e is not None]
         agent = self._agent_info() if self._heartbeat_due() else None
-        if entries or agent:
-            self.client.report(self.config.host, agent, entries)
+        if reports or agent:
+            self.client.report(self.config.host, agent, reports)
 
-    def _entry(self, port: PortQos, status: str, reason: str, drift) -> dict | None:
+    def _entry(self, port: Enforced | trust.Refused, status: str, reason: str,
+               drift: list[str] | None) -> Doc | None:
         key = (port.revision, status, reason)
         if self._reported.get(port.port_id) == key and not drift:
             return None  # the server already knows
@@ -183,7 +198,7 @@ class Agent:
     def _heartbeat_due(self) -> bool:
         return time.monotonic() - self._last_heartbeat >= self.config.heartbeat_interval
 
-    def _agent_info(self) -> dict:
+    def _agent_info(self) -> Doc:
         first = self._last_heartbeat == 0.0
         self._last_heartbeat = time.monotonic()
         info = self.backend.describe()
@@ -249,9 +264,9 @@ class Agent:
             if woken or forced or retry or resync_due or self.revision is None \
                     or (poll_due and self.client.revision(self.config.host) != self.revision):
                 self._retry_at = None
-                self.sync()
+                passed = self.sync()
                 self._failures = 0
-                if self.revision < self._wanted:   # pulled an older state than announced
+                if passed.revision < self._wanted:   # pulled an older state than announced
                     self._retry_at = time.monotonic() + 0.2
             elif self._heartbeat_due():
                 self.client.report(self.config.host, self._agent_info(), [])

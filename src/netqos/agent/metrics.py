@@ -20,24 +20,33 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 
+from netqos.agent.backends.base import Enforced
+from netqos.agent.backends.changes import ApplyResult, Change
 from netqos.wire import BandwidthLimit, PacketRateLimit, Rule, typed_rules
+
+if TYPE_CHECKING:   # the loop imports this module
+    from netqos.agent.loop import Agent
 
 SAMPLE_SECONDS = 0.5
 
+# {device: (rx_bytes, tx_bytes, rx_packets, tx_packets)}
+Counters = dict[str, tuple[int, int, int, int]]
+# {device: {"egress"|"ingress": {"bps"|"pps": rate}}}
+Rates = dict[str, dict[str, dict[str, float]]]
 
-def read_counters(netns: str | None, names: Iterable[str] | None = None
-                  ) -> dict[str, tuple[int, int, int, int]]:
+
+def read_counters(netns: str | None, names: Iterable[str] | None = None) -> Counters:
     """{device: (rx_bytes, tx_bytes, rx_packets, tx_packets)} in one netlink dump."""
     from pyroute2 import IPRoute
 
     wanted = set(names) if names is not None else None
-    out = {}
+    out: Counters = {}
     ipr = IPRoute(netns=netns) if netns else IPRoute()
     try:
         for link in ipr.get_links():
@@ -52,9 +61,9 @@ def read_counters(netns: str | None, names: Iterable[str] | None = None
     return out
 
 
-def rates(before: dict, after: dict, seconds: float) -> dict[str, dict[str, dict[str, float]]]:
+def rates(before: Counters, after: Counters, seconds: float) -> Rates:
     """{device: {"egress": {"bps", "pps"}, "ingress": {...}}} in the VM's view."""
-    out = {}
+    out: Rates = {}
     for dev, (rxb, txb, rxp, txp) in after.items():
         if dev not in before or seconds <= 0:
             continue
@@ -68,7 +77,7 @@ def rates(before: dict, after: dict, seconds: float) -> dict[str, dict[str, dict
     return out
 
 
-def sample_rates(netns: str | None, devices: Sequence[str], seconds: float = 1.0):
+def sample_rates(netns: str | None, devices: Sequence[str], seconds: float = 1.0) -> Rates:
     """Live rates of these devices over `seconds`."""
     before, t0 = read_counters(netns, devices), time.monotonic()
     time.sleep(seconds)
@@ -91,7 +100,7 @@ def limits(rules: Iterable[Rule | Mapping[str, Any]]) -> dict[str, dict[str, int
 class AgentMetrics:
     """Owned by one Agent; the loop calls pass_done / pass_failed (cheap)."""
 
-    def __init__(self, agent=None, netns: str | None = None):
+    def __init__(self, agent: Agent | None = None, netns: str | None = None):
         self.netns = netns if agent is None else agent.config.netns
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -113,13 +122,14 @@ class AgentMetrics:
         for kind in ("pass", "port"):
             self.errors.labels(kind)
         self._lock = threading.Lock()
-        self._ports: list = []            # PortQos with device, from the last pass
-        self._last: tuple[float, dict] | None = None
+        self._ports: list[Enforced] = []   # with device, from the last pass
+        self._last: tuple[float, Counters] | None = None
         r.register(_PortCollector(self))
         self._server: Any = None     # prometheus_client's WSGIServer once serving
 
     # --- hooks from the loop -------------------------------------------------------------
-    def pass_done(self, here: Sequence, missing: Sequence, changes: Sequence, result,
+    def pass_done(self, here: Sequence[Enforced], missing: Sequence[Enforced],
+                  changes: Sequence[Change], result: ApplyResult | None,
                   seconds: float) -> None:
         self.passes.inc()
         self.apply_seconds.observe(seconds)
@@ -138,7 +148,7 @@ class AgentMetrics:
         self.errors.labels("pass").inc()
 
     # --- live rates --------------------------------------------------------------------
-    def port_rates(self) -> tuple[list, dict]:
+    def port_rates(self) -> tuple[list[Enforced], Rates]:
         with self._lock:
             ports = list(self._ports)
         devices = [p.device for p in ports if p.device]
@@ -173,10 +183,10 @@ class _PortCollector:
     def __init__(self, metrics: AgentMetrics):
         self.metrics = metrics
 
-    def describe(self):
+    def describe(self) -> list[Metric]:
         return []
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         bps = GaugeMetricFamily("netqos_agent_port_rate_bits_per_second",
                                 "Live rate of a port (device counters)",
                                 labels=["port", "device", "direction"])
@@ -192,9 +202,10 @@ class _PortCollector:
         except Exception:   # a scrape must not fail because a device just vanished
             ports, live = [], {}
         for port in ports:
-            for direction, rate in live.get(port.device, {}).items():
-                bps.add_metric([port.port_id, port.device, direction], rate["bps"])
-                pps.add_metric([port.port_id, port.device, direction], rate["pps"])
+            device = port.device or ""   # the pass kept ports with a device: live has it
+            for direction, rate in live.get(device, {}).items():
+                bps.add_metric([port.port_id, device, direction], rate["bps"])
+                pps.add_metric([port.port_id, device, direction], rate["pps"])
             for direction, limit in limits(port.rules).items():
                 if "bps" in limit:
                     lbps.add_metric([port.port_id, direction], limit["bps"])

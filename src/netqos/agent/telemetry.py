@@ -12,10 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from netqos.agent import counters
 from netqos.agent.metrics import limits
 from netqos.agent.tc.runner import Runner
+from netqos.agent.backends.base import Enforced
+from netqos.wire import Rule
+
+if TYPE_CHECKING:   # the loop's agent runs this thread
+    from netqos.agent.loop import Agent
 
 LOG = logging.getLogger(__name__)
 OBJECTS_EVERY = 30.0
@@ -23,11 +30,11 @@ PASS_CHECK = 0.1      # seconds between looks at whether a pass happened
 
 
 class Telemetry:
-    def __init__(self, agent, interval: float = 1.0):
+    def __init__(self, agent: Agent, interval: float = 1.0):
         self.agent = agent
         self.interval = interval
         self.runner = Runner(agent.config.netns)
-        self._sent_objects: dict[str, tuple] = {}
+        self._sent_objects: dict[str, tuple[dict[str, Any], ...]] = {}
         self._objects_at = 0.0
 
     def tick(self) -> int:
@@ -42,7 +49,7 @@ class Telemetry:
         full = now - self._objects_at >= OBJECTS_EVERY
         if full:
             self._objects_at = now
-        entries = []
+        entries: list[dict[str, Any]] = []
         for c in read:
             entry = {"port_id": c.port_id, "device": c.device,
                      "rx_bytes": c.rx_bytes, "tx_bytes": c.tx_bytes,
@@ -71,7 +78,8 @@ class Telemetry:
                 failing = True
             self._wait(stop, started, seen)
 
-    def _wait(self, stop: threading.Event, started: float, seen) -> None:
+    def _wait(self, stop: threading.Event, started: float,
+              seen: list[Enforced]) -> None:
         """Until the next tick, or until a pass produced new ports (a limit just changed:
         the chart shows it at once, not up to a second later)."""
         while not stop.wait(min(PASS_CHECK, max(0.0, self.interval -
@@ -86,7 +94,7 @@ class Telemetry:
         return thread
 
 
-def _limit(rules) -> dict:
+def _limit(rules: Iterable[Rule | Mapping[str, Any]]) -> dict[str, int | None]:
     """{"in_bps", "out_bps"} of the port's bandwidth limits (None: unlimited)."""
     by_direction = limits(rules)
     return {"in_bps": by_direction.get("ingress", {}).get("bps"),

@@ -9,16 +9,42 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from netqos.agent.backends.changes import ApplyResult, Change
-from netqos.wire import PortQos
+from netqos.wire import PortQos, Rule
 from netqos.qos.backends import BackendSupport
+
+if TYPE_CHECKING:   # the client imports the L3 model lazily
+    from netqos.agent.client import ServerClient
+    from netqos.agent.l3.model import RouterQos
 
 __all__ = ["ApplyResult", "Backend", "Change"]   # the plan's types live in changes.py
 
 
-class Backend(abc.ABC):
+class Enforced(Protocol):
+    """What the loop, its metrics and telemetry read of an item a backend enforces: a
+    PortQos, or a RouterQos (which reports as its gateway port)."""
+
+    @property
+    def port_id(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def device(self) -> str | None: ...
+    @property
+    def rules(self) -> tuple[Rule, ...]: ...
+
+
+D = TypeVar("D", bound=Enforced)   # what the backend enforces (PortQos, RouterQos)
+A = TypeVar("A")                   # the actual state its observe reads (HostState, ...)
+
+# A backend's heartbeat description (JSON: agent_type, backends, support, capabilities,
+# configurations).
+Description = dict[str, Any]
+
+
+class Backend(abc.ABC, Generic[D, A]):
     """What the agent's loop, `netqos plan` and `netqos status` drive: the whole contract,
     declared here, so that none of them probes a backend for optional hooks.
 
@@ -37,7 +63,7 @@ class Backend(abc.ABC):
     link_devices: bool = False
     netns: str | None = None
 
-    def describe(self) -> dict:
+    def describe(self) -> Description:
         """What the backend reports of itself in its agent's heartbeat (the loop adds its
         own `configurations` and the uplinks)."""
         return {"agent_type": self.agent_type, "backends": [self.support.name],
@@ -45,31 +71,32 @@ class Backend(abc.ABC):
                 "configurations": {}}
 
     @abc.abstractmethod
-    def pull(self, client, host: str) -> tuple[int, list, list]:
+    def pull(self, client: ServerClient, host: str) -> tuple[int, list[D], list[D]]:
         """(host revision, what is here for this backend to enforce, what is this
         backend's but absent): what the agent's loop, `netqos plan` and `netqos status`
         enforce or show. Nothing another backend owns is in either list."""
 
     @abc.abstractmethod
-    def observe(self, ports: Sequence) -> Mapping[str, object]:
+    def observe(self, ports: Sequence[D]) -> A:
         """Read the actual state the host holds for these ports (and any stale ones)."""
 
     @abc.abstractmethod
-    def plan(self, desired: Sequence, actual: Mapping[str, object]) -> list[Change]:
+    def plan(self, desired: Sequence[D], actual: A) -> list[Change]:
         """desired - actual: the changes to make. Must not touch the host."""
 
     @abc.abstractmethod
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
         """Make the changes, batched. Applying an empty plan does nothing."""
 
-    def sync(self, desired: Sequence) -> tuple[list[Change], ApplyResult]:
+    def sync(self, desired: Sequence[D]) -> tuple[list[Change], ApplyResult]:
         """One level-triggered pass: observe, plan, apply."""
         changes = self.plan(desired, self.observe(desired))
         return changes, self.apply(changes)
 
     @property
-    def capabilities(self) -> dict[str, bool]:
-        """What the host's kernel or switch can do, as reported to the server."""
+    def capabilities(self) -> Mapping[str, bool | str]:
+        """What the host's kernel or switch can do, as reported to the server (flags; the
+        libvirt backend adds its enforcement mode's name)."""
         return {}
 
     # Only the agent changes the host. `prepare` is what it does once before its first pass;
@@ -95,7 +122,7 @@ class Watcher(Protocol):
     def stop(self) -> None: ...
 
 
-class PortBackend(Backend):
+class PortBackend(Backend[PortQos, A]):
     """A backend of VM ports. It owns the host's ports whose binding:vnic_type its support
     table serves (`owns`), finds their devices (`locate`), and says what the host enforces
     for each (`enforced`): one host may run several port backends, one agent each, when
@@ -106,7 +133,7 @@ class PortBackend(Backend):
     # (PF/VF of an SR-IOV NIC), "ovs-interface", "libvirt-nic". Shown in `describe`.
     device_kind: str = "link"
 
-    def describe(self) -> dict:
+    def describe(self) -> Description:
         info = super().describe()
         info["configurations"]["device_kind"] = self.device_kind
         return info
@@ -115,7 +142,8 @@ class PortBackend(Backend):
         """Whether this backend enforces the port: by its vnic type."""
         return (port.vnic_type or "normal") in (vnic_types or self.support.vnic_types)
 
-    def pull(self, client, host: str) -> tuple[int, list[PortQos], list[PortQos]]:
+    def pull(self, client: ServerClient, host: str
+             ) -> tuple[int, list[PortQos], list[PortQos]]:
         revision, desired = client.desired(host)
         vnic_types = self.support.vnic_types    # read once: OVS decides it by asking
         return (revision, *self.locate([p for p in desired if self.owns(p, vnic_types)]))
@@ -129,8 +157,8 @@ class PortBackend(Backend):
         return discover.present(ports, discover.link_names(self.netns))
 
     @abc.abstractmethod
-    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
-                 ) -> dict[str, dict]:
+    def enforced(self, ports: Sequence[PortQos], actual: A | None = None
+                 ) -> dict[str, dict[str, Any]]:
         """CHECK: what the host enforces now for each located port, in the API's units
         ({port id: {"ingress": {"rate_kbps", "burst_bytes", …} | None, "egress": …,
         "dscp_mark", "packet_rate": {direction: {"pps", "burst_packets"}},
@@ -138,16 +166,18 @@ class PortBackend(Backend):
         observe of these ports, to save reading twice). Changes nothing."""
 
 
-class RouterBackend(Backend):
+class RouterBackend(Backend["RouterQos", A]):
     """The L3 role's contract: routers, not ports. It pulls the routers whose gateway is
     bound to the host and finds their namespaces (`locate`)."""
 
     agent_type = "netqos-l3"
 
-    def pull(self, client, host: str) -> tuple[int, list, list]:
+    def pull(self, client: ServerClient, host: str
+             ) -> tuple[int, list[RouterQos], list[RouterQos]]:
         revision, routers = client.routers(host)
         return (revision, *self.locate(routers))
 
     @abc.abstractmethod
-    def locate(self, routers: Sequence) -> tuple[list, list]:
+    def locate(self, routers: Sequence[RouterQos]
+               ) -> tuple[list[RouterQos], list[RouterQos]]:
         """(routers whose namespace is here, routers without one)."""

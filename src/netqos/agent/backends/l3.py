@@ -17,31 +17,37 @@ create) or after it (IFB delete) only when the IFB comes or goes.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from netqos.agent.backends import driver
-from netqos.agent.backends.base import ApplyResult, RouterBackend
+from netqos.agent.backends.base import ApplyResult, RouterBackend, Watcher
 from netqos.agent.backends.changes import Action, Change
 from netqos.agent.l3 import discover
 from netqos.agent.l3.model import RouterQos
 from netqos.agent.l3.observe import RouterState, observe
-from netqos.agent.l3.plan import P_TREE, RouterPlanner, converged_memo
+from netqos.agent.l3.plan import P_TREE, RouterPlanner, Work, converged_memo
 from netqos.agent.l3.spec import router_spec
+from netqos.agent.tc.plan import Cmd
 from netqos.agent.tc.runner import Runner
 from netqos.agent.quiet import OwnEvents
 from netqos.qos.backends import L3_FIP
 
 
-class L3Backend(RouterBackend):
+# router namespace -> what it holds
+RouterStates = dict[str, RouterState]
+
+
+class L3Backend(RouterBackend[RouterStates]):
     support = L3_FIP
-    def __init__(self, netns: str | None = None, uplink=None, runner_factory=Runner):
+    def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
+                 runner_factory: Callable[[str], Runner] = Runner):
         # netns and uplink are the port agent's flags: routers bring their own namespaces.
         self.runner_factory = runner_factory
         self._own = OwnEvents()   # the tc events of our own applies are not drift
         self._memo: dict[tuple[str, str], object] = {}
         self._managed: dict[str, tuple[str, str]] = {}   # namespace -> (gw port, device)
 
-    def watcher(self, netns: str | None, on_change):
+    def watcher(self, netns: str | None, on_change: Callable[[], None]) -> Watcher:
         """The agent loop's hook: routers' namespaces, their devices and their tc objects
         changing wake it (a hand edit is repaired by the pass, within a second)."""
         return discover.NamespaceWatcher(netns, on_change, self._own.quiet)
@@ -52,7 +58,7 @@ class L3Backend(RouterBackend):
         return discover.present(routers)
 
     # ---- observe / plan / apply ----
-    def observe(self, routers: Sequence[RouterQos]) -> dict[str, RouterState]:
+    def observe(self, routers: Sequence[RouterQos]) -> RouterStates:
         """One read per router namespace: the desired ones and those we managed before."""
         targets = {r.namespace: r.gw_device for r in routers}
         alive = discover.namespaces()
@@ -62,7 +68,7 @@ class L3Backend(RouterBackend):
         return {ns: observe(self.runner_factory(ns), device)
                 for ns, device in sorted(targets.items())}
 
-    def plan(self, desired: Sequence[RouterQos], actual: Mapping[str, object]) -> list[Change]:
+    def plan(self, desired: Sequence[RouterQos], actual: RouterStates) -> list[Change]:
         changes: list[Change] = []
         wanted = {r.namespace: r for r in desired}
         for ns, state in actual.items():
@@ -85,8 +91,9 @@ class L3Backend(RouterBackend):
         return changes, result
 
     def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        namespaces = list(dict.fromkeys(c.payload.namespace for c in changes   # type: ignore
-                                        if c.action != Action.SKIP))
+        namespaces = list(dict.fromkeys(work.namespace for c in changes
+                                        if c.action != Action.SKIP
+                                        and (work := _work(c)) is not None))
         with self._own.applying(bool(namespaces)):
             return driver.apply(changes, [step for ns in namespaces
                                           for step in self._steps(ns)],
@@ -97,16 +104,25 @@ class L3Backend(RouterBackend):
         runner = self.runner_factory(ns)
 
         def step(tool: str, phase_ok: Callable[[int], bool]) -> driver.Step:
-            def run(cmds: list) -> dict[int, str]:
+            def items(change: Change) -> list[Cmd]:
+                work = _work(change)
+                if work is None or work.namespace != ns:
+                    return []
+                return [cmd for cmd in work.commands
+                        if cmd.tool == tool and phase_ok(cmd.phase)]
+
+            def run(cmds: list[Cmd]) -> dict[int, str]:
                 return runner.batch(tool, [c.line for c in cmds]).blame(range(len(cmds)))
             # by phase, then in plan order (a change's own lines keep their order)
-            return driver.Step(tool, lambda c: [cmd for cmd in c.payload.commands
-                                                if cmd.tool == tool and phase_ok(cmd.phase)]
-                               if c.payload.namespace == ns else [],
-                               run, key=lambda cmd: cmd.phase)
+            return driver.Step(tool, items, run, key=lambda cmd: cmd.phase)
         return [step("ip", lambda p: p < P_TREE), step("tc", lambda p: True),
                 step("ip", lambda p: p >= P_TREE)]
 
     @property
     def capabilities(self) -> dict[str, bool]:
         return {"l3": True}
+
+
+def _work(change: Change) -> Work | None:
+    """The router namespace's work a change carries (a SKIP carries none)."""
+    return change.payload if isinstance(change.payload, Work) else None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 from netqos.agent import discover
 from netqos.agent.backends import driver
@@ -31,6 +32,7 @@ from netqos.agent.backends.tc import TcBackend
 from netqos.agent.libvirt import native
 from netqos.agent.libvirt.domains import Domains, Nic, match
 from netqos.agent.libvirt.probe import libvirt_bandwidth_works, probe_libvirt_bandwidth
+from netqos.agent.tc.state import HostState
 from netqos.wire import BandwidthLimit, PortQos
 from netqos.qos.backends import LIBVIRT
 
@@ -38,7 +40,14 @@ LOG = logging.getLogger(__name__)
 MODES = ("libvirt", "tc")
 
 
-class LibvirtBackend(PortBackend):
+class LibvirtActual(TypedDict):
+    """What the libvirt backend observes: the kernel (tc) and, where libvirt enforces,
+    libvirt's own parameters per port id."""
+    tc: HostState
+    libvirt: NotRequired[dict[str, native.NicActual]]
+
+
+class LibvirtBackend(PortBackend[LibvirtActual]):
     support = LIBVIRT
     device_kind = "libvirt-nic"
 
@@ -55,7 +64,7 @@ class LibvirtBackend(PortBackend):
         self._mode = mode
         self._probe: dict[str, bool] | None = None
         self._nics: dict[str, Nic] = {}          # port id -> its NIC, from the last locate
-        self._native_memo: dict[str, dict] = {}  # port id -> libvirt params we set
+        self._native_memo: dict[str, dict[str, int]] = {}  # port id -> libvirt params we set
 
     # ---- what this host can do ----
     @property
@@ -74,7 +83,7 @@ class LibvirtBackend(PortBackend):
         return self._probe
 
     @property
-    def capabilities(self) -> dict:
+    def capabilities(self) -> dict[str, bool | str]:
         return {**self.tc.capabilities, **{f"kernel_{k}": v for k, v in self.probe.items()},
                 "libvirt_bandwidth": libvirt_bandwidth_works(self.probe),
                 "enforcement": self.mode}
@@ -117,14 +126,14 @@ class LibvirtBackend(PortBackend):
             return []
         return [(p, self._nics[p.port_id]) for p in desired if p.port_id in self._nics]
 
-    def observe(self, ports: Sequence[PortQos] = ()) -> dict:
-        actual = {"tc": self.tc.observe(ports)}
+    def observe(self, ports: Sequence[PortQos] = ()) -> LibvirtActual:
+        actual: LibvirtActual = {"tc": self.tc.observe(ports)}
         found = self._native_ports(ports)
         if found:
             actual["libvirt"] = native.observe(self.domains, self.tc.runner, found)
         return actual
 
-    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object]) -> list[Change]:
+    def plan(self, desired: Sequence[PortQos], actual: LibvirtActual) -> list[Change]:
         found = self._native_ports(desired)
         native_ids = {p.port_id for p, _ in found}
         # On a libvirt-enforcing host, libvirt owns the bandwidth limits of domain NICs.
@@ -136,8 +145,8 @@ class LibvirtBackend(PortBackend):
             changes += native.plan(found, actual.get("libvirt", {}), self._native_memo)
         return changes
 
-    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
-                 ) -> dict[str, dict]:
+    def enforced(self, ports: Sequence[PortQos], actual: LibvirtActual | None = None
+                 ) -> dict[str, dict[str, Any]]:
         """What the tap's kernel state holds (libvirt's own bandwidth code, where it
         enforces, writes tc on the same tap)."""
         actual = actual if actual is not None else self.observe(ports)
@@ -152,7 +161,7 @@ class LibvirtBackend(PortBackend):
             return driver.apply(changes, [*self.tc.steps(), native_step], self._remember)
 
     def _set_native(self, payloads: list[native.NativePayload]) -> dict[int, str]:
-        errors = {}
+        errors: dict[int, str] = {}
         for n, payload in enumerate(payloads):
             try:
                 native.apply_one(self.domains, payload)

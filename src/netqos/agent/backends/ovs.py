@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from netqos.agent.backends import driver
 from netqos.agent.backends.base import ApplyResult, PortBackend
-from netqos.agent.backends.changes import Action, Change
+from netqos.agent.backends.changes import HOST, Action, Change
 from netqos.wire import PortQos
 from netqos.agent.ovs import flows as fl
-from netqos.agent.ovs.openflow import Switch, failed_cookies
+from netqos.agent.ovs.openflow import MeterOp, Switch, failed_cookies
 from netqos.agent.ovs.ovsdb import Op, Ovsdb
-from netqos.agent.ovs.plan import HOST, Mechanisms, Planner
+from netqos.agent.ovs.plan import Mechanisms, Planner
 from netqos.agent.ovs.spec import port_spec
 from netqos.agent.ovs.state import OvsState
 from netqos.agent.ovs.watch import FlowWatcher
@@ -49,13 +50,13 @@ class PrerequisiteError(RuntimeError):
     """The switch lacks something the backend needs; the message says what to do."""
 
 
-class OvsBackend(PortBackend):
+class OvsBackend(PortBackend[OvsState]):
     vif_type = "ovs"
     device_kind = "ovs-interface"
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
                  bridge: str | None = None, ovsdb: str | None = None, rundir: str | None = None,
-                 datapath_type: str | None = None, env: dict | None = None):
+                 datapath_type: str | None = None, env: dict[str, str] | None = None):
         """`rundir`: ovs-vswitchd's run directory, where <bridge>.mgmt and db.sock are
         (default $OVS_RUNDIR, else /var/run/openvswitch); `ovsdb` defaults to its db.sock.
         Connecting changes nothing: the bridge is created by `prepare` (the agent only)."""
@@ -141,7 +142,7 @@ class OvsBackend(PortBackend):
                 found.append(dataclasses.replace(port, device=iface.name))
         return found, missing
 
-    def watcher(self, netns: str | None, on_change: Callable[[], None]):
+    def watcher(self, netns: str | None, on_change: Callable[[], None]) -> _OvsdbWatcher:
         """The agent loop's hook: OVSDB row events (an Interface plugged or unplugged, a
         QoS or Queue row edited by hand) and flow monitor events on our cookies (a flow or
         meter deleted by hand) call `on_change`; no polling."""
@@ -157,15 +158,14 @@ class OvsBackend(PortBackend):
         state.meters, state.cookies = self.switch.read(fl.COOKIE, fl.COOKIE_MASK)
         return state
 
-    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
-                 ) -> dict[str, dict]:
+    def enforced(self, ports: Sequence[PortQos], actual: OvsState | None = None
+                 ) -> dict[str, dict[str, Any]]:
         """Egress: the Interface's ingress policing; ingress: the max-rate of queue 0 of
         the port's QoS row, both as OVSDB holds them now."""
         state = actual if isinstance(actual, OvsState) else self.observe(ports)
         return {p.port_id: _enforced(state, p) for p in ports}
 
-    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object] | OvsState
-             ) -> list[Change]:
+    def plan(self, desired: Sequence[PortQos], actual: OvsState) -> list[Change]:
         return Planner([port_spec(p) for p in desired], actual, self._memo, self.mechanisms,
                        self.uplink).plan()
 
@@ -185,7 +185,7 @@ class OvsBackend(PortBackend):
 
     # ---- the batches of an apply, in order; a change that failed goes no further ----
     def steps(self) -> list[driver.Step]:
-        def payload(field: str) -> Callable[[Change], Sequence]:
+        def payload(field: str) -> Callable[[Change], Sequence[Any]]:   # a Payload's list
             return lambda change: getattr(change.payload, field)
         def transaction(field: str) -> driver.Step:   # one; atomic: retried change by change
             return driver.Step("ovsdb", payload(field), self._transact, after_failure=False,
@@ -205,7 +205,7 @@ class OvsBackend(PortBackend):
         self.db.transact(ops)    # raises: the driver retries change by change
         return {}
 
-    def _meters(self, ops: list) -> dict[int, str]:
+    def _meters(self, ops: list[MeterOp]) -> dict[int, str]:
         errors = self.switch.meter_ops(ops)
         return {n: f"{ops[n]}: {reason}" for n, reason in errors.items()}
 
@@ -233,8 +233,8 @@ class _OvsdbWatcher:
         self.flows.stop()
 
 
-def _enforced(state: OvsState, port: PortQos) -> dict:
-    out: dict = {"ingress": None, "egress": None, "dscp_mark": None, "packet_rate": {},
+def _enforced(state: OvsState, port: PortQos) -> dict[str, Any]:
+    out: dict[str, Any] = {"ingress": None, "egress": None, "dscp_mark": None, "packet_rate": {},
                  "min_egress_kbps": None}
     iface = state.ifaces.get(port.port_id)
     if iface is not None and iface.policing_kbps:

@@ -16,8 +16,9 @@ left as it is.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from netqos.agent.backends import driver
 from netqos.agent.backends.base import ApplyResult, PortBackend
@@ -39,7 +40,11 @@ class VfChange:
     mbps: int
 
 
-class SriovBackend(PortBackend):
+# PF -> {VF number: (max_tx_rate, min_tx_rate) in Mbit/s}, as the PFs report them
+VfRates = dict[str, dict[int, tuple[int, int]]]
+
+
+class SriovBackend(PortBackend[VfRates]):
     support = SRIOV
     link_devices = False        # VFs are set through their PF
     device_kind = "vf"
@@ -53,7 +58,7 @@ class SriovBackend(PortBackend):
         self._memo: dict[tuple[str, str], tuple[VfRef, int]] = {}   # (port, attr) -> written
 
     @property
-    def capabilities(self) -> dict:
+    def capabilities(self) -> dict[str, bool]:
         return {"sriov": True}
 
     # ---- discovery ----
@@ -78,12 +83,12 @@ class SriovBackend(PortBackend):
     def _ref(self, port: PortQos) -> VfRef | None:
         return self._refs.get(port.port_id) or self.ref_of(port)
 
-    def observe(self, ports: Sequence[PortQos] = ()) -> dict[str, dict[int, tuple[int, int]]]:
+    def observe(self, ports: Sequence[PortQos] = ()) -> VfRates:
         pfs = {r.pf for r in (self._ref(p) for p in ports) if r}
         pfs |= {ref.pf for ref, _ in self._memo.values()}
         return {pf: self.netlink.rates(pf) for pf in sorted(pfs)}
 
-    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object]) -> list[Change]:
+    def plan(self, desired: Sequence[PortQos], actual: VfRates) -> list[Change]:
         changes: list[Change] = []
         wanted_keys = set()
         for port in sorted(desired, key=lambda p: p.port_id):
@@ -114,14 +119,14 @@ class SriovBackend(PortBackend):
         for (port_id, attr), (ref, _value) in sorted(self._memo.items()):
             if (port_id, attr) in wanted_keys or any(p.port_id == port_id for p in desired):
                 continue
-            have = actual.get(ref.pf, {}).get(ref.vf)
-            if have is not None and have[0 if attr == "max_tx_rate" else 1]:
+            held = actual.get(ref.pf, {}).get(ref.vf)
+            if held is not None and held[0 if attr == "max_tx_rate" else 1]:
                 changes.append(Change(port_id, Action.DELETE, f"{attr} of {ref}",
                                       "port no longer here", False, VfChange(ref, attr, 0)))
         return changes
 
-    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
-                 ) -> dict[str, dict]:
+    def enforced(self, ports: Sequence[PortQos], actual: VfRates | None = None
+                 ) -> dict[str, dict[str, Any]]:
         """The VF's max_tx_rate (egress limit) and min_tx_rate (egress guarantee), as
         the PF reports them now."""
         rates = actual if actual is not None else self.observe(ports)
@@ -148,7 +153,7 @@ class SriovBackend(PortBackend):
         per_vf: dict[VfRef, list[int]] = {}
         for n, vc in enumerate(vf_changes):
             per_vf.setdefault(vc.ref, []).append(n)
-        current: dict[str, dict[int, tuple[int, int]]] = {}
+        current: VfRates = {}
         errors: dict[int, str] = {}
         for ref, group in per_vf.items():
             if ref.pf not in current:   # read back right before setting: the other rate
@@ -186,7 +191,7 @@ def _kbps(rule: BandwidthLimit | MinimumBandwidth) -> int:
     return rule.max_kbps if isinstance(rule, BandwidthLimit) else rule.min_kbps
 
 
-def _describe(rule: dict) -> str:
+def _describe(rule: dict[str, Any]) -> str:
     extra = " with a burst" if rule.get("max_burst_kbps") else ""
     return f"{rule['type']} ({rule.get('direction', '-')}){extra}"
 

@@ -27,24 +27,30 @@ shaper queues where a policer drops, which is what lets TCP hold the rate.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
 from netqos.agent.backends import driver
 from netqos.agent.backends.base import ApplyResult, Change, PortBackend
+from netqos.agent.backends.changes import HOST
 from netqos.agent.quiet import OwnEvents
 from netqos.agent.tc import bpf, nft
 from netqos.agent.tc.observe import observe, read_block
 from netqos.wire import PortQos
-from netqos.agent.tc.plan import HOST, P_TREE, Payload, Planner
+from netqos.agent.tc.plan import P_TREE, Cmd, Payload, Planner
 from netqos.agent.tc.probe import probe
 from netqos.agent.tc.runner import Runner
-from netqos.agent.tc.spec import port_spec
+from netqos.agent.tc.spec import Shaper, port_spec
 from netqos.agent.tc.state import IFB_NAME, HostState
 from netqos.agent.tc.watch import TcWatcher
 from netqos.qos.backends import LINUX_TC
 
 
-class TcBackend(PortBackend):
+Batch = Mapping[int, str]   # {index of a failed line: reason}
+
+
+class TcBackend(PortBackend[HostState]):
     support = LINUX_TC
 
     def __init__(self, netns: str | None = None, uplink: tuple[str, int] | None = None,
@@ -78,17 +84,16 @@ class TcBackend(PortBackend):
         self._owned = {state.links[d] for d in managed if d in state.links}
         return state
 
-    def enforced(self, ports: Sequence[PortQos], actual: Mapping[str, object] | None = None
-                 ) -> dict[str, dict]:
+    def enforced(self, ports: Sequence[PortQos], actual: HostState | None = None
+                 ) -> dict[str, dict[str, Any]]:
         state = actual if isinstance(actual, HostState) else self.observe(ports)
         return {p.port_id: port_enforced(state, p) for p in ports}
 
-    def watcher(self, netns: str | None, on_change) -> TcWatcher:
+    def watcher(self, netns: str | None, on_change: Callable[[], None]) -> TcWatcher:
         """What the agent's loop runs: wakes it on drift of what we own (tc/watch.py)."""
         return TcWatcher(netns, on_change, lambda: self._owned, self._own.quiet)
 
-    def plan(self, desired: Sequence[PortQos], actual: Mapping[str, object] | HostState
-             ) -> list[Change]:
+    def plan(self, desired: Sequence[PortQos], actual: HostState) -> list[Change]:
         specs = [port_spec(p) for p in desired]
         return Planner(specs, actual, self._memo, self.uplink, self.capabilities,
                        self._pin).plan()
@@ -104,16 +109,21 @@ class TcBackend(PortBackend):
         with self.applying(changes):
             return driver.apply(changes, self.steps(), self.remember)
 
-    def applying(self, changes: Sequence[Change]):
+    def applying(self, changes: Sequence[Change]) -> AbstractContextManager[None]:
         """While our own apply runs, its tc events are not drift (the watcher's quiet)."""
         return self._own.applying(any(_commands(c) for c in changes))
 
     def remember(self, change: Change) -> None:
-        self._memo.update(change.payload.memo)   # type: ignore[attr-defined]
+        if isinstance(change.payload, Payload):   # every change of this backend's plans
+            self._memo.update(change.payload.memo)
 
     # ---- the batches of an apply, in order: one process (or transaction) per tool ----
     def steps(self) -> list[driver.Step]:
-        early, late = (lambda p: p < P_TREE), (lambda p: p >= P_TREE)
+        def early(phase: int) -> bool:
+            return phase < P_TREE
+
+        def late(phase: int) -> bool:
+            return phase >= P_TREE
         return [self._step("ip", _first_phase("ip", early), self._batch("ip")),
                 self._step("bpf", _first_phase("bpf", early), self.run_bpf),
                 self._step("tc", lambda c: True, self._batch("tc"),
@@ -125,15 +135,17 @@ class TcBackend(PortBackend):
                 self._step("nft", lambda c: True, self._transaction, isolate=True)]
 
     @staticmethod
-    def _step(tool: str, takes, run, **options) -> driver.Step:
+    def _step(tool: str, takes: Callable[[Change], bool], run: Callable[[list[str]], Batch],
+              cleanup: Callable[[], None] | None = None, isolate: bool = False
+              ) -> driver.Step:
         """A batch of the `tool` lines of the changes `takes` selects, by phase, then in
         plan order (a change's own lines keep their order)."""
         return driver.Step(tool, lambda c: [cmd for cmd in _commands(c) if cmd.tool == tool]
                            if takes(c) else [],
                            lambda cmds: run([cmd.line for cmd in cmds]),
-                           key=lambda cmd: cmd.phase, **options)
+                           key=lambda cmd: cmd.phase, cleanup=cleanup, isolate=isolate)
 
-    def _batch(self, tool: str):
+    def _batch(self, tool: str) -> Callable[[list[str]], Batch]:
         def run(lines: list[str]) -> dict[int, str]:
             return self.runner.batch(tool, lines).blame(range(len(lines)))
         return run
@@ -182,19 +194,20 @@ class TcBackend(PortBackend):
                       if k[0] == HOST or k[0] in keep_ports}
 
 
-def _shaper(s) -> dict | None:
+def _shaper(s: Shaper | None) -> dict[str, int] | None:
     return None if s is None else {"rate_kbps": round(s.rate_bytes_per_s * 8 / 1000),
                                    "burst_bytes": s.burst_bytes, "queue_bytes": s.queue_bytes}
 
 
-def port_enforced(state: HostState, port: PortQos) -> dict:
+def port_enforced(state: HostState, port: PortQos) -> dict[str, Any]:
     """What the kernel holds for one port, in the API's units (PortBackend.enforced)."""
-    out: dict = {"ingress": _shaper(state.root_tbf.get(port.device)), "egress": None,
+    device = port.device or ""   # located ports have one; "" is no device's name either
+    out: dict[str, Any] = {"ingress": _shaper(state.root_tbf.get(device)), "egress": None,
                  "dscp_mark": None, "packet_rate": {}, "min_egress_kbps": None}
-    cls = state.egress_class(port.device)
+    cls = state.egress_class(device)
     if cls is not None:
         out["egress"] = _shaper(cls.shaper())
-    if port.device not in state.redirected and out["egress"] is not None:
+    if device not in state.redirected and out["egress"] is not None:
         out["egress"] = {**out["egress"], "redirected": False}
     family = state.nft.get("inet")
     if family is not None:
@@ -207,16 +220,16 @@ def port_enforced(state: HostState, port: PortQos) -> dict:
                                                  "burst_packets": chain.limit.burst_packets}
             if direction == "egress" and chain.dscp4 is not None:
                 out["dscp_mark"] = chain.dscp4
-    cls = state.uplink_class(port.device)
+    cls = state.uplink_class(device)
     if cls is not None:
         out["min_egress_kbps"] = round(cls.rate_bytes_per_s * 8 / 1000)
     return out
-def _commands(change: Change) -> tuple:
+def _commands(change: Change) -> tuple[Cmd, ...]:
     """The tc backend's commands of a change (none for another backend's payload)."""
     return change.payload.commands if isinstance(change.payload, Payload) else ()
 
 
-def _first_phase(tool: str, test):
+def _first_phase(tool: str, test: Callable[[int], bool]) -> Callable[[Change], bool]:
     """Whether the first `tool` command of a change is in the phases `test` accepts: all of
     a change's ip (or bpf) lines go before the tc batch or all after it."""
     def takes(change: Change) -> bool:

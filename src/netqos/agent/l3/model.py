@@ -6,6 +6,7 @@ Contract of GET /v2.0/netqos/hosts/{host}/routers (service/l3.py):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from netqos import trust
 from netqos.wire import Rule, decode_rules, typed_rules
@@ -24,7 +25,7 @@ class FipQos:
         object.__setattr__(self, "rules", typed_rules(self.rules))   # dicts typed once
 
     @classmethod
-    def from_wire(cls, d: dict) -> "FipQos":
+    def from_wire(cls, d: dict[str, Any]) -> "FipQos":
         """Decode and check (netqos.trust): raises trust.Untrusted."""
         return cls(fip_id=trust.identifier(d.get("id"), "floatingip.id"),
                    address=trust.ip_address(d.get("floating_ip_address"),
@@ -67,7 +68,7 @@ class RouterQos:
         return self.gw_rules
 
     @classmethod
-    def from_wire(cls, d: dict) -> "RouterQos":
+    def from_wire(cls, d: dict[str, Any]) -> "RouterQos":
         """Decode and check (netqos.trust): raises trust.Untrusted, also for any
         of its floating IPs (the router is then refused whole)."""
         fips = trust.items(d.get("floatingips", ()), "floatingips")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from netqos.agent.l3 import u32
 from netqos.agent.l3.spec import IFB_NAME
@@ -33,7 +34,8 @@ class Tree:
     filters: list[u32.AddrFilter] = dataclasses.field(default_factory=list)
     foreign_root: str | None = None  # kind of a root qdisc that is not ours
 
-    _index: dict | None = dataclasses.field(default=None, repr=False, compare=False)
+    _index: dict[str, u32.AddrFilter] | None = dataclasses.field(default=None, repr=False,
+                                                                 compare=False)
 
     def filter_of(self, address: str) -> u32.AddrFilter | None:
         """The first filter of the address (filters are read once, then only looked up)."""
@@ -88,11 +90,13 @@ def observe(runner: Runner, device: str) -> RouterState:
     return state
 
 
-def _json(runner: Runner, tool: str, *args: str) -> list:
+def _json(runner: Runner, tool: str, *args: str) -> list[Any]:
+    """Untyped JSON objects, as Runner.tc_json."""
     proc = runner.run(tool, *args)
     if proc.returncode != 0 or not proc.stdout.strip():
         return []
-    return json.loads(proc.stdout)
+    objects: list[Any] = json.loads(proc.stdout)
+    return objects
 
 
 def _handle(text: str | None) -> tuple[int, int]:
@@ -101,7 +105,8 @@ def _handle(text: str | None) -> tuple[int, int]:
     return int(major or "0", 16), int(minor or "0", 16)
 
 
-def _qdiscs(qdiscs: list, state: RouterState, trees: dict[str, Tree]) -> dict:
+def _qdiscs(qdiscs: list[Any], state: RouterState,
+            trees: dict[str, Tree]) -> dict[tuple[str, int], int]:
     """Roots and clsact of both devices; the byte limits of our bfifo leaves."""
     leaves: dict[tuple[str, int], int] = {}
     for q in qdiscs:
@@ -124,7 +129,8 @@ def _qdiscs(qdiscs: list, state: RouterState, trees: dict[str, Tree]) -> dict:
     return leaves
 
 
-def _classes(sock, tree: Tree, ifindex: int, leaves: dict) -> None:
+def _classes(sock: Any, tree: Tree, ifindex: int,
+             leaves: dict[tuple[str, int], int]) -> None:
     """HTB classes over netlink: exact rates and buckets (the text rounds them)."""
     for msg in sock.get_classes(index=ifindex):
         if msg.get_attr("TCA_KIND") != "htb" or msg["handle"] >> 16 != OUR_MAJOR:

@@ -22,6 +22,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 from netqos import trust
 from netqos.wire import PortQos
@@ -108,13 +110,20 @@ def _unique_macs(desired: Sequence[PortQos], live: Sequence[Nic]) -> dict[str, N
     return {n.mac: n for n in live if ports[n.mac] == 1 and nics[n.mac] == 1}
 
 
-def _libvirt():
+# libvirt-python ships no type information (no stubs, no py.typed): its connections and
+# domains are Any to mypy.
+VirConnect = Any
+VirDomain = Any
+
+
+def _libvirt() -> ModuleType:
     try:
         import libvirt
     except ImportError as exc:   # pragma: no cover - depends on the host
         raise RuntimeError("the libvirt backend needs libvirt-python: "
                            "pip install 'netqos[libvirt]'") from exc
-    return libvirt
+    module: ModuleType = libvirt
+    return module
 
 
 _event_impl = threading.Lock()
@@ -146,17 +155,18 @@ def _ensure_event_loop() -> None:
 class Domains:
     """The host's running domains and their NICs, over one connection; events wake."""
 
-    def __init__(self, uri: str | None = None, connect: Callable | None = None):
+    def __init__(self, uri: str | None = None,
+                 connect: Callable[[str | None], VirConnect] | None = None):
         self.uri = uri
         self._connect = connect      # tests inject a fake: connect(uri) -> connection
-        self._conn = None
+        self._conn: VirConnect | None = None
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._callbacks: list[int] = []
         self.last_event: tuple[float, str, str] | None = None   # (monotonic, domain, what)
 
     # ---- the connection ----
-    def conn(self):
+    def conn(self) -> VirConnect:
         with self._lock:
             if self._conn is not None:
                 try:
@@ -168,7 +178,7 @@ class Domains:
             self._conn = self._open()
             return self._conn
 
-    def _open(self):
+    def _open(self) -> VirConnect:
         if self._connect is not None:
             return self._connect(self.uri)
         libvirt = _libvirt()
@@ -223,13 +233,14 @@ class Domains:
         for listener in list(self._listeners):
             listener()
 
-    def _lifecycle(self, conn, dom, event, detail, opaque) -> None:
+    def _lifecycle(self, conn: VirConnect, dom: VirDomain, event: int, detail: int,
+                   opaque: None) -> None:
         self._fire(dom.name(), f"lifecycle {event}/{detail}")
 
-    def _device(self, conn, dom, alias, opaque) -> None:
+    def _device(self, conn: VirConnect, dom: VirDomain, alias: str, opaque: str) -> None:
         self._fire(dom.name(), f"device {opaque} {alias}")
 
-    def _closed(self, conn, reason, opaque) -> None:
+    def _closed(self, conn: VirConnect, reason: int, opaque: None) -> None:
         LOG.warning("libvirt: connection closed (reason %s); reconnecting", reason)
         with self._lock:
             self._conn = None
@@ -246,5 +257,5 @@ class Domains:
                 LOG.debug("libvirt: skipping a domain: %s", exc)
         return out
 
-    def domain(self, uuid: str):
+    def domain(self, uuid: str) -> VirDomain:
         return self.conn().lookupByUUIDString(uuid)

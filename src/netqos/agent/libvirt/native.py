@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netqos.agent.backends.changes import Action, Change
 from netqos.agent.libvirt import units
 from netqos.agent.libvirt.domains import Nic
 from netqos.wire import BandwidthLimit, PortQos
+
+if TYPE_CHECKING:
+    from netqos.agent.libvirt.domains import Domains
+    from netqos.agent.tc.runner import Runner
 
 AFFECT_LIVE, AFFECT_CONFIG = 1, 2
 KEYS = ("inbound.average", "inbound.peak", "inbound.burst",
@@ -48,10 +53,17 @@ class NativePayload:
     uuid: str
     tap: str
     mac: str
-    params: dict
+    params: dict[str, int]
 
 
-def kernel_view(runner, taps: Sequence[str]) -> dict[str, tuple[bool, bool]]:
+def _tap(nic: Nic) -> str:
+    """A matched NIC's tap (domains.match pairs ports with running NICs, which have one)."""
+    if nic.tap is None:
+        raise ValueError(f"NIC {nic.index} of domain {nic.domain} has no tap: not running")
+    return nic.tap
+
+
+def kernel_view(runner: Runner, taps: Sequence[str]) -> dict[str, tuple[bool, bool]]:
     """tap -> (root htb present, ingress qdisc present), one `tc -j qdisc show`."""
     view = {t: [False, False] for t in taps}
     for q in runner.tc_json("qdisc", "show"):
@@ -65,19 +77,20 @@ def kernel_view(runner, taps: Sequence[str]) -> dict[str, tuple[bool, bool]]:
     return {t: (a, b) for t, (a, b) in view.items()}
 
 
-def observe(domains, runner, found: Sequence[tuple[PortQos, Nic]]) -> dict[str, NicActual]:
-    kernel = kernel_view(runner, [nic.tap for _, nic in found])
+def observe(domains: Domains, runner: Runner, found: Sequence[tuple[PortQos, Nic]]
+            ) -> dict[str, NicActual]:
+    kernel = kernel_view(runner, [_tap(nic) for _, nic in found])
     actual = {}
     for port, nic in found:
-        params = domains.domain(nic.uuid).interfaceParameters(nic.tap, AFFECT_LIVE)
-        inbound, outbound = kernel.get(nic.tap, (False, False))
+        params = domains.domain(nic.uuid).interfaceParameters(_tap(nic), AFFECT_LIVE)
+        inbound, outbound = kernel.get(_tap(nic), (False, False))
         actual[port.port_id] = NicActual({k: int(params.get(k, 0)) for k in KEYS},
                                          inbound, outbound)
     return actual
 
 
 def plan(found: Sequence[tuple[PortQos, Nic]], actual: dict[str, NicActual],
-         memo: dict[str, dict]) -> list[Change]:
+         memo: dict[str, dict[str, int]]) -> list[Change]:
     changes = []
     for port, nic in found:
         want = wanted_params(port)
@@ -92,11 +105,11 @@ def plan(found: Sequence[tuple[PortQos, Nic]], actual: dict[str, NicActual],
         if missing_in_kernel:
             detail += " (libvirt reports it, the kernel lost it)"
         changes.append(Change(port.port_id, Action.UPDATE, f"libvirt bandwidth on {nic.tap}",
-                              detail, drift, NativePayload(nic.uuid, nic.tap, nic.mac, want)))
+                              detail, drift, NativePayload(nic.uuid, _tap(nic), nic.mac, want)))
     return changes
 
 
-def apply_one(domains, payload: NativePayload) -> None:
+def apply_one(domains: Domains, payload: NativePayload) -> None:
     """LIVE on the running tap, then CONFIG (by MAC) for the next start."""
     dom = domains.domain(payload.uuid)
     dom.setInterfaceParameters(payload.tap, payload.params, AFFECT_LIVE)

@@ -94,10 +94,10 @@ class Channel:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Channel:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def next_xid(self) -> int:
@@ -173,7 +173,7 @@ def _error_text(body: bytes) -> str:
 class Switch:
     """The OpenFlow side of one bridge."""
 
-    def __init__(self, bridge: str, rundir: str | None = None, env: dict | None = None):
+    def __init__(self, bridge: str, rundir: str | None = None, env: dict[str, str] | None = None):
         self.bridge = bridge
         self.rundir = rundir or default_rundir()
         self.env = env

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ovsdbapp.backend.ovs_idl import command, connection, idlutils
+from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
 
 from netqos import trust
@@ -20,6 +22,12 @@ from netqos.agent.ovs.state import (METER_KEY_PREFIX, PORT_KEY, UPLINK_KEY, Ifac
                                     OvsState, QosRow, QueueRow)
 
 LOG = logging.getLogger(__name__)
+# ovsdbapp ships no type information (no stubs, no py.typed): its IDL rows, tables,
+# transactions and commands are Any to mypy; these names say which is meant.
+Row = Any
+Tables = Any        # the IDL's {table name: table with .rows}
+Txn = Any
+Command = Any       # an ovsdbapp command (command.BaseCommand)
 TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "QoS", "Queue")
 
 
@@ -38,13 +46,13 @@ class Op:
     bridge    name, datapath_type — create the bridge
     """
     kind: str
-    args: tuple
+    args: tuple[Any, ...]   # per kind, as listed above
 
     def __str__(self) -> str:
         return f"{self.kind} {self.args}"
 
 
-def _int(value) -> int | None:
+def _int(value: Any) -> int | None:   # an OVSDB cell: None, "", a number's text
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -59,12 +67,13 @@ RELEVANT = {"Interface": {"name", "ofport", "external_ids", "ingress_policing_ra
             "QoS": set(), "Queue": set()}
 
 
-class _Idl(connection.OvsdbIdl):
-    def __init__(self, remote, helper, on_change: Callable[..., None]):
+class _Idl(connection.OvsdbIdl):   # type: ignore[misc]  # ovsdbapp: no types
+    def __init__(self, remote: str, helper: Any,
+                 on_change: Callable[[str, Row, Row | None], None]):
         super().__init__(remote, helper)
         self.on_change = on_change
 
-    def notify(self, event_name, row, updates=None):
+    def notify(self, event_name: str, row: Row, updates: Row | None = None) -> None:
         try:
             self.on_change(event_name, row, updates)
         except Exception:  # a watcher must never break the IDL's thread
@@ -103,7 +112,7 @@ class Ovsdb:
         if callback in self._watchers:
             self._watchers.remove(callback)
 
-    def _changed(self, event_name: str, row, updates=None) -> None:
+    def _changed(self, event_name: str, row: Row, updates: Row | None = None) -> None:
         """Wake the watchers on what can change a plan, not on statistics: ovs-vswitchd
         rewrites every Interface's statistics every few seconds."""
         columns = self.relevant.get(row._table.name)
@@ -150,11 +159,11 @@ class Ovsdb:
                 ofport = iface.ofport[0] if iface.ofport else -1
                 mac = iface.external_ids.get("attached-mac") or \
                     (iface.mac_in_use[0] if iface.mac_in_use else "")
-                row = Iface(iface.name, pid, ofport, trust.mac_or_unknown(mac), port.name,
-                            str(qos) if qos else None, iface.ingress_policing_rate,
-                            iface.ingress_policing_burst)
+                found = Iface(iface.name, pid, ofport, trust.mac_or_unknown(mac), port.name,
+                              str(qos) if qos else None, iface.ingress_policing_rate,
+                              iface.ingress_policing_burst)
                 if pid:
-                    state.ifaces[pid] = row
+                    state.ifaces[pid] = found
         for qos in tables["QoS"].rows.values():
             owner, uplink = qos.external_ids.get(PORT_KEY), UPLINK_KEY in qos.external_ids
             if not owner and not uplink:
@@ -183,11 +192,15 @@ class Ovsdb:
             for cmd in commands:
                 txn.add(cmd)
 
-    def run(self, cmd: command.BaseCommand) -> None:
+    def run(self, cmd: Command) -> None:
         """One command in one transaction; raises if OVSDB refuses it."""
         self.transactions += 1
         with self.api.transaction(check_error=True, log_errors=False) as txn:
             txn.add(cmd)
+
+
+# queue number -> (max-rate, min-rate, burst, owner port), Op "qos"'s queues
+Queues = dict[int, tuple[int, int | None, int | None, str | None]]
 
 
 class _Commands:
@@ -197,15 +210,17 @@ class _Commands:
     one db_remove of the bridge's external_ids: per record, ovsdbapp rewrites the
     whole map, which is quadratic on a thousand meters."""
 
-    def __init__(self, api, tables, bridge: str):
+    def __init__(self, api: Any, tables: Tables, bridge: str):
         self.api, self.tables, self.bridge = api, tables, bridge
-        self._qos_ports: dict | None = None
-        self._by_name: dict | None = None
+        self._qos_ports: dict[uuid.UUID, list[uuid.UUID]] | None = None
+        self._by_name: dict[str, Row] | None = None
 
-    def of(self, ops: Sequence[Op]) -> list[command.BaseCommand]:
-        by_kind = {"bridge": self._bridge, "policing": self._policing, "qos": self._qos,
-                   "unqos": self._unqos}
-        out: list[command.BaseCommand] = []
+    def of(self, ops: Sequence[Op]) -> list[Command]:
+        # each takes its kind's Op.args
+        by_kind: dict[str, Callable[..., list[Command]]] = {
+            "bridge": self._bridge, "policing": self._policing, "qos": self._qos,
+            "unqos": self._unqos}
+        out: list[Command] = []
         records: dict[str, str] = {}
         gone: list[str] = []
         for op in ops:
@@ -228,19 +243,19 @@ class _Commands:
             out.append(self.api.db_set("Bridge", self.bridge, ("external_ids", records)))
         return out
 
-    def _bridge(self, name: str, datapath_type: str) -> list:
+    def _bridge(self, name: str, datapath_type: str) -> list[Command]:
         return [self.api.add_br(name, may_exist=True, datapath_type=datapath_type),
                 self.api.set_fail_mode(name, "standalone")]
 
-    def _policing(self, iface: str, rate: int, burst: int) -> list:
+    def _policing(self, iface: str, rate: int, burst: int) -> list[Command]:
         return [self.api.db_set("Interface", iface, ("ingress_policing_rate", rate),
                                 ("ingress_policing_burst", burst), if_exists=True)]
 
-    def _qos(self, port_name: str, port_id: str | None, max_rate: int, queues: dict,
-             uplink: bool, existing: str | None) -> list:
+    def _qos(self, port_name: str, port_id: str | None, max_rate: int, queues: Queues,
+             uplink: bool, existing: str | None) -> list[Command]:
         api = self.api
         row = self.tables["QoS"].rows.get(_uuid(existing)) if existing else None
-        out: list = []
+        out: list[Command] = []
         if row is None:
             created = {key: api.db_create("Queue", other_config=_queue_config(*q[:3]),
                                           external_ids={PORT_KEY: q[3]} if q[3] else {})
@@ -259,9 +274,9 @@ class _Commands:
             out.append(api.db_set("Port", port.uuid, ("qos", qos)))
         return out
 
-    def _update_qos(self, row, max_rate: int, queues: dict) -> list:
+    def _update_qos(self, row: Row, max_rate: int, queues: Queues) -> list[Command]:
         """An existing QoS row and its queues edited in place (their uuids stay)."""
-        api, out = self.api, []
+        api, out = self.api, list[Command]()
         if row.other_config.get("max-rate") != str(max_rate):
             out.append(api.db_set("QoS", row.uuid, ("other_config",
                                                     {"max-rate": str(max_rate)})))
@@ -288,10 +303,10 @@ class _Commands:
                                                           {PORT_KEY: owner})))
         return out
 
-    def _unqos(self, uuid: str, port_name: str) -> list:
+    def _unqos(self, qos_uuid: str, port_name: str) -> list[Command]:
         """Detach the QoS row from every port that holds it, delete it with its queues
         (QoS and Queue are root tables: nothing collects them)."""
-        row = self.tables["QoS"].rows.get(_uuid(uuid))
+        row = self.tables["QoS"].rows.get(_uuid(qos_uuid))
         if row is None:
             return []
         api = self.api
@@ -300,12 +315,12 @@ class _Commands:
         out.append(api.db_destroy("QoS", row.uuid))
         return out
 
-    def _ports(self) -> dict:
+    def _ports(self) -> dict[str, Row]:
         if self._by_name is None:      # once per change set, not once per port
             self._by_name = {p.name: p for p in self.tables["Port"].rows.values()}
         return self._by_name
 
-    def _ports_of(self, qos_uuid) -> list:
+    def _ports_of(self, qos_uuid: uuid.UUID) -> list[uuid.UUID]:
         if self._qos_ports is None:    # once per change set, not once per QoS row
             self._qos_ports = {}
             for port in self.tables["Port"].rows.values():
@@ -323,7 +338,8 @@ def _queue_config(max_rate: int, min_rate: int | None, burst: int | None) -> dic
     return config
 
 
-def insert_bridge(txn, tables, name: str, datapath_type: str, fail_mode: str):
+def insert_bridge(txn: Txn, tables: Tables, name: str, datapath_type: str,
+                  fail_mode: str | None) -> Row:
     """A new bridge with its internal port, as `ovs-vsctl add-br` makes it."""
     iface = txn.insert(tables["Interface"])
     iface.name, iface.type = name, "internal"
@@ -336,6 +352,5 @@ def insert_bridge(txn, tables, name: str, datapath_type: str, fail_mode: str):
     return bridge
 
 
-def _uuid(text: str):
-    import uuid
+def _uuid(text: str) -> uuid.UUID:
     return uuid.UUID(text)

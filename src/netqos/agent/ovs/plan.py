@@ -68,6 +68,9 @@ class Mechanisms:
         return "meter" if self.meters_kbps else "none"
 
 
+Present = list[tuple[PortSpec, Iface]]   # the desired ports found, with their Interface
+
+
 class Planner:
     def __init__(self, desired: Sequence[PortSpec], actual: OvsState,
                  memo: Mapping[tuple[str, str], object], mech: Mechanisms,
@@ -80,17 +83,20 @@ class Planner:
         self.changes: list[Change] = []
         self._meter_ids = dict(actual.registry)      # id -> (port, kind), as allocated
         self._by_owner = {v: k for k, v in actual.registry.items()}
-        self._into_macs: Counter = Counter()           # into-VM MAC -> ports present
+        self._into_macs: Counter[str] = Counter()      # into-VM MAC -> ports present
 
     # ---- helpers ----
-    def _emit(self, port: str, action: Action, what: str, detail: str, key=None, value=None,
-              present: bool = False, **payload) -> None:
+    def _emit(self, port: str, action: Action, what: str, detail: str,
+              key: tuple[str, str] | None = None, value: object = None,
+              present: bool = False, db: tuple[Op, ...] = (), meters: tuple[MeterOp, ...] = (),
+              flows: tuple[str, ...] = (), meters_late: tuple[MeterOp, ...] = (),
+              db_late: tuple[Op, ...] = ()) -> None:
         """`present`: the thing exists but differs; a create or a differing thing is drift
         when it is exactly what we last wrote."""
         drift = key is not None and key in self.memo and self.memo[key] == value
         memo = ((key, value),) if key else ()
         self.changes.append(Change(port, action, what, detail, drift,
-                                   Payload(memo=memo, **payload)))
+                                   Payload(db, meters, flows, meters_late, db_late, memo)))
 
     def _skip(self, port_id: str, reason: str) -> None:
         self.changes.append(Change(port_id, Action.SKIP, reason, "", False, Payload()))
@@ -170,7 +176,7 @@ class Planner:
         self._by_owner[owner] = meter_id
         return meter_id
 
-    def _meters(self, present) -> dict[tuple[str, str], int]:
+    def _meters(self, present: Present) -> dict[tuple[str, str], int]:
         """Meters of the desired ports (created, updated in place); stale ones deleted."""
         ids: dict[tuple[str, str], int] = {}
         wanted_owners = set()
@@ -255,13 +261,13 @@ class Planner:
                    db=(Op("policing", (iface.name, *want)),))
 
     # ---- minimum bandwidth (kernel datapath): queues with min-rate on the uplink ----
-    def _uplink(self, present) -> dict[str, int]:
+    def _uplink(self, present: Present) -> dict[str, int]:
         """{port id: uplink queue}; creates / updates / removes the uplink's QoS."""
         rows = [q for q in self.actual.qos.values() if q.uplink]
         guaranteed = [s for s, _ in present if s.min_egress_kbps]
         if not guaranteed or self.uplink is None:
-            for row in rows:
-                self._unqos(HOST, row, "uplink guarantees")
+            for stale in rows:
+                self._unqos(HOST, stale, "uplink guarantees")
             return {}
         name, capacity_kbps = self.uplink
         capacity = capacity_kbps * 1000
@@ -275,10 +281,12 @@ class Planner:
         queue_of = {}
         for spec in guaranteed:
             queue_of[spec.port_id] = keys.get(spec.port_id) or next(free)
-        queues = {0: (capacity, None, None, None)}
-        for spec in guaranteed:
-            queues[queue_of[spec.port_id]] = (capacity, spec.min_egress_kbps * 1000, None,
-                                              spec.port_id)
+        # queue -> (max-rate, min-rate, burst, owner port), as Op "qos" takes them
+        queues: dict[int, tuple[int, int | None, int | None, str | None]] = {
+            0: (capacity, None, None, None)}
+        for spec in guaranteed:   # (each has a minimum: `or 0` only tells mypy so)
+            queues[queue_of[spec.port_id]] = (capacity, (spec.min_egress_kbps or 0) * 1000,
+                                              None, spec.port_id)
         same = row is not None and row.max_rate_bps == capacity and name in row.attached \
             and set(have) == set(queues) and all(
                 (have[k].max_rate_bps, have[k].min_rate_bps, have[k].port_id)
@@ -294,7 +302,7 @@ class Planner:
         return queue_of
 
     # ---- flows ----
-    def _flows(self, present, meters: dict[tuple[str, str], int],
+    def _flows(self, present: Present, meters: dict[tuple[str, str], int],
                queues: dict[str, int]) -> None:
         have = self.actual.cookies
         wanted: set[int] = set()
@@ -312,7 +320,7 @@ class Planner:
             cookies = frozenset(f.cookie for f in flows)
             wanted |= cookies
             missing = [f for f in flows if f.cookie not in have]
-            old = self.memo.get((owner, "flows"), frozenset())
+            old = self._flows_written(owner)
             stale = sorted(c for c in old if c in have and c not in cookies)
             if not missing and not stale:
                 continue
@@ -321,13 +329,18 @@ class Planner:
             self._emit(owner, action, f"flows ({len(flows)})", text, (owner, "flows"),
                        cookies, flows=tuple([fl.delete_line(c) for c in stale]
                                             + [f.add_line() for f in missing]))
-        claimed = {c for owner, _, _ in groups
-                   for c in self.memo.get((owner, "flows"), frozenset())}
+        claimed = {c for owner, _, _ in groups for c in self._flows_written(owner)}
         leftovers = sorted(have - wanted - claimed)
         if leftovers:
             self._emit(leftover("flows"), Action.DELETE, f"{len(leftovers)} stale flow(s)",
                        "of ports gone or changed", flows=tuple(fl.delete_line(c)
                                                                for c in leftovers))
+
+
+    def _flows_written(self, owner: str) -> frozenset[int]:
+        """The cookies of the flows we last wrote for `owner` (memo key (owner, "flows"))."""
+        cookies = self.memo.get((owner, "flows"))
+        return cookies if isinstance(cookies, frozenset) else frozenset()
 
 
 def _scaled(kind: str, mech: Mechanisms) -> str:
@@ -354,7 +367,8 @@ def _qos_text(row: QosRow) -> str:
     return f"{rate} on {','.join(row.attached) or 'no port'}"
 
 
-def _flows_text(spec: PortSpec, iface: Iface, meters, queues, mech: Mechanisms) -> str:
+def _flows_text(spec: PortSpec, iface: Iface, meters: dict[tuple[str, str], int],
+                queues: dict[str, int], mech: Mechanisms) -> str:
     parts = []
     m = meters.get((spec.port_id, "egress-kbps"))
     if m:

@@ -27,6 +27,8 @@ nft 1.0.6 cannot `dscp set` from a map, hence a chain per port rather than a dsc
 """
 from __future__ import annotations
 
+from typing import Any
+
 from netqos.agent.tc.spec import PacketLimit
 from netqos.agent.tc.state import OUR_MAJOR, NftFamily, PortChain
 
@@ -126,7 +128,11 @@ def class_element(family: str, device: str, minor: int, existed: bool) -> list[s
 
 # ---- reading `nft -j -n list ruleset` ----
 
-def _read_rule(chain: PortChain, expr: list[dict]) -> None:
+# One statement of a rule in libnftables JSON ({"limit": {...}}, {"mangle": {...}}, ...):
+# its shape depends on its single key, so its value stays untyped.
+NftExpr = dict[str, Any]
+
+def _read_rule(chain: PortChain, expr: list[NftExpr]) -> None:
     kinds = [next(iter(e)) for e in expr]
     if kinds == ["limit", "drop"] and expr[0]["limit"].get("inv") \
             and expr[0]["limit"].get("per") == "second":
@@ -138,7 +144,7 @@ def _read_rule(chain: PortChain, expr: list[dict]) -> None:
         chain.other_rules += 1
 
 
-def _vmap_ok(expr: list[dict], key: str, map_name: str) -> bool:
+def _vmap_ok(expr: list[NftExpr], key: str, map_name: str) -> bool:
     return (len(expr) == 1 and "vmap" in expr[0]
             and expr[0]["vmap"]["key"].get("meta", {}).get("key") == key
             and expr[0]["vmap"]["data"] == f"@{map_name}")
@@ -152,12 +158,12 @@ def _classid_minor(text: str) -> int | None:
         return None
 
 
-def _uplink_of(rules: list[list[dict]]) -> str | None:
+def _uplink_of(rules: list[list[NftExpr]]) -> str | None:
     """The uplink device the uplink_hook chain classifies for, if its two rules are ours."""
     if len(rules) != 2 or any(len(r) != 2 or "match" not in r[0] or "mangle" not in r[1]
                               for r in rules):
         return None
-    devices = {r[0]["match"]["right"] for r in rules
+    devices: set[str] = {r[0]["match"]["right"] for r in rules
                if r[0]["match"]["left"].get("meta", {}).get("key") == "oifname"}
     values = [r[1]["mangle"]["value"] for r in rules
               if r[1]["mangle"]["key"].get("meta", {}).get("key") == "priority"]
@@ -169,10 +175,10 @@ def _uplink_of(rules: list[list[dict]]) -> str | None:
     return next(iter(devices))
 
 
-def parse_ruleset(doc: dict) -> dict[str, NftFamily]:
+def parse_ruleset(doc: dict[str, Any]) -> dict[str, NftFamily]:
     """family -> NftFamily for our tables in the JSON of `nft -j -n list ruleset`."""
     out = {f: NftFamily() for f in FAMILIES}
-    hook_rules: dict[tuple[str, str], list[list[dict]]] = {}
+    hook_rules: dict[tuple[str, str], list[list[NftExpr]]] = {}
     hook_chains: set[tuple[str, str]] = set()
     for item in doc.get("nftables", []):
         kind, body = next(iter(item.items()))

@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pyroute2 import IPRoute, NetNS
 
@@ -23,8 +25,9 @@ from netqos.agent.tc.state import (CLASSIFIER_PREF, OUR_BLOCK, OUR_MAJOR, REDIRE
 TC_H_ROOT = 0xFFFFFFFF
 
 
+# pyroute2 ships no type information: its sockets and messages are Any to mypy.
 @contextmanager
-def netlink(netns: str | None):
+def netlink(netns: str | None) -> Iterator[Any]:
     sock = NetNS(netns) if netns else IPRoute()
     try:
         yield sock
@@ -36,7 +39,7 @@ def _major(handle: int) -> int:
     return handle >> 16
 
 
-def _tbf(options: dict) -> Shaper | None:
+def _tbf(options: dict[str, Any]) -> Shaper | None:
     """tc -j shows TBF's rate (bytes/s), burst (bytes) and latency (us) instead of its queue
     limit; tc computed latency = limit/rate - burst/rate, so limit = lat x rate + burst."""
     rate, burst, lat_us = options.get("rate"), options.get("burst"), options.get("lat")
@@ -45,7 +48,7 @@ def _tbf(options: dict) -> Shaper | None:
     return Shaper(rate, burst, lat_us * rate // 1_000_000 + burst)
 
 
-def _htb_class(msg) -> HtbClass | None:
+def _htb_class(msg: Any) -> HtbClass | None:
     options = msg.get_attr("TCA_OPTIONS")
     attrs = dict(options["attrs"]) if options else {}
     parms = attrs.get("TCA_HTB_PARMS")
@@ -96,7 +99,7 @@ def _read_qdiscs(runner: Runner, state: HostState,
     return leaves
 
 
-def _read_tree(sock, runner: Runner, tree: HtbTree, ifindex: int | None,
+def _read_tree(sock: Any, runner: Runner, tree: HtbTree, ifindex: int | None,
                leaves: dict[tuple[str, int], int]) -> None:
     if ifindex is None or not tree.present:
         return

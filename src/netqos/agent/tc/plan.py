@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from netqos.agent.backends.changes import HOST, Action, Change, leftover
 from netqos.agent.tc import bpf, maths, nft
-from netqos.agent.tc.spec import PortSpec, Shaper
+from netqos.agent.tc.spec import PacketLimit, PortSpec, Shaper
 from netqos.agent.tc.state import (CLASSIFIER_PREF, FIRST_PORT_MINOR, IFB_NAME,
                                    LAST_PORT_MINOR, OUR_BLOCK, OUR_MAJOR, REDIRECT_PREF,
                                    UNMATCHED_MINOR, UPLINK_DEFAULT_MINOR, UPLINK_ROOT_MINOR,
-                                   HostState, HtbTree)
+                                   HostState, HtbTree, NftFamily, PortChain)
 
 UNMATCHED_RATE_BYTES_PER_S = maths.kbit_to_bytes_per_s(1000)   # a tap not in the map yet
 
@@ -71,6 +71,11 @@ def tbf_line(dev: str, s: Shaper) -> str:
             f"{_bits(s.rate_bytes_per_s)} burst {s.burst_bytes} limit {s.queue_bytes}")
 
 
+# nft chain -> (port id, device, its rules, (map, packet limit, DSCP)): what a port's
+# chain should hold
+WantedChain = tuple[str, str, list[str], tuple[str, PacketLimit | None, int | None]]
+
+
 class Planner:
     def __init__(self, desired: Sequence[PortSpec], actual: HostState,
                  memo: Mapping[tuple[str, str], object], uplink: tuple[str, int] | None,
@@ -89,7 +94,7 @@ class Planner:
     def _emit(self, port: str, action: Action, what: str, detail: str, commands: list[Cmd],
               key: tuple[str, str] | None = None, value: object = None,
               differs: bool = True) -> None:
-        drift = bool(key) and differs and key in self.memo and self.memo[key] == value
+        drift = key is not None and differs and key in self.memo and self.memo[key] == value
         memo = ((key, value),) if key else ()
         self.changes.append(Change(port, action, what, detail, drift,
                                    Payload(tuple(commands), memo)))
@@ -243,6 +248,8 @@ class Planner:
 
     def _egress_class(self, spec: PortSpec, minor: int) -> None:
         s = spec.egress
+        if s is None:   # _egress_ports chose ports with an egress limit only
+            return
         cmds, before = self._class_cmds(self.actual.ifb, minor, f"{OUR_MAJOR:x}:",
                                         s.rate_bytes_per_s, s.rate_bytes_per_s, s.burst_bytes,
                                         s.queue_bytes)
@@ -326,8 +333,12 @@ class Planner:
             for spec in ports:
                 self._skip(spec, f"uplink {tree.device} absent")
             return
+        if self.uplink is None:   # _guaranteed_ports chose no port without an uplink
+            return
         capacity = maths.kbit_to_bytes_per_s(self.uplink[1])
-        self._uplink_skeleton(tree, capacity, sum(p.min_egress_bytes_per_s for p in ports))
+        # (each chosen port has a guarantee: `or 0` only tells mypy so)
+        self._uplink_skeleton(tree, capacity,
+                              sum(p.min_egress_bytes_per_s or 0 for p in ports))
         classified = self.actual.nft.get("inet")
         current = {p.port_id: (classified.uplink_class if classified else {}).get(
             p.device, self._remembered(p.port_id, "nft-inet-uplink")) for p in ports}
@@ -335,7 +346,7 @@ class Planner:
         self._drop_stale_classes(tree, set(minors.values()))
         burst = maths.default_burst_bytes(capacity)
         for spec in ports:
-            minor, rate = minors[spec.port_id], spec.min_egress_bytes_per_s
+            minor, rate = minors[spec.port_id], spec.min_egress_bytes_per_s or 0
             self.uplink_minors[spec.device] = minor
             cmds, before = self._class_cmds(tree, minor, f"{OUR_MAJOR:x}:{UPLINK_ROOT_MINOR:x}",
                                             rate, capacity, burst,
@@ -373,7 +384,7 @@ class Planner:
 
     # ---- nftables: DSCP and packet rate ----
     def _nft(self, present: list[PortSpec]) -> None:
-        wanted: dict[str, tuple[str, str, list[str], tuple]] = {}   # chain -> ...
+        wanted: dict[str, WantedChain] = {}
         for spec in present:
             out = nft.chain_rules(spec.pps_egress, spec.dscp)
             if out:
@@ -386,7 +397,7 @@ class Planner:
         for family in nft.FAMILIES:
             self._nft_family(family, wanted)
 
-    def _nft_family(self, family: str, wanted: dict) -> None:
+    def _nft_family(self, family: str, wanted: dict[str, WantedChain]) -> None:
         have = self.actual.nft.get(family)
         uplink = self.uplink[0] if self.uplink else None
         if not wanted and not self.uplink_minors:
@@ -404,7 +415,7 @@ class Planner:
             self._nft_port(family, have, chain, port, device, rules, map_name, limit, dscp)
         self._nft_uplink(family, have)
 
-    def _nft_uplink(self, family: str, have) -> None:
+    def _nft_uplink(self, family: str, have: NftFamily | None) -> None:
         """Elements of uplink_class: a guaranteed port's device -> its uplink class."""
         got = have.uplink_class if have else {}
         for dev, minor in sorted(self.uplink_minors.items()):
@@ -419,7 +430,8 @@ class Planner:
             self._emit(self._owner(dev), Action.DELETE, f"nft {family} uplink class of {dev}", "",
                        _nft(N_DEL_ELEM, nft.delete_element(family, nft.UPLINK_MAP, dev)))
 
-    def _nft_stale(self, family: str, have, wanted: dict) -> None:
+    def _nft_stale(self, family: str, have: NftFamily | None,
+                   wanted: dict[str, WantedChain]) -> None:
         if have is None:
             return
         for map_name, elements in (("from_vm", have.from_vm), ("to_vm", have.to_vm)):
@@ -430,13 +442,15 @@ class Planner:
                                chain, _nft(N_DEL_ELEM, nft.delete_element(family, map_name,
                                                                            dev)))
         for chain in sorted(have.chains):
-            if chain not in wanted:
-                owner = nft.port_of_chain(chain)[0]
+            parsed = nft.port_of_chain(chain)
+            if chain not in wanted and parsed is not None:   # (parse_ruleset keeps only
+                owner = parsed[0]                            # chains it names)
                 self._emit(owner, Action.DELETE, f"nft {family} chain {chain}", "",
                            _nft(N_DEL_CHAIN, nft.delete_chain(family, chain)))
 
-    def _nft_port(self, family, have, chain, port, device, rules, map_name, limit,
-                  dscp) -> None:
+    def _nft_port(self, family: str, have: NftFamily | None, chain: str, port: str,
+                  device: str, rules: list[str], map_name: str, limit: PacketLimit | None,
+                  dscp: int | None) -> None:
         got = have.chains.get(chain) if have else None
         same = got is not None and got.limit == limit and got.other_rules == 0 \
             and got.dscp4 == dscp and got.dscp6 == dscp
@@ -454,7 +468,7 @@ class Planner:
                        (port, f"nft-{family}-{map_name}"), (limit, dscp))
 
 
-def _chain_text(chain) -> str:
+def _chain_text(chain: PortChain) -> str:
     parts = []
     if chain.limit:
         parts.append(f"limit {chain.limit}")

@@ -10,7 +10,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from netqos import trust
 
@@ -48,7 +48,7 @@ class Runner:
         return [*prefix, tool, *args]
 
     def run(self, tool: str, *args: str, stdin: str | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
+            check: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self._argv(tool, *args), input=stdin, capture_output=True,
                               text=True, check=check)
 
@@ -88,20 +88,25 @@ class Runner:
         proc = self.run("nft", "-f", "-", stdin="\n".join(lines) + "\n")
         return None if proc.returncode == 0 else (proc.stderr.strip() or "nft failed")
 
-    def nft_ruleset(self) -> dict:
+    def nft_ruleset(self) -> dict[str, Any]:
         proc = self.run("nft", "-j", "-n", "list", "ruleset", check=True)
-        return json.loads(proc.stdout or "{}")
+        ruleset: dict[str, Any] = json.loads(proc.stdout or "{}")
+        return ruleset
 
     def tc_text(self, *args: str) -> str:
         proc = self.run("tc", *args)
         return proc.stdout if proc.returncode == 0 else ""
 
-    def ip_json(self, *args: str) -> list:
+    # `ip -j` / `tc -j` print a list of JSON objects whose keys vary with the kind of
+    # link/qdisc: callers read them with .get(), so their elements stay untyped (Any).
+    def ip_json(self, *args: str) -> list[Any]:
         proc = self.run("ip", "-j", *args, check=True)
-        return json.loads(proc.stdout or "[]")
+        objects: list[Any] = json.loads(proc.stdout or "[]")
+        return objects
 
-    def tc_json(self, *args: str) -> list:
+    def tc_json(self, *args: str) -> list[Any]:
         proc = self.run("tc", "-j", *args)
         if proc.returncode != 0 or not proc.stdout.strip():
             return []
-        return json.loads(proc.stdout)
+        objects: list[Any] = json.loads(proc.stdout)
+        return objects

@@ -4,6 +4,7 @@ link with its kind, master, flags and vxlan/vlan attributes) and `bridge -j fdb 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from netqos.agent.l2.linuxbridge import names
 from netqos.agent.l2.linuxbridge.state import Fdb, L2State, Link
@@ -12,7 +13,7 @@ from netqos.agent.tc.runner import Runner
 TOS_INHERIT = "0x1"   # how `ip -d -j` shows a vxlan's `tos inherit`
 
 
-def parse_link(d: dict) -> Link:
+def parse_link(d: dict[str, Any]) -> Link:   # one object of `ip -d -j link show`
     info = d.get("linkinfo") or {}
     data = info.get("info_data") or {}
     kind = info.get("info_kind")
@@ -28,7 +29,7 @@ def parse_link(d: dict) -> Link:
                 parent=link if kind == "vlan" else None)
 
 
-def parse_fdb(entries: list[dict]) -> set[Fdb]:
+def parse_fdb(entries: list[dict[str, Any]]) -> set[Fdb]:   # `bridge -j fdb show`
     return {Fdb(e["ifname"], e["mac"].lower(), e["dst"]) for e in entries
             if e.get("dst") and e.get("ifname", "").startswith(names.VXLAN_PREFIX)}
 

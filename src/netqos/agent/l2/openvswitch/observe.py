@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from netqos.agent.l2.openvswitch.state import OWN_KEYS, BridgeRow, OvsL2State, PortRow
 from netqos.agent.ovs import flows as fl
@@ -36,7 +37,7 @@ def snapshot(db: Ovsdb) -> OvsL2State:
         return state
 
 
-def _port(port) -> PortRow:
+def _port(port: Any) -> PortRow:   # an ovsdbapp Port row (ovsdbapp ships no types)
     iface = port.interfaces[0] if port.interfaces else None
     config = tuple(sorted((k, v) for k, v in port.other_config.items() if k in OWN_KEYS))
     if iface is None:

@@ -12,6 +12,7 @@ Edits (the `edit` of a plan Op):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ovsdbapp.backend.ovs_idl import command
 
@@ -23,21 +24,27 @@ RELEVANT = {"Interface": {"name", "ofport", "external_ids", "type", "options"},
             "Bridge": {"name", "ports", "fail_mode"}}
 
 
+# (verb, *args): the args' types depend on the verb (see above); their values go into
+# ovsdbapp's untyped rows.
+OvsdbEdit = tuple[Any, ...]
+
+
 class L2Ovsdb(Ovsdb):
     relevant = RELEVANT
 
-    def edit(self, edits: Sequence[tuple]) -> None:
+    def edit(self, edits: Sequence[OvsdbEdit]) -> None:
         """All edits in one transaction; raises if OVSDB refuses it (nothing applied)."""
         if edits:
             self.run(_Edit(self.api, list(edits)))
 
 
-class _Edit(command.BaseCommand):
-    def __init__(self, api, edits: list[tuple]):
+# ovsdbapp ships no type information: BaseCommand, the API and the transaction are Any.
+class _Edit(command.BaseCommand):   # type: ignore[misc]
+    def __init__(self, api: Any, edits: list[OvsdbEdit]):
         super().__init__(api)
         self.edits = edits
 
-    def run_idl(self, txn):
+    def run_idl(self, txn: Any) -> None:
         tables = self.api.idl.tables
         bridges = {b.name: b for b in tables["Bridge"].rows.values()}
         ports = {p.name: p for p in tables["Port"].rows.values()}

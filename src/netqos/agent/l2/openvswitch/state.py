@@ -19,10 +19,10 @@ class PortRow:
     name: str
     iface_type: str = ""                 # "", "internal", "patch", "vxlan", ...
     ofport: int = -1                     # -1 / 0: not attached (yet)
-    options: tuple = ()                  # the Interface's options, sorted (key, value)
+    options: tuple[tuple[str, str], ...] = ()   # the Interface's options, sorted (key, value)
     iface_id: str | None = None          # external_ids:iface-id (VM ports)
     tag: int | None = None
-    other_config: tuple = ()             # our keys only, sorted (key, value)
+    other_config: tuple[tuple[str, str], ...] = ()   # our keys only, sorted (key, value)
 
     @property
     def opts(self) -> dict[str, str]:

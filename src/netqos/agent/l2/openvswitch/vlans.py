@@ -21,9 +21,9 @@ class VlansExhausted(RuntimeError):
     pass
 
 
-def recorded(ports: Iterable[PortRow]) -> dict[str, Counter]:
+def recorded(ports: Iterable[PortRow]) -> dict[str, Counter[int]]:
     """network id -> Counter(local VLAN -> ports recording it)."""
-    seen: dict[str, Counter] = {}
+    seen: dict[str, Counter[int]] = {}
     for port in ports:
         cfg = port.config
         try:
@@ -52,8 +52,8 @@ def allocate(networks: Iterable[str], ports: Iterable[PortRow]) -> dict[str, int
     free = (v for v in range(MIN_VLAN, MAX_VLAN + 1) if v not in taken)
     for net in wanted:
         if net not in out:
-            vlan = next(free, None)
-            if vlan is None:
+            spare = next(free, None)
+            if spare is None:
                 raise VlansExhausted(f"no local VLAN left for network {net}")
-            out[net] = vlan
+            out[net] = spare
     return out
