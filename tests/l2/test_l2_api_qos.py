@@ -32,6 +32,7 @@ GUARANTEE_KBPS = 75_000          # fair sharing would give each of two flows 50 
 # The guarantee counts underlay frames: 1514 bytes on eth0 (VXLAN, UDP, IP, Ethernet
 # around the VM's 1450-byte packets) carry 1398 bytes of TCP payload, 0.92 of the rate.
 GUARANTEE_LOW = 0.85
+RIVAL_LIMIT_KBPS = 80_000        # a limit the rival's share stays under
 
 
 def _vm(api_lab: ApiLab, name: str) -> Vm:
@@ -159,7 +160,13 @@ def test_minimum_bandwidth_holds_vm_to_vm_across_hosts(api_lab):
                         CONVERGE), api_lab.logs()
     policy = api_lab.policy(("minimum_bandwidth_rules", {"min_kbps": GUARANTEE_KBPS,
                                                          "direction": "egress"}))
+    # the rival limited well above its share: the IFB classifier leaves its IFB class id
+    # (4e51:10 and up, like the guarantee's on eth0) in skb->priority, which must not
+    # choose a class on the uplink
+    capped = api_lab.policy(("bandwidth_limit_rules", {"max_kbps": RIVAL_LIMIT_KBPS,
+                                                       "direction": "egress"}))
     _bind(api_lab, gold, policy)
+    _bind(api_lab, rival, capped)
     try:
         before = _guarantee_bytes(h1.ns.name)
         got = _compete([(gold, red2), (rival, blue2)])
@@ -168,8 +175,9 @@ def test_minimum_bandwidth_holds_vm_to_vm_across_hosts(api_lab):
             got = max(got, _compete([(gold, red2), (rival, blue2)]), key=lambda g: g[gold.name])
         classified = _guarantee_bytes(h1.ns.name) - before
     finally:
-        _bind(api_lab, gold, None)
-        api_lab.ok(api_lab.http.delete(f"/v2.0/qos/policies/{policy}"), 204)
+        for vm, pid in ((gold, policy), (rival, capped)):
+            _bind(api_lab, vm, None)
+            api_lab.ok(api_lab.http.delete(f"/v2.0/qos/policies/{pid}"), 204)
     ratio = got[gold.name] / (GUARANTEE_KBPS * 1000)
     print(f"\nthrough VXLAN from {h1.name}, uplink {UPLINK_KBPS // 1000} Mbit/s: guaranteed "
           f"{gold.name} {got[gold.name] / 1e6:.1f} Mbit/s ({ratio:.3f} of its "
