@@ -78,10 +78,11 @@ def api_lab(root, sqlite_server):
     """Through the API (tests/harness/l2api.py), one real agent per host: three hosts, two
     VXLAN tenant networks and one flat provider network, all on the same CIDR; red and
     blue have a VM on every host, flat one on hosts 1 and 3. Agents copy the DSCP mark to
-    the VXLAN outer header (--dscp-inherit)."""
+    the VXLAN outer header (--dscp-inherit) and shape guarantees on the underlay eth0 as a
+    100 Mbit/s uplink (a tree there only while a port has a minimum_bandwidth rule)."""
     from tests.harness.l2api import ApiLab
 
-    lab = ApiLab(sqlite_server.url, agent_args=("--dscp-inherit",))
+    lab = ApiLab(sqlite_server.url, agent_args=("--dscp-inherit", "--uplink", "eth0:100000"))
     try:
         red, blue, flat = lab.network(), lab.network(), lab.network(flat=True)
         h1, h2, h3 = lab.lab.hosts

@@ -2,11 +2,14 @@
 is enforced by that host's real agent on the tap its L2 role plugged, and holds VM to VM
 across hosts through VXLAN. The lab is `api_lab` (tests/l2/conftest.py); its agents run
 with --dscp-inherit, so the mark is on the inner packet and on the outer (VXLAN/UDP)
-header. Traffic runs under the machine-wide traffic lock; a rate that comes out low is
+header, and their underlay eth0 is an uplink of UPLINK_KBPS for minimum-bandwidth
+guarantees. Traffic runs under the machine-wide traffic lock; a rate that comes out low is
 measured once more (load on a 2-core machine only slows a flow, it never speeds it past
 a limiter)."""
 from __future__ import annotations
 
+import re
+import threading
 import time
 
 import pytest
@@ -14,8 +17,9 @@ import pytest
 from tests.harness.traffic import udp_flood_pps
 from tests.harness.l2api import ApiLab
 from tests.harness.l2hosts import Vm
-from tests.harness.traffic import (VXLAN_ICMP_BPF, capture, limit_ratio, tos_of,
-                                   traffic_lock, vxlan_icmp_tos)
+from tests.harness.netns import sh
+from tests.harness.traffic import (VXLAN_ICMP_BPF, capture, iperf3_between, limit_ratio,
+                                   tos_of, traffic_lock, vxlan_icmp_tos)
 from tests.harness.util import wait_for
 
 CONVERGE = 15
@@ -23,6 +27,12 @@ LIMIT_KBPS = 50_000
 LOW, HIGH = 0.90, 1.02
 DSCP = 26                        # AF31: TOS byte 0x68
 PPS_EGRESS, PPS_INGRESS = 2_000, 1_000   # distinct: each direction has its own rule
+UPLINK_KBPS = 100_000            # the agents' --uplink eth0 (tests/l2/conftest.py)
+GUARANTEE_KBPS = 75_000          # fair sharing would give each of two flows 50 Mbit/s
+# The guarantee counts underlay frames: 1514 bytes on eth0 (VXLAN, UDP, IP, Ethernet
+# around the VM's 1450-byte packets) carry 1398 bytes of TCP payload, 0.92 of the rate.
+GUARANTEE_LOW = 0.85
+RIVAL_LIMIT_KBPS = 80_000        # a limit the rival's share stays under
 
 
 def _vm(api_lab: ApiLab, name: str) -> Vm:
@@ -106,3 +116,75 @@ def test_packet_rate_limit_vm_to_vm_across_hosts(api_lab):
     finally:
         _bind(api_lab, a, None)
         api_lab.ok(api_lab.http.delete(f"/v2.0/qos/policies/{policy}"), 204)
+
+
+_HTB_SENT = re.compile(r"^class htb (\S+) .*\n Sent (\d+) bytes", re.M)
+
+
+def _guarantee_bytes(host_ns: str) -> int:
+    """Bytes sent by the guarantee classes (not the root 4e51:1 nor the unguaranteed
+    default 4e51:2) of the HTB on a host's eth0."""
+    out = sh("tc", "-n", host_ns, "-s", "class", "show", "dev", "eth0").stdout  # no -j here
+    return sum(int(sent) for handle, sent in _HTB_SENT.findall(out)
+               if handle not in ("4e51:1", "4e51:2"))
+
+
+def _compete(pairs: list[tuple[Vm, Vm]]) -> dict[str, float]:
+    """Goodput (bit/s) of each (sender, receiver) pair's TCP flow, all running at once."""
+    got: dict[str, float] = {}
+
+    def run(src: Vm, dst: Vm, port: int) -> None:
+        got[src.name] = iperf3_between(src.ns.name, dst.ns.name, dst.address, port,
+                                       seconds=5)
+
+    flows = [threading.Thread(target=run, args=(*pair, 5321 + i))
+             for i, pair in enumerate(pairs)]
+    with traffic_lock():
+        for f in flows:
+            f.start()
+        for f in flows:
+            f.join()
+    return got
+
+
+def test_minimum_bandwidth_holds_vm_to_vm_across_hosts(api_lab):
+    """Two VMs of host 1 (on two VXLAN networks) send to host 2 at once through host 1's
+    100 Mbit/s uplink; the one with a 75 Mbit/s guarantee gets it (its port's class on the
+    underlay eth0 carries its VXLAN packets), the other one keeps the rest."""
+    h1 = api_lab.lab.hosts[0]
+    red2, blue2 = _vm(api_lab, "red2"), _vm(api_lab, "blue2")
+    gold = api_lab.vm("gold1", h1, red2.network, "198.19.1.14")
+    rival = api_lab.vm("rival1", h1, blue2.network, "198.19.1.24")
+    for src, dst in ((gold, red2), (rival, blue2)):
+        assert wait_for(lambda s=src, d=dst: api_lab.lab.ping(s, d, count=1) == 1,
+                        CONVERGE), api_lab.logs()
+    policy = api_lab.policy(("minimum_bandwidth_rules", {"min_kbps": GUARANTEE_KBPS,
+                                                         "direction": "egress"}))
+    # the rival limited well above its share: the IFB classifier leaves its IFB class id
+    # (4e51:10 and up, like the guarantee's on eth0) in skb->priority, which must not
+    # choose a class on the uplink
+    capped = api_lab.policy(("bandwidth_limit_rules", {"max_kbps": RIVAL_LIMIT_KBPS,
+                                                       "direction": "egress"}))
+    _bind(api_lab, gold, policy)
+    _bind(api_lab, rival, capped)
+    try:
+        before = _guarantee_bytes(h1.ns.name)
+        got = _compete([(gold, red2), (rival, blue2)])
+        if got[gold.name] < GUARANTEE_LOW * GUARANTEE_KBPS * 1000:   # slowed by other work
+            print(f"\nguaranteed VM at {got[gold.name] / 1e6:.1f} Mbit/s; once more")
+            got = max(got, _compete([(gold, red2), (rival, blue2)]), key=lambda g: g[gold.name])
+        classified = _guarantee_bytes(h1.ns.name) - before
+    finally:
+        for vm, pid in ((gold, policy), (rival, capped)):
+            _bind(api_lab, vm, None)
+            api_lab.ok(api_lab.http.delete(f"/v2.0/qos/policies/{pid}"), 204)
+    ratio = got[gold.name] / (GUARANTEE_KBPS * 1000)
+    print(f"\nthrough VXLAN from {h1.name}, uplink {UPLINK_KBPS // 1000} Mbit/s: guaranteed "
+          f"{gold.name} {got[gold.name] / 1e6:.1f} Mbit/s ({ratio:.3f} of its "
+          f"{GUARANTEE_KBPS // 1000} Mbit/s), {rival.name} {got[rival.name] / 1e6:.1f} "
+          f"Mbit/s; the guarantee's class on eth0 sent {classified / 1e6:.1f} MB")
+    # its class on the underlay carried the VM's packets: at least the 4 measured seconds
+    assert classified * 8 >= 4 * got[gold.name], (classified, got)
+    assert ratio >= GUARANTEE_LOW, got
+    assert got[rival.name] > 1e6, "the other VM is not starved"
+    assert sum(got.values()) <= UPLINK_KBPS * 1000, "the uplink holds its capacity"

@@ -138,9 +138,15 @@ def test_minimum_bandwidth_without_uplink_is_skipped_and_with_one_builds_a_tree(
     assert any("classid 4e51:1 htb rate 200000000bit" in t for t in text)
     assert any("classid 4e51:10 htb rate 150000000bit ceil 200000000bit" in t for t in text)
     assert any("classid 4e51:2 htb rate 50000000bit" in t for t in text)
-    for family in ("inet", "bridge"):   # classified by the device it came in on
-        assert f'add rule {family} netqos uplink_hook oifname "eth1" meta priority set ' \
-               f'iifname map @uplink_class' in text
+    # classified by the device it came in on; routed: on its way to the uplink; bridged:
+    # whatever it leaves by (a VXLAN device encapsulates it into the host's own UDP)
+    assert 'add rule inet netqos uplink_hook oifname "eth1" meta priority set ' \
+           'iifname map @uplink_class' in text
+    assert 'add rule bridge netqos uplink_hook meta priority 4e51:0-4e51:ffff ' \
+           'meta priority set 0' in text
+    assert 'add rule bridge netqos uplink_hook meta priority set iifname map @uplink_class' \
+        in text
+    for family in ("inet", "bridge"):
         assert f'add element {family} netqos uplink_class {{ "{TAP}" : 4e51:10 }}' in text
 
 

@@ -53,6 +53,32 @@ def test_nft_uplink_hook_and_classes_are_read():
     assert nft.parse_ruleset(doc)["inet"].uplink_hook is None
 
 
+def test_nft_bridge_uplink_hook_is_read_whatever_the_output_device():
+    ours = {"match": {"op": "==", "left": {"meta": {"key": "priority"}},
+                      "right": {"range": ["4e51:0", "4e51:ffff"]}}}
+    reset = {"mangle": {"key": {"meta": {"key": "priority"}}, "value": "none"}}
+    classify = {"mangle": {"key": {"meta": {"key": "priority"}}, "value": {
+        "map": {"key": {"meta": {"key": "iifname"}}, "data": "@uplink_class"}}}}
+
+    def hook(*rules):
+        return {"nftables": [
+            {"table": {"family": "bridge", "name": "netqos"}},
+            {"chain": {"family": "bridge", "table": "netqos", "name": nft.UPLINK_CHAIN,
+                       "hook": "forward"}},
+            *({"rule": {"family": "bridge", "table": "netqos", "chain": nft.UPLINK_CHAIN,
+                        "expr": r}} for r in rules)]}
+
+    def read(*rules):
+        return nft.parse_ruleset(hook(*rules))["bridge"].uplink_hook
+
+    assert read([ours, reset], [classify]) == nft.ANY_DEVICE
+    assert read([ours, reset], [classify]) == nft.uplink_hook_of("bridge", "eth0")
+    assert read([reset], [classify]) is None               # resets every priority: not ours
+    assert read([ours, reset]) is None                     # the classifying rule went
+    other = {"match": {**ours["match"], "right": {"range": ["1:0", "1:ffff"]}}}
+    assert read([other, reset], [classify]) is None
+
+
 def _rule(chain: str, expr: list) -> dict:
     return {"rule": {"family": "inet", "table": "netqos", "chain": chain, "expr": expr}}
 

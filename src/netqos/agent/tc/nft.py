@@ -13,13 +13,20 @@ ingress to the IFB, and packets the IFB re-injects skip the tap's netdev ingress
     chain p-<port>-in   [limit rate over N/second burst B packets drop]
 
     map uplink_class { type ifname : classid }   device -> the port's class on the uplink
-    chain uplink_hook   hook forward: oifname UPLINK meta priority set 0
-                                  oifname UPLINK meta priority set iifname map @uplink_class
+    inet:   chain uplink_hook  hook forward: oifname UPLINK meta priority set 0
+                                     oifname UPLINK meta priority set iifname map @uplink_class
+    bridge: chain uplink_hook  hook forward: meta priority 4e51:0-4e51:ffff meta priority set 0
+                                     meta priority set iifname map @uplink_class
 
 The uplink's HTB picks the class whose id equals skb->priority, so a guarantee follows the
 device a packet entered on, bridged or routed (routing rewrites the priority before the
-forward hook, so it is set here, after routing); the first rule drops any priority a guest
-or the IFB classifier left on the packet, so nothing else can choose an uplink class.
+forward hook, so it is set here, after routing); the reset rule drops any priority of ours
+the IFB classifier left on the packet (its class on the IFB), so nothing else can choose
+an uplink class. The bridge family classifies whatever device a frame leaves by: a frame
+bridged into a VXLAN device leaves the host as the host's own UDP (the output path, which
+no forward hook sees), and skb->priority survives the encapsulation (measured: the port's
+class on eth0 counts the VXLAN packets). So there it resets only the values that choose
+one of our classes (major 4e51), leaving any other priority of a bridged frame alone.
 
 One lookup per packet whatever the number of ports; a port's change is one atomic
 transaction (flush its chain and refill it); a port's removal deletes its element and chain.
@@ -43,6 +50,7 @@ UPLINK_MAP, UPLINK_CHAIN = "uplink_class", "uplink_hook"
 # of a routed packet; for a bridged frame br_netfilter's inet forward sees the bridge as
 # oifname, so only the bridge family's rule acts on it.
 UPLINK_HOOK = {"inet": "forward", "bridge": "forward"}
+ANY_DEVICE = "*"   # the bridge family's uplink_hook: it classifies frames whatever their oifname
 
 
 def chain_name(port_id: str, direction: str) -> str:
@@ -58,6 +66,19 @@ def port_of_chain(name: str) -> tuple[str, str] | None:
     return None
 
 
+def _uplink_rules(family: str, uplink: str) -> list[str]:
+    classify = f"meta priority set iifname map @{UPLINK_MAP}"
+    if family == "bridge":   # whatever the frame leaves by: the uplink, a VXLAN or VLAN device
+        return [f"meta priority {OUR_MAJOR:x}:0-{OUR_MAJOR:x}:ffff meta priority set 0",
+                classify]
+    return [f'oifname "{uplink}" meta priority set 0', f'oifname "{uplink}" {classify}']
+
+
+def uplink_hook_of(family: str, uplink: str | None) -> str | None:
+    """What parse_ruleset reads back as `uplink_hook` once skeleton(family, uplink) ran."""
+    return None if uplink is None else ANY_DEVICE if family == "bridge" else uplink
+
+
 def skeleton(family: str, uplink: str | None = None) -> list[str]:
     lines = [f"add table {family} {TABLE}"]
     if uplink:
@@ -66,10 +87,7 @@ def skeleton(family: str, uplink: str | None = None) -> list[str]:
             f"add chain {family} {TABLE} {UPLINK_CHAIN} "
             f"{{ type filter hook {UPLINK_HOOK[family]} priority {PRIORITY}; policy accept; }}",
             f"flush chain {family} {TABLE} {UPLINK_CHAIN}",
-            f'add rule {family} {TABLE} {UPLINK_CHAIN} oifname "{uplink}" meta priority set 0',
-            f'add rule {family} {TABLE} {UPLINK_CHAIN} oifname "{uplink}" '
-            f"meta priority set iifname map @{UPLINK_MAP}",
-        ]
+        ] + [f"add rule {family} {TABLE} {UPLINK_CHAIN} {r}" for r in _uplink_rules(family, uplink)]
     for map_name, (chain, hook, key) in MAPS.items():
         lines += [
             f"add map {family} {TABLE} {map_name} {{ type ifname : verdict; }}",
@@ -158,21 +176,34 @@ def _classid_minor(text: str) -> int | None:
         return None
 
 
+def _ours_reset(match: dict[str, Any]) -> bool:
+    """The bridge family's reset condition: skb->priority within our major."""
+    return bool(match["left"].get("meta", {}).get("key") == "priority"
+                and match["right"] == {"range": [f"{OUR_MAJOR:x}:0", f"{OUR_MAJOR:x}:ffff"]})
+
+
 def _uplink_of(rules: list[list[NftExpr]]) -> str | None:
-    """The uplink device the uplink_hook chain classifies for, if its two rules are ours."""
-    if len(rules) != 2 or any(len(r) != 2 or "match" not in r[0] or "mangle" not in r[1]
-                              for r in rules):
+    """What the uplink_hook chain classifies for, if its two rules are ours: the uplink
+    device (inet: `oifname` in both rules) or ANY_DEVICE (bridge: a reset of our
+    priorities, then the classifying rule on its own)."""
+    if len(rules) != 2 or any(not r or "mangle" not in r[-1] or len(r) > 2 for r in rules):
         return None
-    devices: set[str] = {r[0]["match"]["right"] for r in rules
-               if r[0]["match"]["left"].get("meta", {}).get("key") == "oifname"}
-    values = [r[1]["mangle"]["value"] for r in rules
-              if r[1]["mangle"]["key"].get("meta", {}).get("key") == "priority"]
+    matches = [r[0]["match"] for r in rules if len(r) == 2 and "match" in r[0]]
+    devices: set[str] = {m["right"] for m in matches
+                         if m["left"].get("meta", {}).get("key") == "oifname"}
+    values = [r[-1]["mangle"]["value"] for r in rules
+              if r[-1]["mangle"]["key"].get("meta", {}).get("key") == "priority"]
     mapped = values[1:] and isinstance(values[1], dict) and values[1].get("map", {})
-    if len(devices) != 1 or len(values) != 2 or values[0] not in ("none", 0, "0") \
-            or not mapped or mapped.get("data") != f"@{UPLINK_MAP}" \
+    if len(values) != 2 or values[0] not in ("none", 0, "0") or not mapped \
+            or mapped.get("data") != f"@{UPLINK_MAP}" \
             or mapped.get("key", {}).get("meta", {}).get("key") != "iifname":
         return None
-    return next(iter(devices))
+    if len(matches) == 2 and len(devices) == 1:
+        return next(iter(devices))
+    if len(matches) == 1 and len(rules[0]) == 2 and _ours_reset(matches[0]) \
+            and len(rules[1]) == 1:
+        return ANY_DEVICE
+    return None
 
 
 def parse_ruleset(doc: dict[str, Any]) -> dict[str, NftFamily]:

@@ -405,7 +405,7 @@ class Planner:
                 self._emit(HOST, Action.DELETE, f"nft table {family} {nft.TABLE}", "",
                            _nft(N_DEL_TABLE, nft.drop_table(family)))
             return
-        if not have or not have.hooks_ok or have.uplink_hook != uplink:
+        if not have or not have.hooks_ok or have.uplink_hook != nft.uplink_hook_of(family, uplink):
             self._emit(HOST, Action.CREATE, f"nft table {family} {nft.TABLE}", "",
                        _nft(N_SKELETON, nft.skeleton(family, uplink)),
                        (HOST, f"nft-{family}"), uplink or True)

@@ -73,7 +73,7 @@ class PortChain:
 class NftFamily:
     present: bool = False
     hooks_ok: bool = False                                 # both base chains with their vmap
-    uplink_hook: str | None = None                         # uplink its base chain classifies
+    uplink_hook: str | None = None    # uplink its base chain classifies (bridge: nft.ANY_DEVICE)
     uplink_class: dict[str, int] = field(default_factory=dict)   # device -> classid minor
     from_vm: dict[str, str] = field(default_factory=dict)  # device -> chain
     to_vm: dict[str, str] = field(default_factory=dict)
