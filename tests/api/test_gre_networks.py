@@ -4,11 +4,11 @@ tenant networks from --tunnel-id-ranges in --tenant-network-types order, release
 delete, MTU = underlay - 42, and the segment in the agents' host pull."""
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.api.conftest import BOTH_DATABASES, assert_error, own_server, who
 from tests.api.helpers_core import HOSTS, NETWORKS, PORTS, ok, unique
+from tests.api.test_provider_networks import create, made, networks_client, segment
 
 # GRE first, with two keys at the top of the 32-bit range (beyond PostgreSQL's INTEGER),
 # then one VXLAN id; an underlay of 9000 bytes.
@@ -23,31 +23,7 @@ def server(request, tmp_path_factory):
     yield from own_server(request, tmp_path_factory, "gre", POOLS)
 
 
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        client.made = []
-        yield client
-        for net_id in reversed(client.made):
-            for port in client.get(PORTS, params={"network_id": net_id}).json()["ports"]:
-                client.delete(f"{PORTS}/{port['id']}")
-            assert client.delete(f"{NETWORKS}/{net_id}").status_code in (204, 404)
-
-
-def create(api, headers=None, **attrs):
-    attrs.setdefault("name", unique("net"))
-    return api.post(NETWORKS, json={"network": attrs}, headers=headers or {})
-
-
-def made(api, headers=None, **attrs) -> dict:
-    net = ok(create(api, headers, **attrs), 201)["network"]
-    api.made.append(net["id"])
-    return net
-
-
-def segment(net: dict) -> tuple:
-    return (net["provider:network_type"], net["provider:physical_network"],
-            net["provider:segmentation_id"])
+api = pytest.fixture(name="api")(networks_client)
 
 
 def test_tenant_networks_take_gre_keys_then_vxlan_then_run_out(api):

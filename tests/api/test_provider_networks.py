@@ -25,8 +25,8 @@ def server(request, tmp_path_factory):
     yield from own_server(request, tmp_path_factory, "provider", POOLS)
 
 
-@pytest.fixture
-def api(server):
+def networks_client(server):
+    """A client of `server` that deletes the networks `made` gave it (and their ports)."""
     with httpx.Client(base_url=server.url, timeout=30) as client:
         made: list[str] = []
         client.made = made
@@ -35,6 +35,9 @@ def api(server):
             for port in client.get(PORTS, params={"network_id": net_id}).json()["ports"]:
                 client.delete(f"{PORTS}/{port['id']}")
             assert client.delete(f"{NETWORKS}/{net_id}").status_code in (204, 404)
+
+
+api = pytest.fixture(name="api")(networks_client)
 
 
 def create(api, headers=None, **attrs):
