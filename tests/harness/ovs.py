@@ -35,6 +35,14 @@ def installed() -> bool:
     return all(shutil.which(c) for c in ("ovsdb-server", "ovs-vswitchd", "ovs-vsctl")) and SCHEMA.exists()
 
 
+def require_ovs() -> None:
+    """Fail (in CI) or skip (elsewhere) a test that needs Open vSwitch installed."""
+    from tests.conftest import unavailable
+
+    if not installed():
+        unavailable("OVS L2 tests need Open vSwitch (openvswitch-switch)")
+
+
 def kernel_datapath() -> bool:
     """True if the openvswitch kernel module is (or can be) loaded."""
     if Path("/sys/module/openvswitch").exists():

@@ -108,6 +108,16 @@ class ServerProcess:
         self.stop()
 
 
+def sqlite_server_of_its_own(tmp_path_factory, name: str, env: dict[str, str]):
+    """A module's own server on a fresh SQLite file, with `env` (NETQOS_* settings the
+    session's server does not have): yields it started, stops it after."""
+    log_dir = tmp_path_factory.mktemp(name)
+    server = ServerProcess(f"sqlite:///{log_dir}/netqos.sqlite", log_dir=log_dir, env=env)
+    server.start()
+    yield server
+    server.stop()
+
+
 def token_server(directory: str | Path, tokens: dict, extra_args=()) -> ServerProcess:
     """`netqos server --auth tokens` on a fresh SQLite file in `directory`; `tokens` maps
     each token to its identity ({project_id, user_id, roles} or {roles: [agent], host})."""

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.harness.server import ServerProcess
+from tests.harness.ovs import require_ovs
+from tests.harness.server import sqlite_server_of_its_own
 from tests.harness.traffic import capture, limit_ratio, output, tos_of
 from tests.harness.util import wait_for
 from tests.l2.test_ovs_gre_multihost import GreOvsHost
@@ -31,22 +32,14 @@ class GreApiLab(OvsApiLab):
 
 @pytest.fixture(scope="module")
 def gre_server(root, tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("ovs-gre-api")
-    server = ServerProcess(f"sqlite:///{log_dir}/netqos.sqlite", log_dir=log_dir,
-                           env={"NETQOS_TENANT_NETWORK_TYPES": "gre",
-                                "NETQOS_TUNNEL_ID_RANGES": "%d:%d" % KEYS})
-    server.start()
-    yield server
-    server.stop()
+    yield from sqlite_server_of_its_own(tmp_path_factory, "ovs-gre-api",
+                                        {"NETQOS_TENANT_NETWORK_TYPES": "gre",
+                                         "NETQOS_TUNNEL_ID_RANGES": "%d:%d" % KEYS})
 
 
 @pytest.fixture(scope="module")
 def gre_api(root, gre_server):
-    from tests.conftest import unavailable
-    from tests.harness.ovs import installed
-
-    if not installed():
-        unavailable("OVS L2 tests need Open vSwitch (openvswitch-switch)")
+    require_ovs()
     lab = GreApiLab(gre_server.url)
     lab.url = gre_server.url
     try:

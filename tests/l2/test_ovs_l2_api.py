@@ -22,7 +22,8 @@ from netqos.agent.l2.openvswitch import names
 
 from tests.harness.l2hosts import L2Lab, Network, Vm
 from tests.harness.l2ovs import DEAD_VLAN, OvsHost
-from tests.harness.server import ServerProcess
+from tests.harness.ovs import require_ovs
+from tests.harness.server import sqlite_server_of_its_own
 from tests.harness.util import tail, wait_for
 from tests.l2.test_l2_api import ApiLab
 from tests.l2.test_ovs_qos_over_vxlan import EXPECTED
@@ -105,21 +106,13 @@ class OvsApiLab(ApiLab):
 @pytest.fixture(scope="module")
 def vlan_server(root, tmp_path_factory):
     """A server of its own: the session's knows no VLAN ranges."""
-    log_dir = tmp_path_factory.mktemp("ovs-api")
-    server = ServerProcess(f"sqlite:///{log_dir}/netqos.sqlite", log_dir=log_dir,
-                           env={"NETQOS_NETWORK_VLAN_RANGES": "physnet1:100:199"})
-    server.start()
-    yield server
-    server.stop()
+    yield from sqlite_server_of_its_own(tmp_path_factory, "ovs-api",
+                                        {"NETQOS_NETWORK_VLAN_RANGES": "physnet1:100:199"})
 
 
 @pytest.fixture(scope="module")
 def ovs_api(root, vlan_server):
-    from tests.harness.ovs import installed
-    from tests.conftest import unavailable
-
-    if not installed():
-        unavailable("OVS L2 tests need Open vSwitch (openvswitch-switch)")
+    require_ovs()
     lab = OvsApiLab(vlan_server.url)
     lab.url = vlan_server.url
     try:
