@@ -195,10 +195,13 @@ def test_admin_down_stops_the_port_and_reports_it(api_lab):
     vms, lab = by_name(api_lab), api_lab.lab
     red2 = vms["red2"]
     api_lab.update_port(red2, admin_state_up=False)
-    assert wait_for(lambda: api_lab.status(red2) == "DOWN", CONVERGE), api_lab.logs()
-    assert "master" not in red2.host.links()[red2.tap]
-    assert lab.ping(vms["red1"], red2, count=2) == 0
-    api_lab.update_port(red2, admin_state_up=True)
+    try:
+        assert wait_for(lambda: api_lab.status(red2) == "DOWN", CONVERGE), api_lab.logs()
+        # DOWN is reported once the link is held down; the unplug follows in the same pass.
+        assert wait_for(lambda: "master" not in red2.host.links()[red2.tap], CONVERGE)
+        assert lab.ping(vms["red1"], red2, count=2) == 0
+    finally:   # the later tests need red2 up, whatever happened here
+        api_lab.update_port(red2, admin_state_up=True)
     assert wait_for(lambda: lab.ping(vms["red1"], red2, count=1) == 1, CONVERGE)
     assert wait_for(lambda: api_lab.status(red2) == "ACTIVE", CONVERGE), api_lab.logs()
 
