@@ -14,11 +14,12 @@ import pytest
 
 from tests.harness.ovs import require_ovs
 from tests.harness.server import sqlite_server_of_its_own
-from tests.harness.traffic import capture, limit_ratio, output, tos_of
+from tests.harness.traffic import capture, output, tos_of
 from tests.harness.util import wait_for
 from tests.l2.test_ovs_gre_multihost import GreOvsHost
-from tests.l2.test_ovs_l2_api import CONVERGE, OvsApiLab, qos_flows, vms
-from tests.l2.test_qos_over_vxlan import DSCP, LIMIT_KBPS
+from tests.l2.test_ovs_l2_api import (CONVERGE, OvsApiLab, limit_holds_both_ways,
+                                      vms)
+from tests.l2.test_qos_over_vxlan import DSCP
 
 KEYS = (5000, 5009)
 # As tests/l2/test_ovs_qos_over_vxlan.py's, for a 1458-byte MTU (TCP payload 1418 of a
@@ -78,14 +79,7 @@ def test_tenant_gre_network_reachable_across_hosts_and_isolated(gre_api):
 
 def test_qos_limit_both_directions_over_gre(gre_api):
     by = vms(gre_api)
-    a, b = by["green1"], by["green2"]
-    gre_api.limit_and_mark(a)
-    assert wait_for(lambda: len(qos_flows(a.host)) > 0, CONVERGE), gre_api.logs()
-    assert wait_for(lambda: gre_api.lab.ping(a, b, count=1) == 1, CONVERGE)
-    for direction in ("egress", "ingress"):
-        ratio = limit_ratio(a, b, direction, LIMIT_KBPS)   # measured once more when low
-        print(f"{direction}: expected {EXPECTED[direction]:.3f} of the limit")
-        assert EXPECTED[direction] - 0.12 <= ratio <= min(1.02, EXPECTED[direction] + 0.07)
+    limit_holds_both_ways(gre_api, by["green1"], by["green2"])
 
 
 def test_dscp_on_the_inner_packet_and_the_gre_outer_header(gre_api):
